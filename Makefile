@@ -1,0 +1,105 @@
+# Foleni — top-level build.
+#
+#   make          build every component into build/ (git ignores it)
+#   make check    install missing packages (as root), build, run every test suite,
+#                 then build and run the unit tests again under ASan + UBSan
+#   make run      install missing packages (as root), build, start what exists
+#   make deps     only the package step
+#
+# One pattern rule per kind of artefact.  A component folder holds library sources
+# plus, optionally, programs named foleni-*.c; tests/test_*.c are Check suites.
+# Sanitizer builds reuse these rules with BUILD=build/asan SANITIZE=1.
+
+BUILD    ?= build
+SANITIZE ?=
+
+# Debian packages the build, the tests and `make run` need.
+DEB_PACKAGES := build-essential pkg-config libzmq3-dev libczmq-dev liblmdb-dev \
+                libmicrohttpd-dev libmsgpack-dev check libsubunit-dev libjansson-dev \
+                libcurl4-openssl-dev tzdata
+PKGS := libczmq libzmq lmdb msgpack jansson
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -Wall -Wextra -Werror -D_GNU_SOURCE -I. -MMD -MP
+LDLIBS  += -lm -lpthread
+ifneq ($(SANITIZE),)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+# pkg-config is asked only when building, so `make deps` works on a bare machine.
+PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS) check 2>/dev/null)
+PKG_LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS  = $(shell pkg-config --libs check 2>/dev/null)
+
+LIB_SRC    := $(wildcard libfoleni/*.c)
+STORE_SRC  := $(filter-out store/foleni-%.c,$(wildcard store/*.c))
+TEST_SRC   := $(wildcard tests/test_*.c)
+TESTLIB_SRC:= $(filter-out tests/test_%.c,$(wildcard tests/*.c))
+PROGS      := $(patsubst store/%.c,$(BUILD)/bin/%,$(wildcard store/foleni-*.c))
+
+LIBFOLENI  := $(BUILD)/lib/libfoleni.a
+LIBSTORE   := $(BUILD)/lib/libfolenistore.a
+TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+TESTLIB_OBJ:= $(patsubst %.c,$(BUILD)/obj/%.o,$(TESTLIB_SRC))
+
+.PHONY: all deps check test test-asan run clean
+all: $(PROGS) $(TESTS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(LIBFOLENI): $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(LIBSTORE): $(patsubst %.c,$(BUILD)/obj/%.o,$(STORE_SRC))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/bin/foleni-%: $(BUILD)/obj/store/foleni-%.o $(LIBSTORE) $(LIBFOLENI)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(PKG_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/test_%: $(BUILD)/obj/tests/test_%.o $(TESTLIB_OBJ) $(LIBSTORE) $(LIBFOLENI)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -o $@ $(PKG_LIBS) $(CHECK_LIBS) $(LDLIBS)
+
+# ---- packages ---------------------------------------------------------------
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	  done | tr '\n' ' '); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "deps: installing $$missing"; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing || exit 1; \
+	  else \
+	    echo "deps: missing Debian packages; as root run:"; \
+	    echo "  apt-get install -y $$missing"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+# ---- tests ------------------------------------------------------------------
+# `test` runs every suite of this build; `check` does it twice: plain, then
+# under AddressSanitizer + UndefinedBehaviorSanitizer in build/asan.
+test: all
+	@tests/run-suites $(BUILD)/tests $(BUILD)/bin
+
+test-asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 test
+
+check: deps
+	@$(MAKE) --no-print-directory test
+	@$(MAKE) --no-print-directory test-asan
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@deploy/run-local $(BUILD)/bin
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

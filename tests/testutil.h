@@ -1,0 +1,32 @@
+/*  testutil.h — small helpers shared by the Check suites in tests/.
+ *
+ *  Every suite file defines `Suite *make_suite(void)` and links testutil.c, whose
+ *  main() runs it.  Check forks each test (CK_FORK), and LMDB environments and
+ *  ZeroMQ contexts must not cross fork(): tests open them inside the test body.
+ */
+#ifndef FOLENI_TESTUTIL_H
+#define FOLENI_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Defined by each suite file. */
+Suite *make_suite(void);
+
+/*  Make a fresh empty directory under $TMPDIR (or /tmp) and return its path
+ *  (static storage per call slot, so copy it if you need two).  Fails the test
+ *  on error. */
+char *tu_tempdir(void);
+
+/*  Remove a directory tree made by tu_tempdir.  Safe on NULL. */
+void tu_rmtree(const char *path);
+
+/*  Decode a hex string ("dd ff ff" or "ddffff"; spaces ignored) into out.
+ *  Returns the byte count, or -1 if the text is not hex or does not fit. */
+long tu_unhex(const char *hex, uint8_t *out, size_t cap);
+
+/*  A TCP port on 127.0.0.1 that was free a moment ago (bound, then released). */
+int tu_free_port(void);
+
+#endif
