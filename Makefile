@@ -32,11 +32,13 @@ PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS) check 2>/dev/null)
 PKG_LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS  = $(shell pkg-config --libs check 2>/dev/null)
 
-LIB_SRC    := $(wildcard libfoleni/*.c)
+LIB_SRC    := $(filter-out libfoleni/foleni-%.c,$(wildcard libfoleni/*.c))
 STORE_SRC  := $(filter-out store/foleni-%.c,$(wildcard store/*.c))
 TEST_SRC   := $(wildcard tests/test_*.c)
 TESTLIB_SRC:= $(filter-out tests/test_%.c,$(wildcard tests/*.c))
-PROGS      := $(patsubst store/%.c,$(BUILD)/bin/%,$(wildcard store/foleni-*.c))
+# Programs: every */foleni-NAME.c becomes $(BUILD)/bin/foleni-NAME.
+PROG_SRC   := $(wildcard */foleni-*.c)
+PROGS      := $(addprefix $(BUILD)/bin/,$(basename $(notdir $(PROG_SRC))))
 
 LIBFOLENI  := $(BUILD)/lib/libfoleni.a
 LIBSTORE   := $(BUILD)/lib/libfolenistore.a
@@ -44,6 +46,8 @@ TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TESTLIB_OBJ:= $(patsubst %.c,$(BUILD)/obj/%.o,$(TESTLIB_SRC))
 
 .PHONY: all deps check test test-asan run clean
+# Keep objects between runs (make would delete them as intermediates).
+.SECONDARY:
 all: $(PROGS) $(TESTS)
 
 $(BUILD)/obj/%.o: %.c
@@ -58,9 +62,13 @@ $(LIBSTORE): $(patsubst %.c,$(BUILD)/obj/%.o,$(STORE_SRC))
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(BUILD)/bin/foleni-%: $(BUILD)/obj/store/foleni-%.o $(LIBSTORE) $(LIBFOLENI)
-	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(PKG_LIBS) $(LDLIBS)
+# Each program links against the libraries; the linker takes what it uses.
+define PROGRAM_RULE
+$(BUILD)/bin/$(basename $(notdir $(1))): $(BUILD)/obj/$(1:.c=.o) $(LIBSTORE) $(LIBFOLENI)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) $$^ -o $$@ $$(PKG_LIBS) $$(LDLIBS)
+endef
+$(foreach p,$(PROG_SRC),$(eval $(call PROGRAM_RULE,$(p))))
 
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/test_%.o $(TESTLIB_OBJ) $(LIBSTORE) $(LIBFOLENI)
 	@mkdir -p $(dir $@)

@@ -35,7 +35,7 @@ USES(stats,         R(OFFICE), R(DAY), O(TOKEN));
 /* ---- replies ---- */
 USES(error,         R(CODE), R(MESSAGE), O(FIELD));
 USES(office_list,   R(OFFICES));
-USES(service_list,  R(OFFICE), R(SERVICES));
+USES(service_list,  R(OFFICE), R(SERVICES), O(COUNTERS));
 USES(slot_list,     R(OFFICE), R(SERVICE), R(SLOT_MINUTES), R(SLOTS));
 USES(booking,       R(REF), R(OFFICE), R(SERVICE), R(START), R(END), R(STATE), R(NAME), O(PHONE),
                     O(EXPIRES), O(FEE), O(TICKET));

@@ -76,8 +76,8 @@ typedef enum {
     X(LATE_MINUTES,  "late_minutes",   UINT, 0, 240, TEXT, NONE) \
     X(LATE_AS_WALKIN,"late_as_walkin", BOOL, 0, 1,   TEXT, NONE) \
     X(MAX_WAIT_MINUTES,"max_wait_minutes",UINT, 5, 1440, TEXT, NONE) \
-    X(BRING,         "bring",          STR,  0, 200, TEXT, NONE) \
-    X(BRING_SW,      "bring_sw",       STR,  0, 200, TEXT, NONE) \
+    X(BRING,         "bring",          STR,  0, 240, TEXT, NONE) \
+    X(BRING_SW,      "bring_sw",       STR,  0, 240, TEXT, NONE) \
     X(SERVICE_CODES, "service_codes",  STRS, 1, 64,  CODE, NONE) \
     X(OFFICES,       "offices",        LIST, 0, 2000, TEXT, OFFICE_ITEM) \
     X(SERVICES,      "services",       LIST, 0, 64,  TEXT, SERVICE_ITEM) \
@@ -98,7 +98,6 @@ typedef enum {
     X(STATE,         "state",          STR,  1, 16,  WORD, NONE) \
     X(CREATED,       "created",        UINT, 0, FL_T_MAX_SECONDS, TEXT, NONE) \
     X(EXPIRES,       "expires",        UINT, 0, FL_T_MAX_SECONDS, TEXT, NONE) \
-    X(HOLD,          "hold",           BOOL, 0, 1,   TEXT, NONE) \
     /* tickets and calls */ \
     X(TICKET,        "ticket",         STR,  3, 16,  ASCII, NONE) \
     X(NUMBER,        "number",         UINT, 1, 9999, TEXT, NONE) \

@@ -14,70 +14,6 @@
 #include "libfoleni/wire.h"
 #include "tests/testutil.h"
 
-/* ---- building a full sample of any type, from the schema alone ---- */
-
-static void
-s_sample_text(const fl_field_spec_t *spec, char *out, size_t n)
-{
-    static const char *by_format[] = {
-        [FL_FMT_TEXT] = "Wanjiku Kamau \xc3\xa9", [FL_FMT_ASCII] = "AbC-123_x/Y",
-        [FL_FMT_CODE] = "NBI2ABCDEFGH", [FL_FMT_WORD] = "checked_in_state",
-        [FL_FMT_DATE] = "2026-12-24",
-    };
-    const char *src = by_format[spec->format];
-    size_t len = strlen(src);
-    size_t want = spec->lo > 0 ? spec->lo : 1;
-    if (spec->format != FL_FMT_DATE && len > want && want < spec->hi)
-        want = len < spec->hi ? len : spec->hi;   /* longer than the minimum where allowed */
-    if (spec->format == FL_FMT_TEXT && want < len)
-        src = "Wanjiku";                          /* never cut a multi-byte character */
-    ck_assert_uint_lt(want, n);
-    for (size_t i = 0; i < want; i++)
-        out[i] = src[i % strlen(src)];
-    out[want] = '\0';
-}
-
-static void
-s_fill(fl_msg_t *m, int depth)
-{
-    const fl_type_spec_t *t = fl_schema_type(fl_msg_type(m));
-    for (int i = 0; i < t->nuses; i++) {
-        fl_field_t f = t->uses[i].field;
-        const fl_field_spec_t *spec = fl_schema_field(f);
-        char text[256];
-        uint8_t bytes[64];
-        switch (spec->kind) {
-        case FL_K_UINT:
-            ck_assert_int_eq(fl_msg_set_uint(m, f, spec->lo + (spec->hi - spec->lo) / 3), 0);
-            break;
-        case FL_K_BOOL:
-            ck_assert_int_eq(fl_msg_set_bool(m, f, true), 0);
-            break;
-        case FL_K_STR:
-            s_sample_text(spec, text, sizeof text);
-            ck_assert_msg(fl_msg_set_str(m, f, text) == 0, "set %s=%s", spec->name, text);
-            break;
-        case FL_K_BIN:
-            for (size_t k = 0; k < sizeof bytes; k++)
-                bytes[k] = (uint8_t) (k * 37 + 1);
-            ck_assert_int_eq(fl_msg_set_bin(m, f, bytes, spec->lo ? spec->lo : 7), 0);
-            break;
-        case FL_K_STRS:      /* lo..hi count entries here, not bytes */
-            ck_assert_int_eq(fl_msg_add_str(m, f, spec->format == FL_FMT_DATE ? "2026-12-24" : "PASSPORT"), 0);
-            ck_assert_int_eq(fl_msg_add_str(m, f, spec->format == FL_FMT_DATE ? "2027-01-01" : "B2"), 0);
-            break;
-        case FL_K_LIST:
-            ck_assert_int_lt(depth, 3);
-            for (int k = 0; k < 2; k++) {
-                fl_msg_t *item = fl_msg_add_item(m, f);
-                ck_assert_ptr_nonnull(item);
-                s_fill(item, depth + 1);
-            }
-            break;
-        }
-    }
-}
-
 static void
 s_encode(const fl_msg_t *m, msgpack_sbuffer *buf)
 {
@@ -92,7 +28,7 @@ START_TEST(test_every_type_round_trips)
     const fl_type_spec_t *spec = fl_schema_type(type);
     fl_msg_t *m = fl_msg_new(type);
     ck_assert_ptr_nonnull(m);
-    s_fill(m, 0);
+    tu_fill_msg(m);
     msgpack_sbuffer buf;
     s_encode(m, &buf);
     fl_error_t err;
@@ -107,7 +43,7 @@ START_TEST(test_every_type_round_trips)
     }
     /* only required fields set: still round-trips */
     fl_msg_t *bare = fl_msg_new(type);
-    s_fill(bare, 0);
+    tu_fill_msg(bare);
     for (int i = 0; i < spec->nuses; i++)
         if (!spec->uses[i].required)
             fl_msg_unset(bare, spec->uses[i].field);
@@ -129,7 +65,7 @@ END_TEST
 START_TEST(test_encode_refuses_missing_required_field)
 {
     fl_msg_t *m = fl_msg_new(FL_T_BOOK);
-    s_fill(m, 0);
+    tu_fill_msg(m);
     fl_msg_unset(m, FL_F_PHONE);
     msgpack_sbuffer buf;
     msgpack_sbuffer_init(&buf);
@@ -139,7 +75,7 @@ START_TEST(test_encode_refuses_missing_required_field)
     ck_assert_uint_eq(buf.size, 0);
     /* the same inside a list item, with the item's path */
     fl_msg_t *slots = fl_msg_new(FL_T_SLOT_LIST);
-    s_fill(slots, 0);
+    tu_fill_msg(slots);
     fl_msg_unset(fl_msg_item(slots, FL_F_SLOTS, 1), FL_F_FREE);
     ck_assert_int_eq(fl_msg_encode(slots, &buf, &err), FL_E_MISSING);
     ck_assert_str_eq(err.field, "slots[1].free");
@@ -394,7 +330,7 @@ START_TEST(test_mutated_messages_never_crash)
     int accepted = 0, refused = 0;
     for (int t = 0; t < FL_T__COUNT; t++) {
         fl_msg_t *m = fl_msg_new((fl_type_t) t);
-        s_fill(m, 0);
+        tu_fill_msg(m);
         msgpack_sbuffer buf;
         s_encode(m, &buf);
         for (int round = 0; round < 300; round++) {

@@ -1,6 +1,8 @@
 /*  testutil.c — the shared main() and helpers for the Check suites.  See testutil.h. */
 #include "tests/testutil.h"
 
+#include "libfoleni/msg.h"
+
 #include <arpa/inet.h>
 #include <ftw.h>
 #include <netinet/in.h>
@@ -73,6 +75,76 @@ tu_free_port(void)
     ck_assert_int_eq(getsockname(fd, (struct sockaddr *) &addr, &len), 0);
     close(fd);
     return ntohs(addr.sin_port);
+}
+
+/* ---- building a full sample of any type, from the schema alone ---- */
+
+static void
+s_sample_text(const fl_field_spec_t *spec, char *out, size_t n)
+{
+    static const char *by_format[] = {
+        [FL_FMT_TEXT] = "Wanjiku Kamau \xc3\xa9", [FL_FMT_ASCII] = "AbC-123_x/Y",
+        [FL_FMT_CODE] = "NBI2ABCDEFGH", [FL_FMT_WORD] = "checked_in_state",
+        [FL_FMT_DATE] = "2026-12-24",
+    };
+    const char *src = by_format[spec->format];
+    size_t len = strlen(src);
+    size_t want = spec->lo > 0 ? spec->lo : 1;
+    if (spec->format != FL_FMT_DATE && len > want && want < spec->hi)
+        want = len < spec->hi ? len : spec->hi;   /* longer than the minimum where allowed */
+    if (spec->format == FL_FMT_TEXT && want < len)
+        src = "Wanjiku";                          /* never cut a multi-byte character */
+    ck_assert_uint_lt(want, n);
+    for (size_t i = 0; i < want; i++)
+        out[i] = src[i % strlen(src)];
+    out[want] = '\0';
+}
+
+static void
+s_fill(fl_msg_t *m, int depth)
+{
+    const fl_type_spec_t *t = fl_schema_type(fl_msg_type(m));
+    for (int i = 0; i < t->nuses; i++) {
+        fl_field_t f = t->uses[i].field;
+        const fl_field_spec_t *spec = fl_schema_field(f);
+        char text[256];
+        uint8_t bytes[64];
+        switch (spec->kind) {
+        case FL_K_UINT:
+            ck_assert_int_eq(fl_msg_set_uint(m, f, spec->lo + (spec->hi - spec->lo) / 3), 0);
+            break;
+        case FL_K_BOOL:
+            ck_assert_int_eq(fl_msg_set_bool(m, f, true), 0);
+            break;
+        case FL_K_STR:
+            s_sample_text(spec, text, sizeof text);
+            ck_assert_msg(fl_msg_set_str(m, f, text) == 0, "set %s=%s", spec->name, text);
+            break;
+        case FL_K_BIN:
+            for (size_t k = 0; k < sizeof bytes; k++)
+                bytes[k] = (uint8_t) (k * 37 + 1);
+            ck_assert_int_eq(fl_msg_set_bin(m, f, bytes, spec->lo ? spec->lo : 7), 0);
+            break;
+        case FL_K_STRS:      /* lo..hi count entries here, not bytes */
+            ck_assert_int_eq(fl_msg_add_str(m, f, spec->format == FL_FMT_DATE ? "2026-12-24" : "PASSPORT"), 0);
+            ck_assert_int_eq(fl_msg_add_str(m, f, spec->format == FL_FMT_DATE ? "2027-01-01" : "B2"), 0);
+            break;
+        case FL_K_LIST:
+            ck_assert_int_lt(depth, 3);
+            for (int k = 0; k < 2; k++) {
+                fl_msg_t *item = fl_msg_add_item(m, f);
+                ck_assert_ptr_nonnull(item);
+                s_fill(item, depth + 1);
+            }
+            break;
+        }
+    }
+}
+
+void
+tu_fill_msg(fl_msg_t *m)
+{
+    s_fill(m, 0);
 }
 
 int

@@ -29,4 +29,10 @@ long tu_unhex(const char *hex, uint8_t *out, size_t cap);
 /*  A TCP port on 127.0.0.1 that was free a moment ago (bound, then released). */
 int tu_free_port(void);
 
+/*  Set every field of m (and of two items in each list field) to a valid
+ *  sample value derived from the schema alone.  Fails the test if the codec
+ *  refuses any of them. */
+struct fl_msg;
+void tu_fill_msg(struct fl_msg *m);
+
 #endif

@@ -1,0 +1,18 @@
+/*  json.h — showing a message as JSON (Jansson), for people and tools.
+ *
+ *  Used by `foleni-store dump` and by anything that shows a message to a
+ *  person.  Field names are the wire names; binary fields become lower-case hex
+ *  strings; top-level messages include "type".
+ */
+#ifndef FOLENI_JSON_H
+#define FOLENI_JSON_H
+
+#include <jansson.h>
+
+#include "libfoleni/msg.h"
+
+/*  A new JSON object (the caller owns one reference) holding the message's set
+ *  fields, items included; NULL when out of memory. */
+json_t *fl_msg_to_json(const fl_msg_t *self);
+
+#endif

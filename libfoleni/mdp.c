@@ -1,0 +1,541 @@
+/*  mdp.c — MDP/0.2 frame builders and strict parsers.  See mdp.h for the frame
+ *  layouts, the ownership rules and the error table.
+ *
+ *  Parsers work in two passes: first they look at the frames in place and decide,
+ *  touching nothing, then (only on success) they strip the protocol frames.  So a
+ *  rejected message is left whole for the caller to log or drop, and no partial
+ *  result ever escapes.
+ */
+#include "libfoleni/mdp.h"
+
+#include <assert.h>
+#include <string.h>
+
+/* Frames a parser inspects before the body: header, command, and up to three
+ * more (service, or address + delimiter + first body frame). */
+#define S_LOOK_FRAMES 5
+
+/* ---- small helpers -------------------------------------------------------- */
+
+/*  CZMQ's frame accessors take a non-const frame although they only read it;
+ *  these wrappers keep the casts in one place. */
+static size_t
+s_size(const zframe_t *frame)
+{
+    return zframe_size((zframe_t *) frame);
+}
+
+static const uint8_t *
+s_data(const zframe_t *frame)
+{
+    return zframe_data((zframe_t *) frame);
+}
+
+static const char *
+s_header_of(fl_mdp_proto_t proto)
+{
+    return proto == FL_MDP_PROTO_CLIENT ? FL_MDP_CLIENT_HEADER : FL_MDP_WORKER_HEADER;
+}
+
+static bool
+s_is_header(const zframe_t *frame, const char *header)
+{
+    return s_size(frame) == FL_MDP_HEADER_SIZE
+        && memcmp(s_data(frame), header, FL_MDP_HEADER_SIZE) == 0;
+}
+
+/*  Store the first `cap` frames of msg in frames[] (NULL past the end) and
+ *  return the message's frame count. */
+static size_t
+s_look(zmsg_t *msg, zframe_t **frames, size_t cap)
+{
+    zframe_t *frame = zmsg_first(msg);
+    for (size_t i = 0; i < cap; i++) {
+        frames[i] = frame;
+        if (frame)
+            frame = zmsg_next(msg);
+    }
+    return zmsg_size(msg);
+}
+
+/*  Pop and destroy the first n frames of msg. */
+static void
+s_drop_front(zmsg_t *msg, size_t n)
+{
+    while (n-- > 0) {
+        zframe_t *frame = zmsg_pop(msg);
+        assert(frame);
+        zframe_destroy(&frame);
+    }
+}
+
+/*  Service name rule, shared by the parsers, the builders and
+ *  fl_mdp_service_check.  `where` prefixes the message ("frame 2: " or ""). */
+static int
+s_check_service(const uint8_t *data, size_t size, const char *where, fl_error_t *err)
+{
+    if (size == 0)
+        return fl_error_set(err, FL_E_INVALID, "service", "%sservice name is empty", where);
+    if (size > FL_MDP_SERVICE_MAX)
+        return fl_error_set(err, FL_E_TOO_LONG, "service",
+                            "%sservice name is %zu bytes, longer than %d",
+                            where, size, FL_MDP_SERVICE_MAX);
+    for (size_t i = 0; i < size; i++)
+        if (data[i] < 0x21 || data[i] > 0x7e)
+            return fl_error_set(err, FL_E_INVALID, "service",
+                                "%sservice name has byte 0x%02x at offset %zu; "
+                                "only visible ASCII (0x21..0x7e) is allowed",
+                                where, data[i], i);
+    return FL_OK;
+}
+
+/*  Client address or ROUTER identity: 1..FL_MDP_ADDRESS_MAX bytes. */
+static int
+s_check_address(const zframe_t *frame, const char *field, const char *what,
+                unsigned index, fl_error_t *err)
+{
+    size_t size = s_size(frame);
+    if (size == 0)
+        return fl_error_set(err, FL_E_INVALID, field, "frame %u: %s is empty", index, what);
+    if (size > FL_MDP_ADDRESS_MAX)
+        return fl_error_set(err, FL_E_TOO_LONG, field, "frame %u: %s is %zu bytes, longer than %d",
+                            index, what, size, FL_MDP_ADDRESS_MAX);
+    return FL_OK;
+}
+
+/*  Frame 0 must be the header of `want`.  Anything else is told apart as well as
+ *  the bytes allow, so a log line says what kind of peer is talking. */
+static int
+s_check_header(const zframe_t *f0, const zframe_t *f1, fl_mdp_proto_t want, fl_error_t *err)
+{
+    const char *header = s_header_of(want);
+    const fl_mdp_proto_t other = want == FL_MDP_PROTO_CLIENT ? FL_MDP_PROTO_WORKER
+                                                             : FL_MDP_PROTO_CLIENT;
+    if (s_is_header(f0, header))
+        return FL_OK;
+    if (s_is_header(f0, s_header_of(other)))
+        return fl_error_set(err, FL_E_INVALID, "header",
+                            "frame 0: got the %s header %s where %s was expected",
+                            other == FL_MDP_PROTO_CLIENT ? "client" : "worker",
+                            s_header_of(other), header);
+
+    size_t size = s_size(f0);
+    const uint8_t *data = s_data(f0);
+    if (size == FL_MDP_HEADER_SIZE && memcmp(data, "MDP", 3) == 0
+        && (data[3] == 'C' || data[3] == 'W')) {
+        bool digits = data[4] >= '0' && data[4] <= '9' && data[5] >= '0' && data[5] <= '9';
+        if (digits)
+            return fl_error_set(err, FL_E_VERSION, "header",
+                                "frame 0: protocol %.6s is not supported; expected %s (MDP/0.2)",
+                                (const char *) data, header);
+        return fl_error_set(err, FL_E_VERSION, "header",
+                            "frame 0: unknown MDP version; expected %s (MDP/0.2)", header);
+    }
+    if (size == 0 && f1 && s_size(f1) == FL_MDP_HEADER_SIZE
+        && memcmp(s_data(f1), "MDP", 3) == 0)
+        return fl_error_set(err, FL_E_VERSION, "header",
+                            "frame 0: empty frame before the header, as MDP/0.1 or a REQ "
+                            "socket sends; expected %s (MDP/0.2)", header);
+    return fl_error_set(err, FL_E_INVALID, "header",
+                        "frame 0: not an MDP header (%zu bytes); expected %s", size, header);
+}
+
+/*  Frame 1 must be exactly one byte; return it through *command. */
+static int
+s_check_command(const zframe_t *f1, fl_mdp_proto_t proto, int *command, fl_error_t *err)
+{
+    if (!f1)
+        return fl_error_set(err, FL_E_TRUNCATED, "command", "frame 1: command missing");
+    if (s_size(f1) != 1)
+        return fl_error_set(err, FL_E_INVALID, "command",
+                            "frame 1: command must be one byte, got %zu", s_size(f1));
+    int byte = s_data(f1)[0];
+    int last = proto == FL_MDP_PROTO_CLIENT ? FL_MDP_CLIENT_FINAL : FL_MDP_WORKER_DISCONNECT;
+    if (byte < 1 || byte > last)
+        return fl_error_set(err, FL_E_UNKNOWN, "command", "frame 1: unknown %s command 0x%02x",
+                            s_header_of(proto), byte);
+    *command = byte;
+    return FL_OK;
+}
+
+/*  A body starts at frame `first` of an n-frame message: at least one frame,
+ *  at most FL_MDP_BODY_FRAMES_MAX. */
+static int
+s_check_body(size_t n, unsigned first, const char *command, fl_error_t *err)
+{
+    if (n <= first)
+        return fl_error_set(err, FL_E_TRUNCATED, "body",
+                            "frame %u: body missing; %s needs at least one body frame",
+                            first, command);
+    if (n - first > FL_MDP_BODY_FRAMES_MAX)
+        return fl_error_set(err, FL_E_TOO_LONG, "body",
+                            "frame %u: body has %zu frames, more than %d",
+                            first, n - first, FL_MDP_BODY_FRAMES_MAX);
+    return FL_OK;
+}
+
+/* ---- builders ------------------------------------------------------------- */
+
+/*  Take the body out of *body_p (which may be NULL), so every builder consumes
+ *  it whatever happens next. */
+static zmsg_t *
+s_take_body(zmsg_t **body_p)
+{
+    zmsg_t *body = NULL;
+    if (body_p) {
+        body = *body_p;
+        *body_p = NULL;
+    }
+    return body;
+}
+
+static bool
+s_body_fits(zmsg_t *body)
+{
+    return !body || zmsg_size(body) <= FL_MDP_BODY_FRAMES_MAX;
+}
+
+static zmsg_t *
+s_command(const char *header, uint8_t command)
+{
+    zmsg_t *msg = zmsg_new();
+    assert(msg);
+    zmsg_addmem(msg, header, FL_MDP_HEADER_SIZE);
+    zmsg_addmem(msg, &command, 1);
+    return msg;
+}
+
+/*  Move every frame of *body_p to the end of msg (one empty frame if there are
+ *  none) and destroy the emptied body. */
+static void
+s_append_body(zmsg_t *msg, zmsg_t **body_p)
+{
+    size_t moved = 0;
+    if (*body_p) {
+        zframe_t *frame;
+        while ((frame = zmsg_pop(*body_p)) != NULL) {
+            zmsg_append(msg, &frame);
+            moved++;
+        }
+        zmsg_destroy(body_p);
+    }
+    if (moved == 0)
+        zmsg_addmem(msg, NULL, 0);
+}
+
+static bool
+s_service_ok(const char *service)
+{
+    assert(service);
+    return s_check_service((const uint8_t *) service, strlen(service), "", NULL) == FL_OK;
+}
+
+static zmsg_t *
+s_client_reply_or_request(uint8_t command, const char *service, zmsg_t **body_p)
+{
+    zmsg_t *body = s_take_body(body_p);
+    if (!s_service_ok(service) || !s_body_fits(body)) {
+        zmsg_destroy(&body);
+        return NULL;
+    }
+    zmsg_t *msg = s_command(FL_MDP_CLIENT_HEADER, command);
+    zmsg_addstr(msg, service);
+    s_append_body(msg, &body);
+    return msg;
+}
+
+/*  REQUEST, PARTIAL or FINAL on the worker side: address, delimiter, body. */
+static zmsg_t *
+s_worker_envelope(uint8_t command, const zframe_t *client_addr, zmsg_t **body_p)
+{
+    assert(client_addr);
+    zmsg_t *body = s_take_body(body_p);
+    if (s_check_address(client_addr, "address", "client address", 2, NULL) != FL_OK
+        || !s_body_fits(body)) {
+        zmsg_destroy(&body);
+        return NULL;
+    }
+    zmsg_t *msg = s_command(FL_MDP_WORKER_HEADER, command);
+    zmsg_addmem(msg, s_data(client_addr), s_size(client_addr));
+    zmsg_addmem(msg, NULL, 0);
+    s_append_body(msg, &body);
+    return msg;
+}
+
+zmsg_t *
+fl_mdp_client_request(const char *service, zmsg_t **body_p)
+{
+    return s_client_reply_or_request(FL_MDP_CLIENT_REQUEST, service, body_p);
+}
+
+zmsg_t *
+fl_mdp_broker_to_client(const char *service, bool final, zmsg_t **body_p)
+{
+    return s_client_reply_or_request(final ? FL_MDP_CLIENT_FINAL : FL_MDP_CLIENT_PARTIAL,
+                                     service, body_p);
+}
+
+zmsg_t *
+fl_mdp_worker_ready(const char *service)
+{
+    if (!s_service_ok(service))
+        return NULL;
+    zmsg_t *msg = s_command(FL_MDP_WORKER_HEADER, FL_MDP_WORKER_READY);
+    zmsg_addstr(msg, service);
+    return msg;
+}
+
+zmsg_t *
+fl_mdp_worker_heartbeat(void)
+{
+    return s_command(FL_MDP_WORKER_HEADER, FL_MDP_WORKER_HEARTBEAT);
+}
+
+zmsg_t *
+fl_mdp_worker_disconnect(void)
+{
+    return s_command(FL_MDP_WORKER_HEADER, FL_MDP_WORKER_DISCONNECT);
+}
+
+zmsg_t *
+fl_mdp_broker_to_worker_request(const zframe_t *client_addr, zmsg_t **body_p)
+{
+    return s_worker_envelope(FL_MDP_WORKER_REQUEST, client_addr, body_p);
+}
+
+zmsg_t *
+fl_mdp_worker_partial(const zframe_t *client_addr, zmsg_t **body_p)
+{
+    return s_worker_envelope(FL_MDP_WORKER_PARTIAL, client_addr, body_p);
+}
+
+zmsg_t *
+fl_mdp_worker_final(const zframe_t *client_addr, zmsg_t **body_p)
+{
+    return s_worker_envelope(FL_MDP_WORKER_FINAL, client_addr, body_p);
+}
+
+/* ---- parsers -------------------------------------------------------------- */
+
+int
+fl_mdp_parse_client(zmsg_t *msg, fl_mdp_client_msg_t *out, fl_error_t *err)
+{
+    assert(msg);
+    assert(out);
+    memset(out, 0, sizeof *out);
+
+    zframe_t *f[S_LOOK_FRAMES];
+    size_t n = s_look(msg, f, S_LOOK_FRAMES);
+    int command = 0;
+    int rc;
+
+    if (n == 0)
+        return fl_error_set(err, FL_E_TRUNCATED, "frames",
+                            "frame 0: empty message; expected the %s header",
+                            FL_MDP_CLIENT_HEADER);
+    if ((rc = s_check_header(f[0], f[1], FL_MDP_PROTO_CLIENT, err)) != FL_OK
+        || (rc = s_check_command(f[1], FL_MDP_PROTO_CLIENT, &command, err)) != FL_OK)
+        return rc;
+    const char *name = fl_mdp_command_name(FL_MDP_PROTO_CLIENT, command);
+    if (!f[2])
+        return fl_error_set(err, FL_E_TRUNCATED, "service",
+                            "frame 2: service name missing from %s", name);
+    if ((rc = s_check_service(s_data(f[2]), s_size(f[2]), "frame 2: ", err)) != FL_OK
+        || (rc = s_check_body(n, 3, name, err)) != FL_OK)
+        return rc;
+
+    /* Accepted: now, and only now, change msg. */
+    out->command = (fl_mdp_client_command_t) command;
+    memcpy(out->service, s_data(f[2]), s_size(f[2]));
+    out->service[s_size(f[2])] = '\0';
+    s_drop_front(msg, 3);
+    return FL_OK;
+}
+
+int
+fl_mdp_parse_worker(zmsg_t *msg, fl_mdp_worker_msg_t *out, fl_error_t *err)
+{
+    assert(msg);
+    assert(out);
+    memset(out, 0, sizeof *out);
+
+    zframe_t *f[S_LOOK_FRAMES];
+    size_t n = s_look(msg, f, S_LOOK_FRAMES);
+    int command = 0;
+    int rc;
+
+    if (n == 0)
+        return fl_error_set(err, FL_E_TRUNCATED, "frames",
+                            "frame 0: empty message; expected the %s header",
+                            FL_MDP_WORKER_HEADER);
+    if ((rc = s_check_header(f[0], f[1], FL_MDP_PROTO_WORKER, err)) != FL_OK
+        || (rc = s_check_command(f[1], FL_MDP_PROTO_WORKER, &command, err)) != FL_OK)
+        return rc;
+    const char *name = fl_mdp_command_name(FL_MDP_PROTO_WORKER, command);
+
+    switch (command) {
+    case FL_MDP_WORKER_READY:
+        if (!f[2])
+            return fl_error_set(err, FL_E_TRUNCATED, "service",
+                                "frame 2: service name missing from READY");
+        if ((rc = s_check_service(s_data(f[2]), s_size(f[2]), "frame 2: ", err)) != FL_OK)
+            return rc;
+        if (n > 3)
+            return fl_error_set(err, FL_E_TRAILING, "frames",
+                                "frame 3: READY has exactly 3 frames, got %zu", n);
+        out->command = FL_MDP_WORKER_READY;
+        memcpy(out->service, s_data(f[2]), s_size(f[2]));
+        out->service[s_size(f[2])] = '\0';
+        s_drop_front(msg, 3);
+        return FL_OK;
+
+    case FL_MDP_WORKER_HEARTBEAT:
+    case FL_MDP_WORKER_DISCONNECT:
+        if (n > 2)
+            return fl_error_set(err, FL_E_TRAILING, "frames",
+                                "frame 2: %s has exactly 2 frames, got %zu", name, n);
+        out->command = (fl_mdp_worker_command_t) command;
+        s_drop_front(msg, 2);
+        return FL_OK;
+
+    default:    /* REQUEST, PARTIAL, FINAL */
+        assert(command == FL_MDP_WORKER_REQUEST || command == FL_MDP_WORKER_PARTIAL
+               || command == FL_MDP_WORKER_FINAL);
+        if (!f[2])
+            return fl_error_set(err, FL_E_TRUNCATED, "address",
+                                "frame 2: client address missing from %s", name);
+        if ((rc = s_check_address(f[2], "address", "client address", 2, err)) != FL_OK)
+            return rc;
+        if (!f[3])
+            return fl_error_set(err, FL_E_TRUNCATED, "delimiter",
+                                "frame 3: empty envelope delimiter missing from %s", name);
+        if (s_size(f[3]) != 0)
+            return fl_error_set(err, FL_E_INVALID, "delimiter",
+                                "frame 3: envelope delimiter must be empty, got %zu bytes "
+                                "(exactly one client address frame is allowed)",
+                                s_size(f[3]));
+        if ((rc = s_check_body(n, 4, name, err)) != FL_OK)
+            return rc;
+        out->command = (fl_mdp_worker_command_t) command;
+        s_drop_front(msg, 2);
+        out->address = zmsg_pop(msg);
+        s_drop_front(msg, 1);
+        return FL_OK;
+    }
+}
+
+void
+fl_mdp_worker_msg_reset(fl_mdp_worker_msg_t *self)
+{
+    assert(self);
+    zframe_destroy(&self->address);
+    memset(self, 0, sizeof *self);
+}
+
+/* ---- ROUTER helpers ------------------------------------------------------- */
+
+zframe_t *
+fl_mdp_pop_identity(zmsg_t *msg, fl_error_t *err)
+{
+    assert(msg);
+    zframe_t *identity = zmsg_first(msg);
+    if (!identity) {
+        fl_error_set(err, FL_E_TRUNCATED, "identity",
+                     "frame 0: empty message; expected a peer identity");
+        return NULL;
+    }
+    if (s_check_address(identity, "identity", "peer identity", 0, err) != FL_OK)
+        return NULL;
+    return zmsg_pop(msg);
+}
+
+int
+fl_mdp_prepend_identity(zmsg_t *msg, const zframe_t *identity)
+{
+    assert(msg);
+    assert(identity);
+    int rc = s_check_address(identity, "identity", "peer identity", 0, NULL);
+    if (rc != FL_OK)
+        return rc;
+    zmsg_pushmem(msg, s_data(identity), s_size(identity));
+    return FL_OK;
+}
+
+fl_mdp_proto_t
+fl_mdp_protocol_of(zmsg_t *msg)
+{
+    assert(msg);
+    zframe_t *first = zmsg_first(msg);
+    if (first && s_is_header(first, FL_MDP_CLIENT_HEADER))
+        return FL_MDP_PROTO_CLIENT;
+    if (first && s_is_header(first, FL_MDP_WORKER_HEADER))
+        return FL_MDP_PROTO_WORKER;
+    return FL_MDP_PROTO_NONE;
+}
+
+/* ---- names and rules ------------------------------------------------------ */
+
+int
+fl_mdp_service_check(const void *data, size_t size, fl_error_t *err)
+{
+    assert(data || size == 0);
+    return s_check_service(data, size, "", err);
+}
+
+bool
+fl_mdp_service_is_mmi(const char *service)
+{
+    assert(service);
+    return strncmp(service, FL_MDP_MMI_PREFIX, strlen(FL_MDP_MMI_PREFIX)) == 0;
+}
+
+bool
+fl_mdp_may_send(fl_mdp_role_t sender, fl_mdp_proto_t proto, int command)
+{
+    if (proto == FL_MDP_PROTO_CLIENT) {
+        switch (command) {
+        case FL_MDP_CLIENT_REQUEST: return sender == FL_MDP_ROLE_CLIENT;
+        case FL_MDP_CLIENT_PARTIAL:
+        case FL_MDP_CLIENT_FINAL:   return sender == FL_MDP_ROLE_BROKER;
+        default:                    return false;
+        }
+    }
+    if (proto == FL_MDP_PROTO_WORKER) {
+        switch (command) {
+        case FL_MDP_WORKER_READY:
+        case FL_MDP_WORKER_PARTIAL:
+        case FL_MDP_WORKER_FINAL:      return sender == FL_MDP_ROLE_WORKER;
+        case FL_MDP_WORKER_REQUEST:    return sender == FL_MDP_ROLE_BROKER;
+        case FL_MDP_WORKER_HEARTBEAT:
+        case FL_MDP_WORKER_DISCONNECT: return sender == FL_MDP_ROLE_WORKER
+                                           || sender == FL_MDP_ROLE_BROKER;
+        default:                       return false;
+        }
+    }
+    return false;
+}
+
+const char *
+fl_mdp_command_name(fl_mdp_proto_t proto, int command)
+{
+    static const char *const client[] = {
+        [FL_MDP_CLIENT_REQUEST] = "REQUEST",
+        [FL_MDP_CLIENT_PARTIAL] = "PARTIAL",
+        [FL_MDP_CLIENT_FINAL]   = "FINAL",
+    };
+    static const char *const worker[] = {
+        [FL_MDP_WORKER_READY]      = "READY",
+        [FL_MDP_WORKER_REQUEST]    = "REQUEST",
+        [FL_MDP_WORKER_PARTIAL]    = "PARTIAL",
+        [FL_MDP_WORKER_FINAL]      = "FINAL",
+        [FL_MDP_WORKER_HEARTBEAT]  = "HEARTBEAT",
+        [FL_MDP_WORKER_DISCONNECT] = "DISCONNECT",
+    };
+    if (proto == FL_MDP_PROTO_CLIENT && command >= FL_MDP_CLIENT_REQUEST
+        && command <= FL_MDP_CLIENT_FINAL)
+        return client[command];
+    if (proto == FL_MDP_PROTO_WORKER && command >= FL_MDP_WORKER_READY
+        && command <= FL_MDP_WORKER_DISCONNECT)
+        return worker[command];
+    return "UNKNOWN";
+}

@@ -1,0 +1,524 @@
+/*  store.c — the LMDB environment and its transactions.  See store.h.
+ *
+ *  A store_txn_t wraps an MDB_txn and remembers whether LMDB ever answered
+ *  MDB_MAP_FULL inside it (or a nested child).  store_write looks at that flag
+ *  rather than at what the caller's function returned, so a function that
+ *  swallowed the error cannot make a half-done transaction commit: the whole
+ *  transaction is thrown away, the map grows, and the function runs again.
+ */
+#include "store/store.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "libfoleni/log.h"
+
+struct store {
+    MDB_env *env;
+    MDB_dbi  dbi[STORE_DB__COUNT];
+    char    *path;
+    bool     read_only;
+    size_t   map_size;
+    unsigned stale_cleared;
+    unsigned growths;
+    unsigned schema;
+};
+
+struct store_txn {
+    store_t   *store;
+    MDB_txn   *txn;
+    store_txn_t *parent;
+    bool       map_full;        /* LMDB said MDB_MAP_FULL: abort everything, grow, redo */
+};
+
+static const struct { const char *name; fl_type_t rec; } s_dbs[STORE_DB__COUNT] = {
+    [STORE_DB_META]       = { "meta", FL_T_META_REC },
+    [STORE_DB_OFFICES]    = { "offices", FL_T_OFFICE_REC },
+    [STORE_DB_SERVICES]   = { "services", FL_T_SERVICE_REC },
+    [STORE_DB_COUNTERS]   = { "counters", FL_T_COUNTER_REC },
+    [STORE_DB_SLOTS]      = { "slots", FL_T_SLOT_REC },
+    [STORE_DB_BOOKINGS]   = { "bookings", FL_T_BOOKING_REC },
+    [STORE_DB_BOOKINGS_BY_CITIZEN] = { "bookings_by_citizen", FL_T_NONE },
+    [STORE_DB_TICKETS]    = { "tickets", FL_T_TICKET_REC },
+    [STORE_DB_EVENTS]     = { "events", FL_T_EVENT },
+    [STORE_DB_IDEM]       = { "idempotency", FL_T_IDEM_REC },
+    [STORE_DB_IDEM_BY_EXPIRY] = { "idempotency_by_expiry", FL_T_NONE },
+};
+
+const char *
+store_db_name(store_db_t db)
+{
+    assert(db >= 0 && db < STORE_DB__COUNT);
+    return s_dbs[db].name;
+}
+
+int
+store_db_by_name(const char *name)
+{
+    for (int i = 0; i < STORE_DB__COUNT; i++)
+        if (strcmp(s_dbs[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+fl_type_t
+store_db_record_type(store_db_t db)
+{
+    assert(db >= 0 && db < STORE_DB__COUNT);
+    return s_dbs[db].rec;
+}
+
+const char *
+store_path(const store_t *self)
+{
+    return self->path;
+}
+
+store_t *
+store_txn_store(store_txn_t *txn)
+{
+    return txn->store;
+}
+
+static int
+s_lmdb_error(fl_error_t *err, int rc, const char *what)
+{
+    return fl_error_set(err, FL_E_STORE, "", "%s: %s", what, mdb_strerror(rc));
+}
+
+/* Note an LMDB result in the transaction; map a full map to the retry path. */
+static int
+s_note(store_txn_t *txn, int rc)
+{
+    if (rc == 0)
+        return 0;
+    if (rc == MDB_NOTFOUND)
+        return FL_E_NOT_FOUND;
+    if (rc == MDB_MAP_FULL || rc == MDB_TXN_FULL) {
+        for (store_txn_t *t = txn; t; t = t->parent)
+            t->map_full = true;
+    }
+    return FL_E_STORE;
+}
+
+/* ---- opening ---- */
+
+static int
+s_read_schema(store_t *self, MDB_txn *txn, fl_error_t *err)
+{
+    store_key_t key = { .len = 6 };
+    memcpy(key.b, "schema", 6);
+    MDB_val k = { key.len, key.b }, v;
+    int rc = mdb_get(txn, self->dbi[STORE_DB_META], &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        if (self->read_only)
+            return fl_error_set(err, FL_E_NOT_FOUND, "", "%s: the store has no schema record", self->path);
+        fl_msg_t *meta = fl_msg_new(FL_T_META_REC);
+        if (!meta)
+            return fl_error_set(err, FL_E_NOMEM, "", "out of memory");
+        fl_msg_set_uint(meta, FL_F_SCHEMA, STORE_SCHEMA_VERSION);
+        fl_msg_set_uint(meta, FL_F_CREATED, (uint64_t) time(NULL));
+        msgpack_sbuffer buf;
+        msgpack_sbuffer_init(&buf);
+        int erc = fl_msg_encode(meta, &buf, err);
+        fl_msg_destroy(&meta);
+        if (erc == 0) {
+            MDB_val val = { buf.size, buf.data };
+            rc = mdb_put(txn, self->dbi[STORE_DB_META], &k, &val, 0);
+            if (rc)
+                erc = s_lmdb_error(err, rc, "writing the schema record");
+        }
+        msgpack_sbuffer_destroy(&buf);
+        self->schema = STORE_SCHEMA_VERSION;
+        return erc;
+    }
+    if (rc)
+        return s_lmdb_error(err, rc, "reading the schema record");
+    fl_msg_t *meta = fl_msg_decode_as(FL_T_META_REC, v.mv_data, v.mv_size, err);
+    if (!meta)
+        return fl_error_set(err, FL_E_INVALID, "schema", "%s: the schema record is damaged", self->path);
+    uint64_t version = fl_msg_uint(meta, FL_F_SCHEMA);
+    fl_msg_destroy(&meta);
+    if (version > STORE_SCHEMA_VERSION)
+        return fl_error_set(err, FL_E_VERSION, "schema",
+                            "%s was written with store schema version %llu, newer than this "
+                            "program's %d: run a newer Foleni, or restore a backup made by this one",
+                            self->path, (unsigned long long) version, STORE_SCHEMA_VERSION);
+    if (version < STORE_SCHEMA_VERSION)
+        return fl_error_set(err, FL_E_VERSION, "schema",
+                            "%s has store schema version %llu and this program knows no upgrade "
+                            "from it to %d", self->path, (unsigned long long) version, STORE_SCHEMA_VERSION);
+    self->schema = (unsigned) version;
+    return 0;
+}
+
+store_t *
+store_open(const char *path, const store_options_t *opts, fl_error_t *err)
+{
+    store_options_t defaults = { 0 };
+    if (!opts)
+        opts = &defaults;
+    store_t *self = calloc(1, sizeof *self);
+    if (!self || !(self->path = strdup(path))) {
+        free(self);
+        fl_error_set(err, FL_E_NOMEM, "", "out of memory");
+        return NULL;
+    }
+    self->read_only = opts->read_only;
+    self->map_size = opts->map_size ? opts->map_size : STORE_DEFAULT_MAP_SIZE;
+
+    struct stat st;
+    if (self->read_only) {
+        char data[4096];
+        snprintf(data, sizeof data, "%s/data.mdb", path);
+        if (stat(data, &st) != 0) {
+            fl_error_set(err, FL_E_NOT_FOUND, "", "%s: no Foleni store here (no data.mdb)", path);
+            goto fail;
+        }
+    } else if (stat(path, &st) != 0) {
+        if (mkdir(path, 0750) != 0 && errno != EEXIST) {
+            fl_error_set(err, FL_E_IO, "", "%s: cannot create the store directory: %s", path, strerror(errno));
+            goto fail;
+        }
+    } else if (!S_ISDIR(st.st_mode)) {
+        fl_error_set(err, FL_E_IO, "", "%s: not a directory", path);
+        goto fail;
+    }
+
+    int rc = mdb_env_create(&self->env);
+    if (rc) { s_lmdb_error(err, rc, "mdb_env_create"); goto fail; }
+    mdb_env_set_maxdbs(self->env, STORE_DB__COUNT + 2);
+    mdb_env_set_maxreaders(self->env, 126);
+    if ((rc = mdb_env_set_mapsize(self->env, self->map_size))) {
+        s_lmdb_error(err, rc, "setting the map size");
+        goto fail;
+    }
+    /* NOTLS: read transactions are not tied to threads (tools and tests may
+     * read from several).  Writes stay synchronous: no NOSYNC, no NOMETASYNC. */
+    unsigned flags = MDB_NOTLS | (self->read_only ? MDB_RDONLY : 0);
+    if ((rc = mdb_env_open(self->env, path, flags, 0640))) {
+        fl_error_set(err, rc == EACCES || rc == ENOENT ? FL_E_IO : FL_E_STORE, "",
+                     "%s: cannot open the store: %s", path, mdb_strerror(rc));
+        goto fail;
+    }
+    /* A process that died inside a read transaction leaves its reader slot
+     * taken, which stops LMDB from reusing pages: clear such slots now. */
+    int dead = 0;
+    mdb_reader_check(self->env, &dead);
+    self->stale_cleared = (unsigned) dead;
+    MDB_envinfo info;
+    mdb_env_info(self->env, &info);
+    self->map_size = info.me_mapsize;       /* another process may have grown it */
+
+    MDB_txn *txn;
+    if ((rc = mdb_txn_begin(self->env, NULL, self->read_only ? MDB_RDONLY : 0, &txn))) {
+        s_lmdb_error(err, rc, "starting the opening transaction");
+        goto fail;
+    }
+    for (int i = 0; i < STORE_DB__COUNT; i++) {
+        rc = mdb_dbi_open(txn, s_dbs[i].name, self->read_only ? 0 : MDB_CREATE, &self->dbi[i]);
+        if (rc) {
+            mdb_txn_abort(txn);
+            if (rc == MDB_NOTFOUND)
+                fl_error_set(err, FL_E_NOT_FOUND, "", "%s: not a Foleni store (no %s database)", path, s_dbs[i].name);
+            else
+                s_lmdb_error(err, rc, "opening the databases");
+            goto fail;
+        }
+    }
+    if (s_read_schema(self, txn, err)) {
+        mdb_txn_abort(txn);
+        goto fail;
+    }
+    if ((rc = mdb_txn_commit(txn))) {
+        s_lmdb_error(err, rc, "committing the opening transaction");
+        goto fail;
+    }
+    if (dead)
+        fl_log(FL_LOG_WARN, "cleared stale readers", FL_S("path", path), FL_I("count", dead), NULL);
+    return self;
+
+fail:
+    if (self->env)
+        mdb_env_close(self->env);
+    free(self->path);
+    free(self);
+    return NULL;
+}
+
+void
+store_destroy(store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    store_t *self = *self_p;
+    mdb_env_close(self->env);
+    free(self->path);
+    free(self);
+    *self_p = NULL;
+}
+
+/* ---- transactions ---- */
+
+/* Begin a transaction, adopting a map another process has grown. */
+static int
+s_begin(store_t *self, MDB_txn *parent, unsigned flags, MDB_txn **txn)
+{
+    int rc = mdb_txn_begin(self->env, parent, flags, txn);
+    if (rc == MDB_MAP_RESIZED) {
+        mdb_env_set_mapsize(self->env, 0);
+        MDB_envinfo info;
+        mdb_env_info(self->env, &info);
+        self->map_size = info.me_mapsize;
+        rc = mdb_txn_begin(self->env, parent, flags, txn);
+    }
+    return rc;
+}
+
+static int
+s_grow(store_t *self, fl_error_t *err)
+{
+    size_t bigger = self->map_size * 2;
+    if (bigger > STORE_MAX_MAP_SIZE || self->growths >= 64)
+        return fl_error_set(err, FL_E_STORE, "", "%s: the store is full at %zu bytes and may not grow further",
+                            self->path, self->map_size);
+    int rc = mdb_env_set_mapsize(self->env, bigger);
+    if (rc)
+        return s_lmdb_error(err, rc, "growing the map");
+    fl_log(FL_LOG_INFO, "store map grown", FL_S("path", self->path), FL_U("from", self->map_size),
+           FL_U("to", bigger), NULL);
+    self->map_size = bigger;
+    self->growths++;
+    return 0;
+}
+
+int
+store_write(store_t *self, store_txn_fn *fn, void *arg, fl_error_t *err)
+{
+    assert(self && fn);
+    if (self->read_only)
+        return fl_error_set(err, FL_E_STORE, "", "%s: opened read-only", self->path);
+    for (int attempt = 0; attempt <= STORE_MAX_GROWTHS; attempt++) {
+        store_txn_t txn = { .store = self };
+        int rc = s_begin(self, NULL, 0, &txn.txn);
+        if (rc)
+            return s_lmdb_error(err, rc, "starting a write transaction");
+        int result = fn(&txn, arg);
+        if (!txn.map_full && result != 0) {
+            mdb_txn_abort(txn.txn);
+            return result;
+        }
+        if (!txn.map_full) {
+            rc = mdb_txn_commit(txn.txn);           /* frees txn.txn whatever happens */
+            if (rc == 0)
+                return 0;
+            if (rc != MDB_MAP_FULL)
+                return s_lmdb_error(err, rc, "committing");
+        } else
+            mdb_txn_abort(txn.txn);
+        if ((rc = s_grow(self, err)))
+            return rc;
+    }
+    return fl_error_set(err, FL_E_STORE, "", "%s: still full after growing %d times", self->path,
+                        STORE_MAX_GROWTHS);
+}
+
+int
+store_read(store_t *self, store_txn_fn *fn, void *arg, fl_error_t *err)
+{
+    store_txn_t txn = { .store = self };
+    int rc = s_begin(self, NULL, MDB_RDONLY, &txn.txn);
+    if (rc)
+        return s_lmdb_error(err, rc, "starting a read transaction");
+    int result = fn(&txn, arg);
+    mdb_txn_abort(txn.txn);
+    return result;
+}
+
+int
+store_nested(store_txn_t *parent, store_txn_fn *fn, void *arg)
+{
+    store_txn_t child = { .store = parent->store, .parent = parent };
+    int rc = mdb_txn_begin(parent->store->env, parent->txn, 0, &child.txn);
+    if (rc)
+        return s_note(parent, rc);
+    int result = fn(&child, arg);
+    if (result != 0 || child.map_full) {
+        mdb_txn_abort(child.txn);
+        return result ? result : FL_E_STORE;
+    }
+    rc = mdb_txn_commit(child.txn);
+    return rc ? s_note(parent, rc) : 0;
+}
+
+/* ---- entries ---- */
+
+int
+store_put(store_txn_t *txn, store_db_t db, const store_key_t *key, const void *val, size_t len)
+{
+    MDB_val k = { key->len, (void *) key->b }, v = { len, (void *) val };
+    return s_note(txn, mdb_put(txn->txn, txn->store->dbi[db], &k, &v, 0));
+}
+
+int
+store_put_rec(store_txn_t *txn, store_db_t db, const store_key_t *key, const fl_msg_t *rec)
+{
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    int rc = fl_msg_encode(rec, &buf, NULL);
+    if (rc == 0)
+        rc = store_put(txn, db, key, buf.data ? buf.data : "", buf.size);
+    msgpack_sbuffer_destroy(&buf);
+    return rc;
+}
+
+int
+store_get(store_txn_t *txn, store_db_t db, const store_key_t *key, const void **val, size_t *len)
+{
+    MDB_val k = { key->len, (void *) key->b }, v;
+    int rc = s_note(txn, mdb_get(txn->txn, txn->store->dbi[db], &k, &v));
+    if (rc == 0) {
+        *val = v.mv_data;
+        *len = v.mv_size;
+    }
+    return rc;
+}
+
+int
+store_get_rec(store_txn_t *txn, store_db_t db, const store_key_t *key, fl_type_t type, fl_msg_t **rec)
+{
+    const void *val;
+    size_t len;
+    *rec = NULL;
+    int rc = store_get(txn, db, key, &val, &len);
+    if (rc)
+        return rc;
+    fl_error_t err;
+    *rec = fl_msg_decode_as(type, val, len, &err);
+    if (!*rec) {
+        if (err.code == FL_E_NOMEM)
+            return FL_E_NOMEM;
+        fl_log(FL_LOG_ERROR, "stored record does not decode", FL_S("db", store_db_name(db)),
+               FL_S("reason", err.message), NULL);
+        return FL_E_INVALID;
+    }
+    return 0;
+}
+
+int
+store_del(store_txn_t *txn, store_db_t db, const store_key_t *key)
+{
+    MDB_val k = { key->len, (void *) key->b };
+    return s_note(txn, mdb_del(txn->txn, txn->store->dbi[db], &k, NULL));
+}
+
+static bool
+s_has_prefix(const MDB_val *k, const store_key_t *prefix)
+{
+    return !prefix || (k->mv_size >= prefix->len && memcmp(k->mv_data, prefix->b, prefix->len) == 0);
+}
+
+int
+store_scan(store_txn_t *txn, store_db_t db, const store_key_t *prefix, const store_key_t *from,
+           store_each_fn *fn, void *arg)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[db], &cur);
+    if (rc)
+        return s_note(txn, rc);
+    const store_key_t *start = from ? from : prefix;
+    MDB_val k = { start ? start->len : 0, start ? (void *) start->b : NULL }, v;
+    rc = start && start->len ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
+                             : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    int result = 0;
+    while (rc == 0 && s_has_prefix(&k, prefix)) {
+        if ((result = fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg)) != 0)
+            break;
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (result)
+        return result;
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : s_note(txn, rc);
+}
+
+int
+store_last(store_txn_t *txn, store_db_t db, const store_key_t *prefix, store_key_t *key,
+           const void **val, size_t *vlen)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[db], &cur);
+    if (rc)
+        return s_note(txn, rc);
+    /* Seek just past the prefix (prefix + 0xff...), then step back one. */
+    store_key_t past = *prefix;
+    while (past.len < STORE_KEY_MAX)
+        past.b[past.len++] = 0xff;
+    MDB_val k = { past.len, past.b }, v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc == 0)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+    else if (rc == MDB_NOTFOUND)
+        rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    if (rc == 0 && !s_has_prefix(&k, prefix))
+        rc = MDB_NOTFOUND;
+    if (rc == 0) {
+        key->len = k.mv_size < STORE_KEY_MAX ? k.mv_size : STORE_KEY_MAX;
+        memcpy(key->b, k.mv_data, key->len);
+        if (val) *val = v.mv_data;
+        if (vlen) *vlen = v.mv_size;
+    }
+    mdb_cursor_close(cur);
+    return s_note(txn, rc);
+}
+
+/* ---- the environment ---- */
+
+int
+store_stat(store_t *self, store_stat_t *st, fl_error_t *err)
+{
+    memset(st, 0, sizeof *st);
+    MDB_envinfo info;
+    MDB_stat est;
+    int rc = mdb_env_info(self->env, &info);
+    if (!rc) rc = mdb_env_stat(self->env, &est);
+    if (rc)
+        return s_lmdb_error(err, rc, "reading the environment's statistics");
+    st->map_size = info.me_mapsize;
+    st->page_size = est.ms_psize;
+    st->used_bytes = (info.me_last_pgno + 1) * (size_t) est.ms_psize;
+    st->last_txn = info.me_last_txnid;
+    st->readers_in_use = info.me_numreaders;
+    st->stale_readers_cleared = self->stale_cleared;
+    st->schema_version = self->schema;
+    st->growths = self->growths;
+    MDB_txn *txn;
+    if ((rc = s_begin(self, NULL, MDB_RDONLY, &txn)))
+        return s_lmdb_error(err, rc, "starting a read transaction");
+    for (int i = 0; i < STORE_DB__COUNT; i++) {
+        MDB_stat ds;
+        if (mdb_stat(txn, self->dbi[i], &ds) == 0)
+            st->entries[i] = ds.ms_entries;
+    }
+    mdb_txn_abort(txn);
+    return 0;
+}
+
+int
+store_backup(store_t *self, const char *dest, fl_error_t *err)
+{
+    struct stat st;
+    if (stat(dest, &st) != 0 || !S_ISDIR(st.st_mode))
+        return fl_error_set(err, FL_E_IO, "", "%s: the backup directory must exist", dest);
+    int rc = mdb_env_copy2(self->env, dest, MDB_CP_COMPACT);
+    if (rc)
+        return fl_error_set(err, rc == EEXIST ? FL_E_IO : FL_E_STORE, "", "backup to %s: %s",
+                            dest, mdb_strerror(rc));
+    return 0;
+}

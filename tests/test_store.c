@@ -1,0 +1,761 @@
+/*  test_store.c — the LMDB store: keys, records, growth, crashes, backup, check.
+ *
+ *  Every test opens its own environment in a fresh temporary directory, inside
+ *  the test body (Check forks per test, and LMDB must not cross fork()).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "libfoleni/msg.h"
+#include "store/check.h"
+#include "store/store.h"
+#include "tests/testutil.h"
+
+/* ---- helpers ---- */
+
+static store_t *
+s_open(const char *dir, size_t map_size)
+{
+    store_options_t opts = { .map_size = map_size };
+    fl_error_t err;
+    store_t *s = store_open(dir, &opts, &err);
+    ck_assert_msg(s != NULL, "open %s: %s", dir, err.message);
+    return s;
+}
+
+static size_t
+s_problems(store_t *s)
+{
+    size_t n = 0;
+    fl_error_t err;
+    ck_assert_int_eq(store_check(s, NULL, NULL, &n, &err), 0);
+    return n;
+}
+
+static void
+s_hash(uint8_t out[32], unsigned citizen)
+{
+    for (int i = 0; i < 32; i++)               /* distinct for every citizen number */
+        out[i] = (uint8_t) (i < 4 ? citizen >> (8 * i) : (unsigned) i * 7);
+}
+
+#define T0 UINT64_C(1796104800)          /* 2026-12-01 09:00 in Nairobi, 06:00 UTC */
+
+/* Write office NBI, service PASSPORT and its counter. */
+static int
+s_put_office(store_txn_t *txn, void *arg)
+{
+    (void) arg;
+    fl_msg_t *o = fl_msg_new(FL_T_OFFICE_REC);
+    fl_msg_set_str(o, FL_F_OFFICE, "NBI");
+    fl_msg_set_str(o, FL_F_NAME, "Huduma Centre GPO");
+    fl_msg_set_str(o, FL_F_TZ, "Africa/Nairobi");
+    fl_msg_t *h = fl_msg_add_item(o, FL_F_HOURS);
+    fl_msg_set_uint(h, FL_F_WEEKDAY, 1);
+    fl_msg_set_uint(h, FL_F_OPEN, 480);
+    fl_msg_set_uint(h, FL_F_CLOSE, 1020);
+    fl_msg_add_str(o, FL_F_CLOSED, "2026-12-25");
+    store_key_t k = store_key_office("NBI");
+    int rc = store_put_rec(txn, STORE_DB_OFFICES, &k, o);
+    fl_msg_destroy(&o);
+
+    fl_msg_t *sv = fl_msg_new(FL_T_SERVICE_REC);
+    fl_msg_set_str(sv, FL_F_OFFICE, "NBI");
+    fl_msg_set_str(sv, FL_F_SERVICE, "PASSPORT");
+    fl_msg_set_str(sv, FL_F_PREFIX, "P");
+    fl_msg_set_str(sv, FL_F_NAME, "Passports");
+    fl_msg_set_uint(sv, FL_F_SLOT_MINUTES, 15);
+    fl_msg_set_uint(sv, FL_F_CAPACITY, 4);
+    fl_msg_set_uint(sv, FL_F_SERVICE_MINUTES, 12);
+    fl_msg_set_uint(sv, FL_F_FEE, 0);
+    fl_msg_set_uint(sv, FL_F_HOLD_MINUTES, 30);
+    fl_msg_set_uint(sv, FL_F_EARLY_MINUTES, 30);
+    fl_msg_set_uint(sv, FL_F_LATE_MINUTES, 15);
+    fl_msg_set_bool(sv, FL_F_LATE_AS_WALKIN, true);
+    fl_msg_set_uint(sv, FL_F_MAX_WAIT_MINUTES, 90);
+    k = store_key_service("NBI", "PASSPORT");
+    if (!rc) rc = store_put_rec(txn, STORE_DB_SERVICES, &k, sv);
+    fl_msg_destroy(&sv);
+
+    fl_msg_t *c = fl_msg_new(FL_T_COUNTER_REC);
+    fl_msg_set_str(c, FL_F_OFFICE, "NBI");
+    fl_msg_set_uint(c, FL_F_COUNTER, 1);
+    fl_msg_add_str(c, FL_F_SERVICE_CODES, "PASSPORT");
+    fl_msg_set_str(c, FL_F_STATE, "closed");
+    k = store_key_counter("NBI", 1);
+    if (!rc) rc = store_put_rec(txn, STORE_DB_COUNTERS, &k, c);
+    fl_msg_destroy(&c);
+    return rc;
+}
+
+/* Book citizen n into slot n/4 (capacity 4), as the scheduler would: slot,
+ * booking and citizen index in one transaction. */
+static int
+s_book(store_txn_t *txn, void *arg)
+{
+    unsigned n = *(unsigned *) arg;
+    uint64_t start = T0 + (uint64_t) (n / 4) * 900;
+    store_key_t sk = store_key_slot("NBI", "PASSPORT", start);
+    fl_msg_t *slot = NULL;
+    int rc = store_get_rec(txn, STORE_DB_SLOTS, &sk, FL_T_SLOT_REC, &slot);
+    if (rc == FL_E_NOT_FOUND) {
+        slot = fl_msg_new(FL_T_SLOT_REC);
+        fl_msg_set_str(slot, FL_F_OFFICE, "NBI");
+        fl_msg_set_str(slot, FL_F_SERVICE, "PASSPORT");
+        fl_msg_set_uint(slot, FL_F_START, start);
+        fl_msg_set_uint(slot, FL_F_END, start + 900);
+        fl_msg_set_uint(slot, FL_F_CAPACITY, 4);
+        fl_msg_set_uint(slot, FL_F_TAKEN, 0);
+    } else if (rc)
+        return rc;
+    fl_msg_set_uint(slot, FL_F_TAKEN, fl_msg_uint(slot, FL_F_TAKEN) + 1);
+    rc = store_put_rec(txn, STORE_DB_SLOTS, &sk, slot);
+    fl_msg_destroy(&slot);
+
+    char ref[17];
+    snprintf(ref, sizeof ref, "R%07u", n);
+    uint8_t hash[32];
+    s_hash(hash, n);
+    fl_msg_t *b = fl_msg_new(FL_T_BOOKING_REC);
+    fl_msg_set_str(b, FL_F_REF, ref);
+    fl_msg_set_str(b, FL_F_OFFICE, "NBI");
+    fl_msg_set_str(b, FL_F_SERVICE, "PASSPORT");
+    fl_msg_set_uint(b, FL_F_START, start);
+    fl_msg_set_uint(b, FL_F_END, start + 900);
+    fl_msg_set_str(b, FL_F_STATE, STORE_BOOKING_CONFIRMED);
+    fl_msg_set_str(b, FL_F_NAME, "Citizen");
+    fl_msg_set_str(b, FL_F_ID_TYPE, "national");
+    fl_msg_set_bin(b, FL_F_ID_HASH, hash, 32);
+    fl_msg_set_str(b, FL_F_PHONE, "+254712345678");
+    fl_msg_set_uint(b, FL_F_CREATED, T0 - 86400);
+    store_key_t bk = store_key_booking(ref);
+    if (!rc) rc = store_put_rec(txn, STORE_DB_BOOKINGS, &bk, b);
+    fl_msg_destroy(&b);
+    store_key_t ck = store_key_citizen(hash, "PASSPORT");
+    if (!rc) rc = store_put(txn, STORE_DB_BOOKINGS_BY_CITIZEN, &ck, ref, strlen(ref));
+    return rc;
+}
+
+static bool
+s_booking_exists(store_t *s, unsigned n);
+
+static int
+s_exists_fn(store_txn_t *txn, void *arg)
+{
+    const char *ref = arg;
+    store_key_t k = store_key_booking(ref);
+    const void *v;
+    size_t len;
+    return store_get(txn, STORE_DB_BOOKINGS, &k, &v, &len);
+}
+
+static bool
+s_booking_exists(store_t *s, unsigned n)
+{
+    char ref[17];
+    snprintf(ref, sizeof ref, "R%07u", n);
+    return store_read(s, s_exists_fn, ref, NULL) == 0;
+}
+
+static void
+s_seed(store_t *s, unsigned bookings)
+{
+    fl_error_t err;
+    ck_assert_int_eq(store_write(s, s_put_office, NULL, &err), 0);
+    for (unsigned n = 0; n < bookings; n++)
+        ck_assert_int_eq(store_write(s, s_book, &n, &err), 0);
+}
+
+/* ---- keys ---- */
+
+START_TEST(test_keys_sort_by_time)
+{
+    /* slots of one service: by start, across byte boundaries and years */
+    uint64_t starts[] = { 0, 255, 256, 65535, 65536, T0, T0 + 900, T0 + 86400 * 365, UINT64_C(17179869183) };
+    for (size_t i = 0; i + 1 < sizeof starts / sizeof starts[0]; i++) {
+        store_key_t a = store_key_slot("NBI", "PASSPORT", starts[i]);
+        store_key_t b = store_key_slot("NBI", "PASSPORT", starts[i + 1]);
+        ck_assert_uint_eq(a.len, 24);
+        ck_assert_int_lt(memcmp(a.b, b.b, 24), 0);
+    }
+    /* a short code sorts before a longer one that extends it, and slots group by service */
+    store_key_t id_late = store_key_slot("NBI", "ID", T0 + 99999);
+    store_key_t idcard_early = store_key_slot("NBI", "IDCARD", 0);
+    ck_assert_int_lt(memcmp(id_late.b, idcard_early.b, 24), 0);
+    store_key_t prefix = store_key_slot_prefix("NBI", "ID");
+    ck_assert_int_eq(memcmp(id_late.b, prefix.b, prefix.len), 0);
+    ck_assert_int_ne(memcmp(idcard_early.b, prefix.b, prefix.len), 0);
+    /* tickets: by day, then prefix, then number */
+    store_key_t t1 = store_key_ticket("NBI", 20261231, 'P', 999);
+    store_key_t t2 = store_key_ticket("NBI", 20270101, 'A', 1);
+    store_key_t t3 = store_key_ticket("NBI", 20270101, 'A', 256);
+    ck_assert_int_lt(memcmp(t1.b, t2.b, t1.len), 0);
+    ck_assert_int_lt(memcmp(t2.b, t3.b, t2.len), 0);
+    /* events: by seq within an office */
+    store_key_t e1 = store_key_event("NBI", 255), e2 = store_key_event("NBI", 256);
+    store_key_t e3 = store_key_event("NBI", UINT64_C(1) << 40);
+    ck_assert_int_lt(memcmp(e1.b, e2.b, 16), 0);
+    ck_assert_int_lt(memcmp(e2.b, e3.b, 16), 0);
+    /* expiry index: by time first */
+    store_key_t x1 = store_key_idem_expiry(1000, "zzzzzzzz"), x2 = store_key_idem_expiry(1001, "aaaaaaaa");
+    ck_assert_int_lt(memcmp(x1.b, x2.b, x1.len), 0);
+    ck_assert_uint_eq(store_be_get(e3.b + 8, 8), UINT64_C(1) << 40);
+}
+END_TEST
+
+typedef struct { store_db_t db; store_key_t key; fl_msg_t *rec; } rt_t;
+
+static int
+s_put_rt(store_txn_t *txn, void *arg)
+{
+    rt_t *r = arg;
+    return store_put_rec(txn, r->db, &r->key, r->rec);
+}
+
+static int
+s_get_rt(store_txn_t *txn, void *arg)
+{
+    rt_t *r = arg;
+    fl_msg_t *back = NULL;
+    int rc = store_get_rec(txn, r->db, &r->key, store_db_record_type(r->db), &back);
+    if (rc == 0 && !fl_msg_equal(back, r->rec))
+        rc = -1000;
+    fl_msg_destroy(&back);
+    return rc;
+}
+
+START_TEST(test_every_record_type_round_trips_through_the_store)
+{
+    char *dir = tu_tempdir();
+    store_t *s = s_open(dir, 0);
+    int tested = 0;
+    for (int db = 0; db < STORE_DB__COUNT; db++) {
+        fl_type_t type = store_db_record_type((store_db_t) db);
+        if (type == FL_T_NONE)
+            continue;
+        rt_t r = { .db = (store_db_t) db, .key = store_key_office("RTRIP"), .rec = fl_msg_new(type) };
+        tu_fill_msg(r.rec);
+        fl_error_t err;
+        ck_assert_int_eq(store_write(s, s_put_rt, &r, &err), 0);
+        ck_assert_msg(store_read(s, s_get_rt, &r, &err) == 0, "%s differs", store_db_name(r.db));
+        fl_msg_destroy(&r.rec);
+        tested++;
+    }
+    ck_assert_int_eq(tested, STORE_DB__COUNT - 2);   /* all but the two plain indexes */
+    store_destroy(&s);
+    ck_assert_ptr_null(s);
+    tu_rmtree(dir);
+}
+END_TEST
+
+/* ---- opening and the schema ---- */
+
+static int
+s_put_schema_99(store_txn_t *txn, void *arg)
+{
+    (void) arg;
+    fl_msg_t *m = fl_msg_new(FL_T_META_REC);
+    fl_msg_set_uint(m, FL_F_SCHEMA, 99);
+    fl_msg_set_uint(m, FL_F_CREATED, 1);
+    store_key_t k = { .len = 6 };
+    memcpy(k.b, "schema", 6);
+    int rc = store_put_rec(txn, STORE_DB_META, &k, m);
+    fl_msg_destroy(&m);
+    return rc;
+}
+
+START_TEST(test_store_records_its_schema_and_refuses_a_newer_one)
+{
+    char *dir = tu_tempdir();
+    store_t *s = s_open(dir, 0);
+    store_stat_t st;
+    ck_assert_int_eq(store_stat(s, &st, NULL), 0);
+    ck_assert_uint_eq(st.schema_version, STORE_SCHEMA_VERSION);
+    ck_assert_uint_eq(st.entries[STORE_DB_META], 1);
+    store_destroy(&s);
+    s = s_open(dir, 0);                               /* reopens fine */
+    ck_assert_int_eq(store_write(s, s_put_schema_99, NULL, NULL), 0);
+    store_destroy(&s);
+    fl_error_t err;
+    ck_assert_ptr_null(store_open(dir, NULL, &err));
+    ck_assert_int_eq(err.code, FL_E_VERSION);
+    ck_assert_ptr_nonnull(strstr(err.message, "version 99"));
+    ck_assert_ptr_nonnull(strstr(err.message, "newer"));
+    tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_read_only_open_of_a_missing_store_says_so)
+{
+    char *dir = tu_tempdir();
+    store_options_t ro = { .read_only = true };
+    fl_error_t err;
+    ck_assert_ptr_null(store_open(dir, &ro, &err));
+    ck_assert_int_eq(err.code, FL_E_NOT_FOUND);
+    ck_assert_ptr_nonnull(strstr(err.message, "no Foleni store"));
+    tu_rmtree(dir);
+}
+END_TEST
+
+/* ---- transactions ---- */
+
+typedef struct { unsigned count, calls; } many_t;
+
+static int
+s_put_many(store_txn_t *txn, void *arg)
+{
+    many_t *m = arg;
+    m->calls++;
+    char value[200];
+    memset(value, 'v', sizeof value);
+    for (unsigned i = 0; i < m->count; i++) {
+        char rid[32];
+        snprintf(rid, sizeof rid, "rid-%08u", i);
+        store_key_t k = store_key_idem(rid);
+        int rc = store_put(txn, STORE_DB_IDEM, &k, value, sizeof value);
+        if (rc)
+            return rc;             /* a full map surfaces here; store_write redoes us */
+    }
+    return 0;
+}
+
+START_TEST(test_tiny_map_grows_and_completes_the_write)
+{
+    char *dir = tu_tempdir();
+    store_t *s = s_open(dir, 64 * 1024);
+    many_t m = { .count = 20000 };                      /* ~5 MB in one transaction */
+    fl_error_t err;
+    ck_assert_msg(store_write(s, s_put_many, &m, &err) == 0, "%s", err.message);
+    ck_assert_uint_gt(m.calls, 1);                      /* it had to start again */
+    store_stat_t st;
+    ck_assert_int_eq(store_stat(s, &st, NULL), 0);
+    ck_assert_uint_gt(st.growths, 0);
+    ck_assert_uint_gt(st.map_size, 64 * 1024);
+    ck_assert_uint_eq(st.entries[STORE_DB_IDEM], 20000);
+    store_destroy(&s);
+    s = s_open(dir, 64 * 1024);                         /* the grown size is kept by the file */
+    ck_assert_int_eq(store_stat(s, &st, NULL), 0);
+    ck_assert_uint_eq(st.entries[STORE_DB_IDEM], 20000);
+    store_destroy(&s);
+    tu_rmtree(dir);
+}
+END_TEST
+
+static int
+s_put_then_fail(store_txn_t *txn, void *arg)
+{
+    (void) arg;
+    store_key_t k = store_key_office("GONE");
+    store_put(txn, STORE_DB_OFFICES, &k, "x", 1);
+    return FL_E_FULL;
+}
+
+static int
+s_count_offices(const uint8_t *k, size_t kl, const void *v, size_t vl, void *arg)
+{
+    (void) k; (void) kl; (void) v; (void) vl;
+    (*(int *) arg)++;
+    return 0;
+}
+
+static int
+s_scan_offices(store_txn_t *txn, void *arg)
+{
+    return store_scan(txn, STORE_DB_OFFICES, NULL, NULL, s_count_offices, arg);
+}
+
+typedef struct { const char *code; int result; } nested_t;
+
+static int
+s_nested_put(store_txn_t *txn, void *arg)
+{
+    nested_t *n = arg;
+    store_key_t k = store_key_office(n->code);
+    int rc = store_put(txn, STORE_DB_OFFICES, &k, "x", 1);
+    return rc ? rc : n->result;
+}
+
+static int
+s_batch(store_txn_t *txn, void *arg)
+{
+    int *results = arg;
+    nested_t a = { "AAA", 0 }, b = { "BBB", FL_E_CONFLICT }, c = { "CCC", 0 };
+    results[0] = store_nested(txn, s_nested_put, &a);
+    results[1] = store_nested(txn, s_nested_put, &b);
+    results[2] = store_nested(txn, s_nested_put, &c);
+    return 0;
+}
+
+START_TEST(test_failed_write_changes_nothing_and_nested_failure_fails_alone)
+{
+    char *dir = tu_tempdir();
+    store_t *s = s_open(dir, 0);
+    ck_assert_int_eq(store_write(s, s_put_then_fail, NULL, NULL), FL_E_FULL);
+    int n = 0;
+    ck_assert_int_eq(store_read(s, s_scan_offices, &n, NULL), 0);
+    ck_assert_int_eq(n, 0);
+    int results[3];
+    ck_assert_int_eq(store_write(s, s_batch, results, NULL), 0);
+    ck_assert_int_eq(results[0], 0);
+    ck_assert_int_eq(results[1], FL_E_CONFLICT);
+    ck_assert_int_eq(results[2], 0);
+    n = 0;
+    ck_assert_int_eq(store_read(s, s_scan_offices, &n, NULL), 0);
+    ck_assert_int_eq(n, 2);                             /* AAA and CCC, not BBB */
+    store_destroy(&s);
+    tu_rmtree(dir);
+}
+END_TEST
+
+static int
+s_events(store_txn_t *txn, void *arg)
+{
+    (void) arg;
+    for (uint64_t seq = 1; seq <= 300; seq++) {
+        const char *office = seq % 2 ? "MSA" : "NBI";
+        fl_msg_t *e = fl_msg_new(FL_T_EVENT);
+        fl_msg_set_str(e, FL_F_OFFICE, office);
+        fl_msg_set_uint(e, FL_F_SEQ, seq);
+        fl_msg_set_uint(e, FL_F_AT, T0 + seq);
+        fl_msg_set_str(e, FL_F_KIND, "call");
+        store_key_t k = store_key_event(office, seq);
+        int rc = store_put_rec(txn, STORE_DB_EVENTS, &k, e);
+        fl_msg_destroy(&e);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int
+s_last_event(store_txn_t *txn, void *arg)
+{
+    uint64_t *out = arg;
+    const char *offices[] = { "MSA", "NBI", "KSM" };
+    for (int i = 0; i < 3; i++) {
+        store_key_t prefix = store_key_office(offices[i]), last;
+        int rc = store_last(txn, STORE_DB_EVENTS, &prefix, &last, NULL, NULL);
+        out[i] = rc == 0 ? store_be_get(last.b + 8, 8) : 0;
+        if (rc && rc != FL_E_NOT_FOUND)
+            return rc;
+    }
+    return 0;
+}
+
+START_TEST(test_last_finds_the_newest_event_of_each_office)
+{
+    char *dir = tu_tempdir();
+    store_t *s = s_open(dir, 0);
+    ck_assert_int_eq(store_write(s, s_events, NULL, NULL), 0);
+    uint64_t last[3];
+    ck_assert_int_eq(store_read(s, s_last_event, last, NULL), 0);
+    ck_assert_uint_eq(last[0], 299);                    /* MSA: odd seqs */
+    ck_assert_uint_eq(last[1], 300);                    /* NBI: even seqs */
+    ck_assert_uint_eq(last[2], 0);                      /* KSM: none */
+    ck_assert_uint_eq(s_problems(s), 0);
+    store_destroy(&s);
+    tu_rmtree(dir);
+}
+END_TEST
+
+/* ---- crash, backup, check ---- */
+
+START_TEST(test_sigkill_loses_no_reported_commit)
+{
+    char *dir = tu_tempdir();
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {                       /* the writer: commit, then report */
+        close(fds[0]);
+        store_t *s = store_open(dir, NULL, NULL);
+        if (!s || store_write(s, s_put_office, NULL, NULL))
+            _exit(3);
+        for (unsigned n = 0;; n++) {
+            if (store_write(s, s_book, &n, NULL))
+                _exit(4);
+            if (write(fds[1], &n, sizeof n) != sizeof n)
+                _exit(5);
+        }
+    }
+    close(fds[1]);
+    unsigned n, reported = 0, highest = 0;
+    while (reported < 300 && read(fds[0], &n, sizeof n) == sizeof n) {
+        reported++;
+        highest = n;
+    }
+    kill(child, SIGKILL);
+    while (read(fds[0], &n, sizeof n) == sizeof n) {    /* reports already in the pipe count too */
+        reported++;
+        highest = n;
+    }
+    int status;
+    waitpid(child, &status, 0);
+    close(fds[0]);
+    ck_assert_msg(WIFSIGNALED(status), "the writer stopped by itself (status %d)", status);
+    ck_assert_uint_ge(reported, 300);
+
+    store_t *s = s_open(dir, 0);
+    for (unsigned i = 0; i <= highest; i++)
+        ck_assert_msg(s_booking_exists(s, i), "booking %u was reported committed but is gone", i);
+    ck_assert_uint_eq(s_problems(s), 0);
+    store_destroy(&s);
+    tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_backup_is_a_consistent_openable_copy)
+{
+    char *dir = tu_tempdir();
+    char *dest = tu_tempdir();
+    store_t *s = s_open(dir, 0);
+    s_seed(s, 50);
+    fl_error_t err;
+    ck_assert_msg(store_backup(s, dest, &err) == 0, "%s", err.message);
+    unsigned more = 50;
+    ck_assert_int_eq(store_write(s, s_book, &more, NULL), 0);   /* after the copy */
+    store_stat_t live;
+    ck_assert_int_eq(store_stat(s, &live, NULL), 0);
+    store_destroy(&s);
+
+    store_options_t ro = { .read_only = true };
+    store_t *copy = store_open(dest, &ro, &err);
+    ck_assert_msg(copy != NULL, "%s", err.message);
+    store_stat_t st;
+    ck_assert_int_eq(store_stat(copy, &st, NULL), 0);
+    ck_assert_uint_eq(st.entries[STORE_DB_BOOKINGS], 50);
+    ck_assert_uint_eq(live.entries[STORE_DB_BOOKINGS], 51);
+    ck_assert(s_booking_exists(copy, 49));
+    ck_assert(!s_booking_exists(copy, 50));
+    ck_assert_uint_eq(s_problems(copy), 0);
+    store_destroy(&copy);
+    /* a second backup into a non-empty directory is refused, not merged */
+    s = s_open(dir, 0);
+    ck_assert_int_ne(store_backup(s, dest, &err), 0);
+    ck_assert_int_ne(store_backup(s, "/nonexistent/dir", &err), 0);
+    ck_assert_int_eq(err.code, FL_E_IO);
+    store_destroy(&s);
+    tu_rmtree(dir);
+    tu_rmtree(dest);
+}
+END_TEST
+
+typedef struct { int count; char text[8][200]; } problems_t;
+
+static void
+s_collect(const char *db, const char *problem, void *arg)
+{
+    problems_t *p = arg;
+    if (p->count < 8)
+        snprintf(p->text[p->count], sizeof p->text[0], "%s: %s", db, problem);
+    p->count++;
+}
+
+static int
+s_plant(store_txn_t *txn, void *arg)
+{
+    int which = *(int *) arg;
+    uint8_t hash[32];
+    switch (which) {
+    case 0: {                       /* an index entry whose booking is gone */
+        store_key_t k = store_key_booking("R0000003");
+        return store_del(txn, STORE_DB_BOOKINGS, &k);
+    }
+    case 1: {                       /* an active booking without its index entry */
+        s_hash(hash, 5);
+        store_key_t k = store_key_citizen(hash, "PASSPORT");
+        return store_del(txn, STORE_DB_BOOKINGS_BY_CITIZEN, &k);
+    }
+    case 2: {                       /* a slot over capacity */
+        store_key_t k = store_key_slot("NBI", "PASSPORT", T0);
+        fl_msg_t *slot = NULL;
+        int rc = store_get_rec(txn, STORE_DB_SLOTS, &k, FL_T_SLOT_REC, &slot);
+        if (rc) return rc;
+        fl_msg_set_uint(slot, FL_F_TAKEN, 5);
+        rc = store_put_rec(txn, STORE_DB_SLOTS, &k, slot);
+        fl_msg_destroy(&slot);
+        return rc;
+    }
+    case 3: {                       /* a damaged record */
+        store_key_t k = store_key_booking("R0000006");
+        return store_put(txn, STORE_DB_BOOKINGS, &k, "\xdd\xff\xff\xff\xff", 5);
+    }
+    default: {                      /* a record under another record's key */
+        store_key_t from = store_key_booking("R0000007"), to = store_key_booking("R0000099");
+        const void *v; size_t n;
+        int rc = store_get(txn, STORE_DB_BOOKINGS, &from, &v, &n);
+        if (rc) return rc;
+        char copy[512];
+        memcpy(copy, v, n);
+        return store_put(txn, STORE_DB_BOOKINGS, &to, copy, n);
+    }
+    }
+}
+
+START_TEST(test_check_finds_each_planted_inconsistency)
+{
+    static const char *expect[] = {
+        "does not exist", "missing from the citizen index", "over capacity",
+        "does not decode", "does not match its record",
+    };
+    char *dir = tu_tempdir();
+    store_t *s = s_open(dir, 0);
+    s_seed(s, 12);
+    ck_assert_uint_eq(s_problems(s), 0);
+    int which = _i;
+    ck_assert_int_eq(store_write(s, s_plant, &which, NULL), 0);
+    problems_t p = { 0 };
+    size_t n;
+    ck_assert_int_eq(store_check(s, s_collect, &p, &n, NULL), 0);
+    ck_assert_uint_eq((size_t) p.count, n);
+    ck_assert_msg(n >= 1, "planted problem %d went unnoticed", which);
+    bool found = false;
+    for (int i = 0; i < p.count && i < 8; i++)
+        found |= strstr(p.text[i], expect[which]) != NULL;
+    ck_assert_msg(found, "planted %d: expected '%s', first report: %s", which, expect[which], p.text[0]);
+    store_destroy(&s);
+    tu_rmtree(dir);
+}
+END_TEST
+
+static int
+s_hold_reader(store_txn_t *txn, void *arg)
+{
+    (void) txn;
+    int fd = *(int *) arg;
+    char ready = 'r';
+    if (write(fd, &ready, 1) != 1)
+        return -1;
+    pause();                                /* until SIGKILL */
+    return 0;
+}
+
+START_TEST(test_stale_reader_of_a_killed_process_is_cleared_at_open)
+{
+    /* LMDB resets the reader table when the first process opens the
+     * environment, so the stale slot must be found while another process
+     * still has it open: a holder, plus a reader that dies mid-transaction. */
+    char *dir = tu_tempdir();
+    store_t *s = s_open(dir, 0);
+    s_seed(s, 1);
+    store_destroy(&s);
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t kids[2];
+    for (int k = 0; k < 2; k++) {
+        kids[k] = fork();
+        ck_assert_int_ge(kids[k], 0);
+        if (kids[k] == 0) {
+            close(fds[0]);
+            store_t *r = store_open(dir, NULL, NULL);
+            if (!r)
+                _exit(3);
+            if (k == 0) {                    /* the holder: open, no transaction */
+                char ready = 'h';
+                if (write(fds[1], &ready, 1) != 1)
+                    _exit(4);
+                pause();
+            }
+            store_read(r, s_hold_reader, &fds[1], NULL);
+            _exit(0);
+        }
+        char ready;
+        ck_assert_int_eq(read(fds[0], &ready, 1), 1);
+    }
+    close(fds[1]);
+    kill(kids[1], SIGKILL);
+    waitpid(kids[1], NULL, 0);
+    s = s_open(dir, 0);
+    store_stat_t st;
+    ck_assert_int_eq(store_stat(s, &st, NULL), 0);
+    ck_assert_uint_eq(st.stale_readers_cleared, 1);
+    store_destroy(&s);
+    kill(kids[0], SIGKILL);
+    waitpid(kids[0], NULL, 0);
+    close(fds[0]);
+    tu_rmtree(dir);
+}
+END_TEST
+
+/* ---- the admin tool, as an operator runs it ---- */
+
+static int
+s_run(const char *cmd, char *out, size_t cap)
+{
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+START_TEST(test_foleni_store_tool_stat_check_dump_backup)
+{
+    const char *bin = getenv("FOLENI_BIN");
+    ck_assert_msg(bin != NULL, "FOLENI_BIN must name the build's bin folder (tests/run-suites sets it)");
+    char *dir = tu_tempdir();
+    char *dest = tu_tempdir();
+    store_t *s = s_open(dir, 0);
+    s_seed(s, 6);
+    /* the tool opens the store read-only beside this open writer */
+    char cmd[1024], out[64 * 1024];
+    snprintf(cmd, sizeof cmd, "%s/foleni-store --data %s stat", bin, dir);
+    ck_assert_int_eq(s_run(cmd, out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "entries.bookings 6\n"));
+    ck_assert_ptr_nonnull(strstr(out, "schema 1\n"));
+    snprintf(cmd, sizeof cmd, "%s/foleni-store --data %s check", bin, dir);
+    ck_assert_int_eq(s_run(cmd, out, sizeof out), 0);
+    ck_assert_str_eq(out, "check: 0 problems\n");
+    snprintf(cmd, sizeof cmd, "%s/foleni-store --data %s dump slots bookings", bin, dir);
+    ck_assert_int_eq(s_run(cmd, out, sizeof out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "slots NBI/PASSPORT/2026-12-01T06:00:00Z {\"office\":\"NBI\""));
+    ck_assert_ptr_nonnull(strstr(out, "bookings R0000005 {\"ref\":\"R0000005\""));
+    snprintf(cmd, sizeof cmd, "%s/foleni-store --data %s backup %s", bin, dir, dest);
+    ck_assert_int_eq(s_run(cmd, out, sizeof out), 0);
+    snprintf(cmd, sizeof cmd, "%s/foleni-store --data %s check", bin, dest);
+    ck_assert_int_eq(s_run(cmd, out, sizeof out), 0);
+    /* a problem makes check exit 1 and name it */
+    int plant = 2;
+    ck_assert_int_eq(store_write(s, s_plant, &plant, NULL), 0);
+    snprintf(cmd, sizeof cmd, "%s/foleni-store --data %s check", bin, dir);
+    ck_assert_int_eq(s_run(cmd, out, sizeof out), 1);
+    ck_assert_ptr_nonnull(strstr(out, "over capacity"));
+    /* usage and unreadable stores */
+    snprintf(cmd, sizeof cmd, "%s/foleni-store --data %s frobnicate 2>/dev/null", bin, dir);
+    ck_assert_int_eq(s_run(cmd, out, sizeof out), 2);
+    snprintf(cmd, sizeof cmd, "%s/foleni-store --data %s/none stat 2>&1", bin, dir);
+    ck_assert_int_eq(s_run(cmd, out, sizeof out), 3);
+    ck_assert_ptr_nonnull(strstr(out, "no Foleni store"));
+    store_destroy(&s);
+    tu_rmtree(dir);
+    tu_rmtree(dest);
+}
+END_TEST
+
+Suite *
+make_suite(void)
+{
+    Suite *s = suite_create("store");
+    TCase *tc = tcase_create("store");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_keys_sort_by_time);
+    tcase_add_test(tc, test_every_record_type_round_trips_through_the_store);
+    tcase_add_test(tc, test_store_records_its_schema_and_refuses_a_newer_one);
+    tcase_add_test(tc, test_read_only_open_of_a_missing_store_says_so);
+    tcase_add_test(tc, test_tiny_map_grows_and_completes_the_write);
+    tcase_add_test(tc, test_failed_write_changes_nothing_and_nested_failure_fails_alone);
+    tcase_add_test(tc, test_last_finds_the_newest_event_of_each_office);
+    tcase_add_test(tc, test_sigkill_loses_no_reported_commit);
+    tcase_add_test(tc, test_backup_is_a_consistent_openable_copy);
+    tcase_add_test(tc, test_stale_reader_of_a_killed_process_is_cleared_at_open);
+    tcase_add_loop_test(tc, test_check_finds_each_planted_inconsistency, 0, 5);
+    tcase_add_test(tc, test_foleni_store_tool_stat_check_dump_backup);
+    suite_add_tcase(s, tc);
+    return s;
+}
