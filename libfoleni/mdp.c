@@ -317,6 +317,23 @@ fl_mdp_worker_final(const zframe_t *client_addr, zmsg_t **body_p)
 
 /* ---- parsers -------------------------------------------------------------- */
 
+/* The part every parse shares: look at the frames, then check the header and
+ * the command byte of the given sub-protocol.  Changes nothing. */
+static int
+s_prologue(zmsg_t *msg, fl_mdp_proto_t proto, zframe_t **f, size_t *n, int *command,
+           fl_error_t *err)
+{
+    *n = s_look(msg, f, S_LOOK_FRAMES);
+    if (*n == 0)
+        return fl_error_set(err, FL_E_TRUNCATED, "frames",
+                            "frame 0: empty message; expected the %s header",
+                            proto == FL_MDP_PROTO_CLIENT ? FL_MDP_CLIENT_HEADER : FL_MDP_WORKER_HEADER);
+    int rc = s_check_header(f[0], f[1], proto, err);
+    if (rc == FL_OK)
+        rc = s_check_command(f[1], proto, command, err);
+    return rc;
+}
+
 int
 fl_mdp_parse_client(zmsg_t *msg, fl_mdp_client_msg_t *out, fl_error_t *err)
 {
@@ -325,16 +342,10 @@ fl_mdp_parse_client(zmsg_t *msg, fl_mdp_client_msg_t *out, fl_error_t *err)
     memset(out, 0, sizeof *out);
 
     zframe_t *f[S_LOOK_FRAMES];
-    size_t n = s_look(msg, f, S_LOOK_FRAMES);
+    size_t n;
     int command = 0;
-    int rc;
-
-    if (n == 0)
-        return fl_error_set(err, FL_E_TRUNCATED, "frames",
-                            "frame 0: empty message; expected the %s header",
-                            FL_MDP_CLIENT_HEADER);
-    if ((rc = s_check_header(f[0], f[1], FL_MDP_PROTO_CLIENT, err)) != FL_OK
-        || (rc = s_check_command(f[1], FL_MDP_PROTO_CLIENT, &command, err)) != FL_OK)
+    int rc = s_prologue(msg, FL_MDP_PROTO_CLIENT, f, &n, &command, err);
+    if (rc != FL_OK)
         return rc;
     const char *name = fl_mdp_command_name(FL_MDP_PROTO_CLIENT, command);
     if (!f[2])
@@ -360,16 +371,10 @@ fl_mdp_parse_worker(zmsg_t *msg, fl_mdp_worker_msg_t *out, fl_error_t *err)
     memset(out, 0, sizeof *out);
 
     zframe_t *f[S_LOOK_FRAMES];
-    size_t n = s_look(msg, f, S_LOOK_FRAMES);
+    size_t n;
     int command = 0;
-    int rc;
-
-    if (n == 0)
-        return fl_error_set(err, FL_E_TRUNCATED, "frames",
-                            "frame 0: empty message; expected the %s header",
-                            FL_MDP_WORKER_HEADER);
-    if ((rc = s_check_header(f[0], f[1], FL_MDP_PROTO_WORKER, err)) != FL_OK
-        || (rc = s_check_command(f[1], FL_MDP_PROTO_WORKER, &command, err)) != FL_OK)
+    int rc = s_prologue(msg, FL_MDP_PROTO_WORKER, f, &n, &command, err);
+    if (rc != FL_OK)
         return rc;
     const char *name = fl_mdp_command_name(FL_MDP_PROTO_WORKER, command);
 
