@@ -32,16 +32,20 @@ PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS) check 2>/dev/null)
 PKG_LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS  = $(shell pkg-config --libs check 2>/dev/null)
 
-LIB_SRC    := $(filter-out libfoleni/foleni-%.c,$(wildcard libfoleni/*.c))
-STORE_SRC  := $(filter-out store/foleni-%.c,$(wildcard store/*.c))
+# Components: each folder's library sources (all .c but foleni-*.c) make
+# $(BUILD)/lib/<folder>.a; each foleni-NAME.c in it is a program linked
+# against its own folder's library, the store and libfoleni.
+COMPONENTS := libfoleni store broker scheduler counter display portal bench
+comp_src    = $(filter-out $(1)/foleni-%.c,$(wildcard $(1)/*.c))
+comp_lib    = $(if $(call comp_src,$(1)),$(BUILD)/lib/$(1).a)
+LIBFOLENI  := $(BUILD)/lib/libfoleni.a
+LIBSTORE   := $(BUILD)/lib/store.a
+LIBS       := $(foreach c,$(COMPONENTS),$(call comp_lib,$(c)))
+
+PROG_SRC   := $(foreach c,$(COMPONENTS),$(wildcard $(c)/foleni-*.c))
+PROGS      := $(addprefix $(BUILD)/bin/,$(basename $(notdir $(PROG_SRC))))
 TEST_SRC   := $(wildcard tests/test_*.c)
 TESTLIB_SRC:= $(filter-out tests/test_%.c,$(wildcard tests/*.c))
-# Programs: every */foleni-NAME.c becomes $(BUILD)/bin/foleni-NAME.
-PROG_SRC   := $(wildcard */foleni-*.c)
-PROGS      := $(addprefix $(BUILD)/bin/,$(basename $(notdir $(PROG_SRC))))
-
-LIBFOLENI  := $(BUILD)/lib/libfoleni.a
-LIBSTORE   := $(BUILD)/lib/libfolenistore.a
 TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TESTLIB_OBJ:= $(patsubst %.c,$(BUILD)/obj/%.o,$(TESTLIB_SRC))
 
@@ -54,19 +58,19 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
 
-$(LIBFOLENI): $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
-	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
-
-$(LIBSTORE): $(patsubst %.c,$(BUILD)/obj/%.o,$(STORE_SRC))
-	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
-
-# Each program links against the libraries; the linker takes what it uses.
-define PROGRAM_RULE
-$(BUILD)/bin/$(basename $(notdir $(1))): $(BUILD)/obj/$(1:.c=.o) $(LIBSTORE) $(LIBFOLENI)
+define LIBRARY_RULE
+$(BUILD)/lib/$(1).a: $(patsubst %.c,$(BUILD)/obj/%.o,$(call comp_src,$(1)))
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDFLAGS) $$^ -o $$@ $$(PKG_LIBS) $$(LDLIBS)
+	$$(AR) rcs $$@ $$^
+endef
+$(foreach c,$(COMPONENTS),$(if $(call comp_src,$(c)),$(eval $(call LIBRARY_RULE,$(c)))))
+
+# A program links its own folder's library (if any), then the store and
+# libfoleni; the linker takes only what it uses.
+define PROGRAM_RULE
+$(BUILD)/bin/$(basename $(notdir $(1))): $(BUILD)/obj/$(1:.c=.o) $(call comp_lib,$(patsubst %/,%,$(dir $(1)))) $(LIBSTORE) $(LIBFOLENI)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) $$(filter %.o %.a,$$^) -o $$@ $$(PKG_LIBS) $$(LDLIBS)
 endef
 $(foreach p,$(PROG_SRC),$(eval $(call PROGRAM_RULE,$(p))))
 

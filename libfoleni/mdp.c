@@ -286,6 +286,17 @@ fl_mdp_worker_ready(const char *service)
 }
 
 zmsg_t *
+fl_mdp_worker_ready_window(const char *service, unsigned window)
+{
+    if (window < 1 || window > FL_MDP_WINDOW_MAX)
+        return NULL;
+    zmsg_t *msg = fl_mdp_worker_ready(service);
+    if (msg)
+        zmsg_addstrf(msg, "%u", window);
+    return msg;
+}
+
+zmsg_t *
 fl_mdp_worker_heartbeat(void)
 {
     return s_command(FL_MDP_WORKER_HEADER, FL_MDP_WORKER_HEARTBEAT);
@@ -316,6 +327,26 @@ fl_mdp_worker_final(const zframe_t *client_addr, zmsg_t **body_p)
 }
 
 /* ---- parsers -------------------------------------------------------------- */
+
+/* READY's optional frame 3: the worker's window, 1..FL_MDP_WINDOW_MAX in
+ * ASCII decimal without leading zeros. */
+static int
+s_check_window(zframe_t *f, unsigned *window, fl_error_t *err)
+{
+    const char *d = (const char *) s_data(f);
+    size_t n = s_size(f);
+    unsigned v = 0;
+    bool ok = n >= 1 && n <= 4 && d[0] != '0';
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = d[i] >= '0' && d[i] <= '9';
+        v = v * 10 + (unsigned) (d[i] - '0');
+    }
+    if (!ok || v > FL_MDP_WINDOW_MAX)
+        return fl_error_set(err, FL_E_INVALID, "window",
+                            "frame 3: READY's window must be a number 1..%d", FL_MDP_WINDOW_MAX);
+    *window = v;
+    return FL_OK;
+}
 
 /* The part every parse shares: look at the frames, then check the header and
  * the command byte of the given sub-protocol.  Changes nothing. */
@@ -385,12 +416,16 @@ fl_mdp_parse_worker(zmsg_t *msg, fl_mdp_worker_msg_t *out, fl_error_t *err)
                                 "frame 2: service name missing from READY");
         if ((rc = s_check_service(s_data(f[2]), s_size(f[2]), "frame 2: ", err)) != FL_OK)
             return rc;
-        if (n > 3)
+        if (n > 4)
             return fl_error_set(err, FL_E_TRAILING, "frames",
-                                "frame 3: READY has exactly 3 frames, got %zu", n);
+                                "frame 4: READY has 3 frames, or 4 with a window, got %zu", n);
+        if (n == 4 && (rc = s_check_window(f[3], &out->window, err)) != FL_OK)
+            return rc;
         out->command = FL_MDP_WORKER_READY;
         memcpy(out->service, s_data(f[2]), s_size(f[2]));
         out->service[s_size(f[2])] = '\0';
+        if (n == 4)
+            s_drop_front(msg, 1);       /* the window frame, read above */
         s_drop_front(msg, 3);
         return FL_OK;
 

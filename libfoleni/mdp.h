@@ -106,6 +106,7 @@
 #define FL_MDP_ADDRESS_MAX     255      /* longest client address or peer identity
                                            (ZeroMQ's routing-id limit) */
 #define FL_MDP_BODY_FRAMES_MAX 8        /* most frames in one request or reply body */
+#define FL_MDP_WINDOW_MAX      4096     /* largest credit window a worker may announce */
 
 /* RFC 8 (MMI): services under this prefix are answered by the broker itself,
  * and a worker that tries to register one is disconnected. */
@@ -161,6 +162,10 @@ typedef struct fl_mdp_client_msg {
 typedef struct fl_mdp_worker_msg {
     fl_mdp_worker_command_t command;            /* any of the six */
     char service[FL_MDP_SERVICE_MAX + 1];       /* READY: frame 2; else "" */
+    unsigned window;                            /* READY: frame 3 if present (a
+                                                   Foleni worker's credit window,
+                                                   1..FL_MDP_WINDOW_MAX); 0 for a
+                                                   plain MDP/0.2 worker */
     zframe_t *address;                          /* REQUEST, PARTIAL, FINAL: the
                                                    client address (frame 2),
                                                    detached from the message;
@@ -195,6 +200,14 @@ zmsg_t *fl_mdp_worker_ready(const char *service);
 /*  HEARTBEAT, sent both by workers and by the broker (prepend the worker's
  *  identity on the ROUTER).  Cannot fail. */
 zmsg_t *fl_mdp_worker_heartbeat(void);
+
+/*  READY from a Foleni worker: frames header, 0x01, service, window — the
+ *  number of requests it may hold at once (1..FL_MDP_WINDOW_MAX), as ASCII
+ *  decimal.  This fourth frame is Foleni's extension (docs/protocol.md,
+ *  "Broker extensions"); a broker that sees it sends up to `window` requests
+ *  before the first reply, and puts a caller frame before each request body.
+ *  NULL for a bad service or window. */
+zmsg_t *fl_mdp_worker_ready_window(const char *service, unsigned window);
 
 /*  DISCONNECT, sent both by workers and by the broker.  Cannot fail. */
 zmsg_t *fl_mdp_worker_disconnect(void);

@@ -127,9 +127,24 @@ START_TEST(test_worker_ready_round_trips)
     ck_assert_int_eq(fl_mdp_parse_worker(msg, &out, &err), 0);
     ck_assert_int_eq(out.command, FL_MDP_WORKER_READY);
     ck_assert_str_eq(out.service, "foleni.nbo");
+    ck_assert_uint_eq(out.window, 0);                 /* a plain MDP/0.2 worker */
     ck_assert_ptr_null(out.address);
     ck_assert_uint_eq(zmsg_size(msg), 0);
     fl_mdp_worker_msg_reset(&out);
+    zmsg_destroy(&msg);
+
+    /* Foleni's extension: a fourth frame with the credit window */
+    msg = fl_mdp_worker_ready_window("foleni.nbo", 256);
+    ck_assert_uint_eq(zmsg_size(msg), 4);
+    ck_assert_int_eq(fl_mdp_parse_worker(msg, &out, &err), 0);
+    ck_assert_uint_eq(out.window, 256);
+    ck_assert_uint_eq(zmsg_size(msg), 0);
+    zmsg_destroy(&msg);
+    ck_assert_ptr_null(fl_mdp_worker_ready_window("foleni.nbo", 0));
+    ck_assert_ptr_null(fl_mdp_worker_ready_window("foleni.nbo", FL_MDP_WINDOW_MAX + 1));
+    msg = fl_mdp_worker_ready_window("foleni.nbo", FL_MDP_WINDOW_MAX);
+    ck_assert_int_eq(fl_mdp_parse_worker(msg, &out, &err), 0);
+    ck_assert_uint_eq(out.window, FL_MDP_WINDOW_MAX);
     zmsg_destroy(&msg);
 }
 END_TEST
@@ -398,8 +413,14 @@ static const s_bad_t s_bad[] = {
       { F("MDPW02"), F("\x01"), F("svc\n") } },
     { "worker: READY empty service", FL_MDP_PROTO_WORKER, FL_E_INVALID, "service name is empty",
       { F("MDPW02"), F("\x01"), F("") } },
-    { "worker: READY with extra frame", FL_MDP_PROTO_WORKER, FL_E_TRAILING,
-      "READY has exactly 3 frames, got 4", { F("MDPW02"), F("\x01"), F("svc"), F("more") } },
+    { "worker: READY with a frame after the window", FL_MDP_PROTO_WORKER, FL_E_TRAILING,
+      "got 5", { F("MDPW02"), F("\x01"), F("svc"), F("64"), F("more") } },
+    { "worker: READY with a window that is not a number", FL_MDP_PROTO_WORKER, FL_E_INVALID,
+      "window must be a number", { F("MDPW02"), F("\x01"), F("svc"), F("more") } },
+    { "worker: READY with window 0", FL_MDP_PROTO_WORKER, FL_E_INVALID,
+      "window must be a number", { F("MDPW02"), F("\x01"), F("svc"), F("0") } },
+    { "worker: READY with window over the maximum", FL_MDP_PROTO_WORKER, FL_E_INVALID,
+      "window must be a number", { F("MDPW02"), F("\x01"), F("svc"), F("4097") } },
     { "worker: HEARTBEAT with extra frame", FL_MDP_PROTO_WORKER, FL_E_TRAILING,
       "HEARTBEAT has exactly 2 frames", { F("MDPW02"), F("\x05"), F("") } },
     { "worker: DISCONNECT with extra frame", FL_MDP_PROTO_WORKER, FL_E_TRAILING,
