@@ -14,6 +14,7 @@
 #include "libfoleni/mdp.h"
 #include "libfoleni/msg.h"
 #include "libfoleni/security.h"
+#include "broker/zap.h"
 
 #define BROKER_SERVICES_MAX 1024    /* distinct service names kept at once */
 #define BROKER_LOG_BURST    20      /* malformed-input warnings per stats period */
@@ -48,7 +49,7 @@ struct service {
 struct broker {
     broker_options_t opts;
     zsock_t  *router, *xsub, *xpub;
-    zactor_t *auth;
+    zap_t    *auth;                 /* CURVE authenticator, NULL when plain */
     zcert_t  *cert;
     zhashx_t *services;             /* name -> service_t (owned) */
     zhashx_t *workers;              /* identity hex -> worker_t (owned) */
@@ -234,8 +235,11 @@ s_worker_delete(broker_t *self, worker_t *w, bool tell)
 
 /* ---- input ---- */
 
+/* A client's request; caller is the User-Id libzmq attached (the client's
+ * CURVE key, set by zap.c) or "". */
 static void
-s_client_request(broker_t *self, zframe_t *identity, const char *service, zmsg_t **body_p)
+s_client_request(broker_t *self, zframe_t *identity, const char *caller, const char *service,
+                 zmsg_t **body_p)
 {
     zmsg_t *body = *body_p;
     *body_p = NULL;
@@ -274,9 +278,7 @@ s_client_request(broker_t *self, zframe_t *identity, const char *service, zmsg_t
     r->client = zframe_dup(identity);
     r->body = body;
     r->expires = zclock_mono() + self->opts.queue_timeout_ms;
-    const char *user = zframe_meta(identity, "User-Id");
-    if (user && strlen(user) == FL_CURVE_KEY_TEXT)
-        memcpy(r->caller, user, FL_CURVE_KEY_TEXT);
+    snprintf(r->caller, sizeof r->caller, "%s", caller);
     self->stats.requests++;
     if (!zlistx_size(s->credit))
         self->stats.queued++;
@@ -383,13 +385,19 @@ s_router_input(broker_t *self)
     }
     switch (fl_mdp_protocol_of(msg)) {
     case FL_MDP_PROTO_CLIENT: {
+        /* metadata rides on frames that came over the wire, not on the
+         * identity frame the ROUTER made up: read it from the header */
+        const char *user = zframe_meta(zmsg_first(msg), "User-Id");
+        char caller[FL_CURVE_KEY_TEXT + 1] = "";
+        if (user && strlen(user) == FL_CURVE_KEY_TEXT)
+            memcpy(caller, user, FL_CURVE_KEY_TEXT + 1);
         fl_mdp_client_msg_t cmd;
         if (fl_mdp_parse_client(msg, &cmd, &err) != 0)
             s_warn(self, "dropped a malformed client message", err.message);
         else if (cmd.command != FL_MDP_CLIENT_REQUEST)
             s_warn(self, "dropped a client message a client may not send", "PARTIAL or FINAL");
         else
-            s_client_request(self, identity, cmd.service, &msg);
+            s_client_request(self, identity, caller, cmd.service, &msg);
         break;
     }
     case FL_MDP_PROTO_WORKER:
@@ -497,13 +505,8 @@ broker_new(const broker_options_t *opts, fl_error_t *err)
             fl_error_set(err, FL_E_IO, "cert", "%s: cannot read the server certificate", opts->cert_path);
             goto fail;
         }
-        self->auth = zactor_new(zauth, NULL);
-        if (!self->auth) {
-            fl_error_set(err, FL_E_IO, "", "cannot start the authenticator");
+        if (!(self->auth = zap_new(opts->clients_dir, err)))
             goto fail;
-        }
-        zstr_sendx(self->auth, "CURVE", opts->clients_dir, NULL);
-        zsock_wait(self->auth);
     }
     if (s_bind(self, &self->router, ZMQ_ROUTER, opts->endpoint, err))
         goto fail;
@@ -532,7 +535,7 @@ broker_destroy(broker_t **self_p)
     zsock_destroy(&self->router);
     zsock_destroy(&self->xsub);
     zsock_destroy(&self->xpub);
-    zactor_destroy(&self->auth);
+    zap_destroy(&self->auth);
     zcert_destroy(&self->cert);
     free(self);
     *self_p = NULL;
@@ -579,6 +582,8 @@ broker_run(broker_t *self, volatile bool *stop)
         zpoller_add(poller, self->xsub);
         zpoller_add(poller, self->xpub);
     }
+    if (self->auth)
+        zpoller_add(poller, zap_socket(self->auth));
     fl_log(FL_LOG_INFO, "broker serving", FL_S("endpoint", self->opts.endpoint),
            FL_S("publish", self->opts.publish_endpoint ? self->opts.publish_endpoint : ""),
            FL_S("subscribe", self->opts.subscribe_endpoint ? self->opts.subscribe_endpoint : ""),
@@ -595,6 +600,8 @@ broker_run(broker_t *self, volatile bool *stop)
             s_forward(self->xsub, self->xpub, &self->stats.events);
         else if (which && which == self->xpub)
             s_forward(self->xpub, self->xsub, NULL);    /* subscriptions travel upstream */
+        else if (which && self->auth && which == zap_socket(self->auth))
+            zap_handle(self->auth);
         else if (zpoller_terminated(poller))
             break;
         now = zclock_mono();

@@ -17,6 +17,9 @@
  *  broker keeps no state worth saving: after a restart, workers register again
  *  and clients retry.
  *
+ *  CURVE: with a certificate, every socket is a CURVE server in the ZAP domain
+ *  "foleni", and zap.c allows the client keys found in clients_dir.
+ *
  *  Everything runs in one thread (broker_run); the sockets are not shared.
  */
 #ifndef FOLENI_BROKER_H

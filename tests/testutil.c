@@ -9,7 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 char *
@@ -145,6 +149,51 @@ void
 tu_fill_msg(fl_msg_t *m)
 {
     s_fill(m, 0);
+}
+
+const char *
+tu_bin(const char *name)
+{
+    static char paths[8][512];
+    static int next;
+    const char *bin = getenv("FOLENI_BIN");
+    ck_assert_msg(bin != NULL, "FOLENI_BIN must name the build's bin folder (tests/run-suites sets it)");
+    char *path = paths[next++ % 8];
+    snprintf(path, 512, "%s/%s", bin, name);
+    return path;
+}
+
+int
+tu_spawn(const char *log_path, const char *const argv[])
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int fd = open(log_path ? log_path : "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+            close(fd);
+        }
+        execv(argv[0], (char *const *) argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+int
+tu_stop(int pid, int sig, int timeout_ms)
+{
+    int status;
+    kill(pid, sig);
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        nanosleep(&(struct timespec) { 0, 10 * 1000 * 1000 }, NULL);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    return -1;
 }
 
 int

@@ -29,6 +29,21 @@ long tu_unhex(const char *hex, uint8_t *out, size_t cap);
 /*  A TCP port on 127.0.0.1 that was free a moment ago (bound, then released). */
 int tu_free_port(void);
 
+/*  Path of a program of this build: $FOLENI_BIN/name (tests/run-suites sets
+ *  FOLENI_BIN).  Static storage per call slot (8 slots).  Fails the test when
+ *  FOLENI_BIN is unset. */
+const char *tu_bin(const char *name);
+
+/*  Start argv[0] with argv as a real process, its stdout and stderr appended
+ *  to log_path (or /dev/null when NULL).  Returns the pid.  The child is
+ *  exec'd at once, so no ZeroMQ context crosses the fork. */
+int tu_spawn(const char *log_path, const char *const argv[]);
+
+/*  Send sig to pid and wait up to timeout_ms for it to end; SIGKILL it after
+ *  that.  Returns its exit status (0..255), 128+signal when a signal ended
+ *  it, or -1 when it had to be killed. */
+int tu_stop(int pid, int sig, int timeout_ms);
+
 /*  Set every field of m (and of two items in each list field) to a valid
  *  sample value derived from the schema alone.  Fails the test if the codec
  *  refuses any of them. */

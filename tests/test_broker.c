@@ -1,0 +1,653 @@
+/*  test_broker.c — the broker as real processes on loopback.
+ *
+ *  Each test starts build/bin/foleni-broker and build/bin/foleni-echo workers
+ *  as separate processes on ports picked free at run time, then talks to them
+ *  through libfoleni's client library (and raw sockets where a test needs to
+ *  misbehave).  Timeouts are generous bounds, never the thing under test.
+ */
+#include <czmq.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "libfoleni/client.h"
+#include "libfoleni/mdp.h"
+#include "libfoleni/msg.h"
+#include "tests/testutil.h"
+
+typedef struct {
+    char endpoint[64], publish[64], subscribe[64];
+    char log[512];
+    char *dir;
+    int pid;
+} broker_proc_t;
+
+static void
+s_quiet_czmq(void)
+{
+    zsys_handler_set(NULL);             /* let Check and tu_stop handle signals */
+    zsys_init();
+    zsys_set_linger(0);
+}
+
+static void
+s_broker_start(broker_proc_t *b, const char *const extra[])
+{
+    if (!b->endpoint[0]) {
+        b->dir = tu_tempdir();
+        snprintf(b->endpoint, sizeof b->endpoint, "tcp://127.0.0.1:%d", tu_free_port());
+        snprintf(b->publish, sizeof b->publish, "tcp://127.0.0.1:%d", tu_free_port());
+        snprintf(b->subscribe, sizeof b->subscribe, "tcp://127.0.0.1:%d", tu_free_port());
+        snprintf(b->log, sizeof b->log, "%s/broker.log", b->dir);
+    }
+    const char *argv[32] = { tu_bin("foleni-broker"), "-e", b->endpoint, "-p", b->publish, "-s", b->subscribe,
+                             "--heartbeat-ms", "200", "--liveness", "3", "--queue-timeout-ms", "1500" };
+    int n = 13;
+    for (int i = 0; extra && extra[i] && n < 31; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    b->pid = tu_spawn(b->log, argv);
+}
+
+static int
+s_worker_start(broker_proc_t *b, const char *const extra[])
+{
+    const char *argv[32] = { tu_bin("foleni-echo"), "worker", "-e", b->endpoint, "--heartbeat-ms", "200" };
+    int n = 6;
+    for (int i = 0; extra && extra[i] && n < 31; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    return tu_spawn(NULL, argv);
+}
+
+static void
+s_broker_stop(broker_proc_t *b)
+{
+    if (b->pid > 0)
+        ck_assert_int_eq(tu_stop(b->pid, SIGTERM, 5000), 0);
+    b->pid = 0;
+}
+
+/* Call service once and return the reply frames joined by '|', or NULL. */
+static char *
+s_call(fl_client_t *client, const char *service, const char *text)
+{
+    zmsg_t *reply = NULL;
+    fl_error_t err;
+    if (fl_client_call(client, service, text, strlen(text), &reply, &err) != 0)
+        return NULL;
+    size_t cap = 4096, len = 0;
+    char *out = calloc(1, cap);
+    for (zframe_t *f = zmsg_first(reply); f; f = zmsg_next(reply)) {
+        int n = snprintf(out + len, cap - len, "%s%.*s", len ? "|" : "", (int) zframe_size(f),
+                         (const char *) zframe_data(f));
+        len += n > 0 ? (size_t) n : 0;
+        if (len >= cap) len = cap - 1;
+    }
+    zmsg_destroy(&reply);
+    return out;
+}
+
+static fl_client_t *
+s_client(broker_proc_t *b, int timeout_ms, int retries)
+{
+    fl_client_options_t o = { .timeout_ms = timeout_ms, .retries = retries };
+    fl_client_t *c = fl_client_new(b->endpoint, NULL, &o, NULL);
+    ck_assert_ptr_nonnull(c);
+    return c;
+}
+
+/* Wait until mmi.service says the service has a worker. */
+static void
+s_wait_service(fl_client_t *client, const char *service)
+{
+    for (int i = 0; i < 100; i++) {
+        char *r = s_call(client, "mmi.service", service);
+        bool ok = r && !strcmp(r, "200");
+        free(r);
+        if (ok)
+            return;
+        zclock_sleep(50);
+    }
+    ck_abort_msg("service %s never registered", service);
+}
+
+/* The value of one counter in mmi.stats. */
+static long
+s_stat(fl_client_t *client, const char *name)
+{
+    char *text = s_call(client, "mmi.stats", "");
+    ck_assert_ptr_nonnull(text);
+    char key[80];
+    snprintf(key, sizeof key, "%s=", name);
+    char *at = strstr(text, key);
+    long v = at && (at == text || at[-1] == ' ') ? atol(at + strlen(key)) : -1;
+    free(text);
+    return v;
+}
+
+/* ---- routing ---- */
+
+START_TEST(test_echo_round_trip_through_the_broker)
+{
+    s_quiet_czmq();
+    broker_proc_t b = { 0 };
+    s_broker_start(&b, NULL);
+    int w = s_worker_start(&b, (const char *[]) { "--window", "8", NULL });
+    fl_client_t *c = s_client(&b, 2000, 3);
+    s_wait_service(c, "echo");
+    char *r = s_call(c, "echo", "habari yako");
+    ck_assert_ptr_nonnull(r);
+    ck_assert_msg(!strncmp(r, "habari yako|pid=", 16), "reply: %s", r);
+    ck_assert_ptr_nonnull(strstr(r, "caller=")); /* plain link: empty caller */
+    free(r);
+    ck_assert_int_eq(s_stat(c, "replies"), 1);   /* MMI answers are the broker's own */
+    fl_client_destroy(&c);
+    tu_stop(w, SIGKILL, 1000);
+    s_broker_stop(&b);
+    tu_rmtree(b.dir);
+}
+END_TEST
+
+START_TEST(test_two_workers_share_the_load)
+{
+    s_quiet_czmq();
+    broker_proc_t b = { 0 };
+    s_broker_start(&b, NULL);
+    int w1 = s_worker_start(&b, (const char *[]) { "--window", "2", "--delay-ms", "5", NULL });
+    int w2 = s_worker_start(&b, (const char *[]) { "--window", "2", "--delay-ms", "5", NULL });
+    fl_client_t *c = s_client(&b, 3000, 2);
+    s_wait_service(c, "echo");
+    for (int i = 0; i < 100 && s_stat(c, "workers.echo") < 2; i++)
+        zclock_sleep(20);
+    ck_assert_int_eq(s_stat(c, "workers.echo"), 2);
+    /* 40 requests in flight at once from one socket */
+    for (int i = 0; i < 40; i++) {
+        char rid[32];
+        snprintf(rid, sizeof rid, "share-%04d", i);
+        ck_assert_int_eq(fl_client_send(c, "echo", rid, rid, strlen(rid)), 0);
+    }
+    ck_assert_uint_eq(fl_client_outstanding(c), 40);
+    int by_w1 = 0, by_w2 = 0, got = 0;
+    char pid1[32], pid2[32];
+    snprintf(pid1, sizeof pid1, "pid=%d ", w1);
+    snprintf(pid2, sizeof pid2, "pid=%d ", w2);
+    fl_reply_t r;
+    while (got < 40 && fl_client_recv(c, &r, 10000) == 0) {
+        ck_assert_int_eq(r.status, 0);
+        char *echoed = zmsg_popstr(r.body);
+        ck_assert_str_eq(echoed, r.rid);        /* each reply found its own request */
+        char *tag = zmsg_popstr(r.body);
+        by_w1 += strstr(tag, pid1) != NULL;
+        by_w2 += strstr(tag, pid2) != NULL;
+        zstr_free(&echoed);
+        zstr_free(&tag);
+        fl_reply_reset(&r);
+        got++;
+    }
+    ck_assert_int_eq(got, 40);
+    ck_assert_int_eq(by_w1 + by_w2, 40);
+    ck_assert_msg(by_w1 >= 5 && by_w2 >= 5, "load not shared: %d and %d", by_w1, by_w2);
+    fl_client_destroy(&c);
+    tu_stop(w1, SIGKILL, 1000);
+    tu_stop(w2, SIGKILL, 1000);
+    s_broker_stop(&b);
+    tu_rmtree(b.dir);
+}
+END_TEST
+
+START_TEST(test_worker_killed_mid_request_and_the_retry_is_answered_by_another)
+{
+    s_quiet_czmq();
+    broker_proc_t b = { 0 };
+    s_broker_start(&b, NULL);
+    char holder_log[600];
+    snprintf(holder_log, sizeof holder_log, "%s/holder.log", b.dir);
+    const char *argv[] = { tu_bin("foleni-echo"), "worker", "-e", b.endpoint, "--heartbeat-ms", "200",
+                           "--hold", NULL };
+    int holder = tu_spawn(holder_log, argv);
+    fl_client_t *c = s_client(&b, 700, 5);
+    s_wait_service(c, "echo");
+    ck_assert_int_eq(fl_client_send(c, "echo", "the-one-request", "x", 1), 0);
+    /* wait until the holder has the request in hand, then start a good worker and kill the holder */
+    bool held = false;
+    for (int i = 0; i < 200 && !held; i++) {
+        FILE *f = fopen(holder_log, "r");
+        char line[128] = "";
+        if (f) {
+            held = fgets(line, sizeof line, f) && !strncmp(line, "got the-one-request", 19);
+            fclose(f);
+        }
+        if (!held)
+            zclock_sleep(10);
+    }
+    ck_assert_msg(held, "the holding worker never got the request");
+    int good = s_worker_start(&b, NULL);
+    ck_assert_int_eq(tu_stop(holder, SIGKILL, 1000), 128 + SIGKILL);
+    fl_reply_t r;
+    ck_assert_int_eq(fl_client_recv(c, &r, 10000), 0);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.rid, "the-one-request");
+    char *tag = zmsg_popstr(r.body);
+    tag = (zstr_free(&tag), zmsg_popstr(r.body));
+    char want[32];
+    snprintf(want, sizeof want, "pid=%d ", good);
+    ck_assert_msg(tag && strstr(tag, want), "answered by %s, not the good worker %d", tag, good);
+    zstr_free(&tag);
+    fl_reply_reset(&r);
+    fl_client_destroy(&c);
+    tu_stop(good, SIGKILL, 1000);
+    s_broker_stop(&b);
+    tu_rmtree(b.dir);
+}
+END_TEST
+
+START_TEST(test_broker_restart_worker_registers_again_and_client_succeeds)
+{
+    s_quiet_czmq();
+    broker_proc_t b = { 0 };
+    s_broker_start(&b, NULL);
+    int w = s_worker_start(&b, NULL);
+    fl_client_t *c = s_client(&b, 500, 12);
+    s_wait_service(c, "echo");
+    char *r = s_call(c, "echo", "before");
+    ck_assert_ptr_nonnull(r);
+    free(r);
+    ck_assert_int_eq(tu_stop(b.pid, SIGKILL, 1000), 128 + SIGKILL);
+    zclock_sleep(300);
+    s_broker_start(&b, NULL);                   /* same endpoints */
+    int64_t t0 = zclock_mono();
+    r = s_call(c, "echo", "after");             /* retries until the worker is back */
+    ck_assert_msg(r != NULL, "no reply after the broker restarted");
+    ck_assert(!strncmp(r, "after|", 6));
+    free(r);
+    ck_assert_msg(zclock_mono() - t0 < 6000, "took %lld ms", (long long) (zclock_mono() - t0));
+    fl_client_destroy(&c);
+    tu_stop(w, SIGKILL, 1000);
+    s_broker_stop(&b);
+    tu_rmtree(b.dir);
+}
+END_TEST
+
+START_TEST(test_unknown_service_gets_an_error_reply_after_expiry)
+{
+    s_quiet_czmq();
+    broker_proc_t b = { 0 };
+    s_broker_start(&b, NULL);
+    fl_client_t *c = s_client(&b, 5000, 0);
+    zmsg_t *reply = NULL;
+    int64_t t0 = zclock_mono();
+    ck_assert_int_eq(fl_client_call(c, "foleni.nowhere", "x", 1, &reply, NULL), 0);
+    ck_assert_int_ge(zclock_mono() - t0, 1000);  /* it waited in the queue first */
+    zframe_t *body = zmsg_first(reply);
+    fl_error_t err;
+    fl_msg_t *m = fl_msg_decode(zframe_data(body), zframe_size(body), &err);
+    ck_assert_msg(m != NULL, "%s", err.message);
+    ck_assert_int_eq(fl_msg_type(m), FL_T_ERROR);
+    ck_assert_str_eq(fl_msg_str(m, FL_F_CODE), "unavailable");
+    ck_assert_ptr_nonnull(strstr(fl_msg_str(m, FL_F_MESSAGE), "no worker"));
+    fl_msg_destroy(&m);
+    zmsg_destroy(&reply);
+    ck_assert_int_eq(s_stat(c, "expired"), 1);
+    fl_client_destroy(&c);
+    s_broker_stop(&b);
+    tu_rmtree(b.dir);
+}
+END_TEST
+
+START_TEST(test_mmi_answers_which_services_exist)
+{
+    s_quiet_czmq();
+    broker_proc_t b = { 0 };
+    s_broker_start(&b, NULL);
+    int w = s_worker_start(&b, (const char *[]) { "-s", "foleni.test", NULL });
+    fl_client_t *c = s_client(&b, 2000, 2);
+    s_wait_service(c, "foleni.test");
+    char *r = s_call(c, "mmi.service", "foleni.nothing");
+    ck_assert_str_eq(r, "404");
+    free(r);
+    r = s_call(c, "mmi.frobnicate", "");
+    ck_assert_str_eq(r, "501");
+    free(r);
+    ck_assert_int_eq(s_stat(c, "workers.foleni.test"), 1);
+    ck_assert_int_eq(s_stat(c, "workers"), 1);
+    /* the worker leaves: mmi says so after it is dropped */
+    tu_stop(w, SIGKILL, 1000);
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; i++) {
+        r = s_call(c, "mmi.service", "foleni.test");
+        gone = r && !strcmp(r, "404");
+        free(r);
+        if (!gone)
+            zclock_sleep(50);
+    }
+    ck_assert_msg(gone, "a silent worker was never dropped");
+    ck_assert_int_eq(s_stat(c, "workers_dropped"), 1);
+    fl_client_destroy(&c);
+    s_broker_stop(&b);
+    tu_rmtree(b.dir);
+}
+END_TEST
+
+/* ---- security ---- */
+
+/* Make a certificate pair under dir/name(+_secret); return the public text. */
+static const char *
+s_cert(const char *dir, const char *name, char path[512])
+{
+    zcert_t *cert = zcert_new();
+    snprintf(path, 512, "%s/%s", dir, name);
+    ck_assert_int_eq(zcert_save(cert, path), 0);
+    static char keys[4][FL_CURVE_KEY_TEXT + 1];
+    static int next;
+    char *key = keys[next++ % 4];
+    snprintf(key, FL_CURVE_KEY_TEXT + 1, "%s", zcert_public_txt(cert));
+    zcert_destroy(&cert);
+    return key;
+}
+
+START_TEST(test_curve_serves_allowed_keys_only_and_names_the_caller)
+{
+    s_quiet_czmq();
+    char *dir = tu_tempdir();
+    char clients[512], server[512], allowed[512], worker[512], stranger[512], tmp[600];
+    snprintf(clients, sizeof clients, "%s/clients", dir);
+    ck_assert_int_eq(mkdir(clients, 0700), 0);
+    s_cert(dir, "server.cert", server);
+    const char *allowed_key = s_cert(dir, "counter.cert", allowed);
+    s_cert(dir, "scheduler.cert", worker);
+    s_cert(dir, "stranger.cert", stranger);
+    /* the broker's allowed directory holds public certificates only */
+    zcert_t *c1 = zcert_load(allowed), *c2 = zcert_load(worker);
+    snprintf(tmp, sizeof tmp, "%s/counter.cert", clients);
+    zcert_save_public(c1, tmp);
+    snprintf(tmp, sizeof tmp, "%s/scheduler.cert", clients);
+    zcert_save_public(c2, tmp);
+    zcert_destroy(&c1);
+    zcert_destroy(&c2);
+
+    broker_proc_t b = { 0 };
+    const char *extra[] = { "--cert", server, "--clients", clients, NULL };
+    s_broker_start(&b, extra);
+    char env_cert[600], env_server[600];
+    snprintf(env_cert, sizeof env_cert, "FOLENI_CURVE_CERT=%s", worker);
+    snprintf(env_server, sizeof env_server, "FOLENI_CURVE_SERVER=%s", server);
+    putenv(env_cert);
+    putenv(env_server);
+    int w = s_worker_start(&b, NULL);            /* inherits the environment above */
+    unsetenv("FOLENI_CURVE_CERT");
+    unsetenv("FOLENI_CURVE_SERVER");
+
+    fl_security_t *good = fl_security_new(allowed, server, NULL);
+    fl_security_t *bad = fl_security_new(stranger, server, NULL);
+    ck_assert_ptr_nonnull(good);
+    ck_assert_ptr_nonnull(bad);
+    fl_client_options_t o = { .timeout_ms = 1500, .retries = 6 };
+    fl_client_t *ok = fl_client_new(b.endpoint, good, &o, NULL);
+    s_wait_service(ok, "echo");
+    char *r = s_call(ok, "echo", "siri");
+    ck_assert_ptr_nonnull(r);
+    char want[80];
+    snprintf(want, sizeof want, "caller=%s", allowed_key);
+    ck_assert_msg(strstr(r, want) != NULL, "the worker was not told the caller: %s", r);
+    free(r);
+
+    fl_client_options_t quick = { .timeout_ms = 700, .retries = 0 };
+    fl_client_t *intruder = fl_client_new(b.endpoint, bad, &quick, NULL);
+    ck_assert_ptr_null(s_call(intruder, "echo", "let me in"));
+    fl_client_t *plain = fl_client_new(b.endpoint, NULL, &quick, NULL);
+    ck_assert_ptr_null(s_call(plain, "echo", "let me in"));
+    ck_assert_int_eq(s_stat(ok, "requests"), 1);  /* neither reached the broker's queue */
+
+    fl_client_destroy(&ok);
+    fl_client_destroy(&intruder);
+    fl_client_destroy(&plain);
+    fl_security_destroy(&good);
+    fl_security_destroy(&bad);
+    tu_stop(w, SIGKILL, 1000);
+    s_broker_stop(&b);
+    tu_rmtree(b.dir);
+    tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_plain_bind_beyond_loopback_needs_insecure)
+{
+    char *dir = tu_tempdir();
+    char log[600], ep[64];
+    snprintf(log, sizeof log, "%s/broker.log", dir);
+    snprintf(ep, sizeof ep, "tcp://0.0.0.0:%d", tu_free_port());
+    const char *argv[] = { tu_bin("foleni-broker"), "-e", ep, "-p", "", NULL };
+    int pid = tu_spawn(log, argv);
+    ck_assert_int_eq(tu_stop(pid, 0, 5000), 1);       /* signal 0: just wait; it exits 1 */
+    FILE *f = fopen(log, "r");
+    char text[2048] = "";
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(text, "not a loopback address"));
+    ck_assert_ptr_nonnull(strstr(text, "--insecure"));
+    tu_rmtree(dir);
+}
+END_TEST
+
+/* ---- bad input ---- */
+
+START_TEST(test_garbage_then_a_valid_request_is_served)
+{
+    s_quiet_czmq();
+    broker_proc_t b = { 0 };
+    s_broker_start(&b, (const char *[]) { "--max-message", "65536", NULL });
+    int w = s_worker_start(&b, NULL);
+    fl_client_t *c = s_client(&b, 2000, 3);
+    s_wait_service(c, "echo");
+
+    zsock_t *evil = zsock_new_dealer(b.endpoint);
+    zsock_set_linger(evil, 0);
+    zstr_send(evil, "hello?");                                     /* not MDP */
+    zstr_sendx(evil, "MDPC02", NULL);                              /* no command */
+    zstr_sendx(evil, "MDPC02", "\x09", "echo", "x", NULL);         /* unknown command */
+    zstr_sendx(evil, "MDPC01", "echo", "x", NULL);                 /* MDP/0.1 */
+    zstr_sendx(evil, "MDPC02", "\x03", "echo", "x", NULL);         /* a client sending FINAL */
+    zstr_sendx(evil, "MDPW02", "\x04", "nobody", "", "x", NULL);   /* a reply from a stranger */
+    zstr_sendx(evil, "MDPW02", "\x07", NULL);                      /* unknown worker command */
+    zframe_t *big = zframe_new(NULL, 100000);                      /* over --max-message */
+    zframe_send(&big, evil, 0);
+    for (int i = 0; i < 200; i++) {                                /* random frames */
+        zmsg_t *m = zmsg_new();
+        for (int k = 0; k < 1 + i % 5; k++) {
+            char junk[16];
+            for (int j = 0; j < 16; j++)
+                junk[j] = (char) (i * 31 + k * 7 + j * 13);
+            zmsg_addmem(m, junk, (size_t) (i + k) % 16);
+        }
+        zmsg_send(&m, evil);
+    }
+    zclock_sleep(200);
+    char *r = s_call(c, "echo", "still here");
+    ck_assert_ptr_nonnull(r);
+    ck_assert(!strncmp(r, "still here|", 11));
+    free(r);
+    ck_assert_int_ge(s_stat(c, "malformed"), 5);
+    zsock_destroy(&evil);
+    fl_client_destroy(&c);
+    tu_stop(w, SIGKILL, 1000);
+    s_broker_stop(&b);
+    tu_rmtree(b.dir);
+}
+END_TEST
+
+START_TEST(test_reply_for_a_client_that_left_is_dropped)
+{
+    s_quiet_czmq();
+    broker_proc_t b = { 0 };
+    s_broker_start(&b, NULL);
+    int w = s_worker_start(&b, (const char *[]) { "--delay-ms", "300", NULL });
+    fl_client_t *c = s_client(&b, 3000, 1);
+    s_wait_service(c, "echo");
+    fl_client_t *leaver = s_client(&b, 3000, 0);
+    ck_assert_int_eq(fl_client_send(leaver, "echo", "left-early", "x", 1), 0);
+    zclock_sleep(50);
+    fl_client_destroy(&leaver);                 /* gone before the reply */
+    zclock_sleep(500);
+    char *r = s_call(c, "echo", "next one");
+    ck_assert_ptr_nonnull(r);
+    free(r);
+    ck_assert_int_eq(s_stat(c, "unroutable"), 1);
+    fl_client_destroy(&c);
+    tu_stop(w, SIGKILL, 1000);
+    s_broker_stop(&b);
+    tu_rmtree(b.dir);
+}
+END_TEST
+
+/* ---- plain MDP/0.2 peers ---- */
+
+START_TEST(test_plain_mdp_client_and_worker_work_with_a_window_of_one)
+{
+    s_quiet_czmq();
+    broker_proc_t b = { 0 };
+    s_broker_start(&b, NULL);
+    /* a plain worker: READY without a window, replies without request ids */
+    zsock_t *worker = zsock_new_dealer(b.endpoint);
+    zsock_set_linger(worker, 0);
+    zsock_set_rcvtimeo(worker, 5000);
+    zmsg_t *ready = fl_mdp_worker_ready("plain");
+    zmsg_send(&ready, worker);
+    /* a plain client: one body frame, no request id */
+    zsock_t *client = zsock_new_dealer(b.endpoint);
+    zsock_set_linger(client, 0);
+    zsock_set_rcvtimeo(client, 5000);
+    zclock_sleep(100);
+    zstr_sendx(client, "MDPC02", "\x01", "plain", "jambo", NULL);
+    zmsg_t *req = NULL;
+    fl_mdp_worker_msg_t cmd = { 0 };
+    for (int i = 0; i < 10; i++) {              /* skip heartbeats */
+        req = zmsg_recv(worker);
+        ck_assert_ptr_nonnull(req);
+        ck_assert_int_eq(fl_mdp_parse_worker(req, &cmd, NULL), 0);
+        if (cmd.command == FL_MDP_WORKER_REQUEST)
+            break;
+        zmsg_destroy(&req);
+    }
+    ck_assert_int_eq(cmd.command, FL_MDP_WORKER_REQUEST);
+    ck_assert_uint_eq(zmsg_size(req), 1);       /* no caller frame for a plain worker */
+    char *body = zmsg_popstr(req);
+    ck_assert_str_eq(body, "jambo");
+    zstr_free(&body);
+    zmsg_t *answer = zmsg_new();
+    zmsg_addstr(answer, "jambo sana");
+    zmsg_t *final = fl_mdp_worker_final(cmd.address, &answer);
+    zmsg_send(&final, worker);
+    fl_mdp_worker_msg_reset(&cmd);
+    zmsg_destroy(&req);
+    zmsg_t *reply = zmsg_recv(client);
+    ck_assert_ptr_nonnull(reply);
+    fl_mdp_client_msg_t ccmd;
+    ck_assert_int_eq(fl_mdp_parse_client(reply, &ccmd, NULL), 0);
+    ck_assert_int_eq(ccmd.command, FL_MDP_CLIENT_FINAL);
+    ck_assert_str_eq(ccmd.service, "plain");
+    char *text = zmsg_popstr(reply);
+    ck_assert_str_eq(text, "jambo sana");
+    zstr_free(&text);
+    zmsg_destroy(&reply);
+    zsock_destroy(&client);
+    zsock_destroy(&worker);
+    s_broker_stop(&b);
+    tu_rmtree(b.dir);
+}
+END_TEST
+
+/* ---- the event bus ---- */
+
+START_TEST(test_events_reach_subscribers_of_their_office_only)
+{
+    s_quiet_czmq();
+    broker_proc_t b = { 0 };
+    s_broker_start(&b, NULL);
+    zsock_t *pub = zsock_new_pub(NULL);
+    zsock_set_linger(pub, 0);
+    ck_assert_int_eq(zsock_connect(pub, "%s", b.publish), 0);
+    zsock_t *sub[3];
+    const char *topics[3] = { "NBIGPO", "NBIGPO", "MSA" };
+    for (int i = 0; i < 3; i++) {
+        sub[i] = zsock_new_sub(b.subscribe, topics[i]);
+        zsock_set_linger(sub[i], 0);
+    }
+    /* subscriptions travel to the publisher asynchronously: publish until both
+     * NBIGPO subscribers have one, then an MSA event until the third has it */
+    int got[3] = { 0 };
+    bool other_office_leaked = false;
+    for (int round = 0; round < 400 && (!got[0] || !got[1] || !got[2]); round++) {
+        if (!got[0] || !got[1])
+            zstr_sendx(pub, "NBIGPO", "call P-042 counter 3", NULL);
+        else
+            zstr_sendx(pub, "MSA", "call B-001 counter 1", NULL);
+        zclock_sleep(10);
+        for (int i = 0; i < 3; i++) {
+            zmsg_t *m;
+            zsock_set_rcvtimeo(sub[i], 0);
+            while ((m = zmsg_recv(sub[i]))) {
+                char *topic = zmsg_popstr(m);
+                if (strcmp(topic, topics[i]) != 0)
+                    other_office_leaked = true;
+                got[i]++;
+                zstr_free(&topic);
+                zmsg_destroy(&m);
+            }
+        }
+    }
+    ck_assert_msg(got[0] && got[1], "NBIGPO subscribers got %d and %d", got[0], got[1]);
+    ck_assert_msg(got[2] > 0, "the MSA subscriber got nothing");
+    ck_assert(!other_office_leaked);
+    fl_client_t *c = s_client(&b, 2000, 1);
+    ck_assert_int_gt(s_stat(c, "events"), 0);
+    fl_client_destroy(&c);
+    for (int i = 0; i < 3; i++)
+        zsock_destroy(&sub[i]);
+    zsock_destroy(&pub);
+    s_broker_stop(&b);
+    tu_rmtree(b.dir);
+}
+END_TEST
+
+START_TEST(test_sigterm_stops_the_broker_cleanly)
+{
+    broker_proc_t b = { 0 };
+    s_broker_start(&b, NULL);
+    zclock_sleep(200);
+    ck_assert_int_eq(tu_stop(b.pid, SIGTERM, 5000), 0);
+    FILE *f = fopen(b.log, "r");
+    char text[4096] = "";
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(text, "msg=\"broker stopped\""));
+    tu_rmtree(b.dir);
+}
+END_TEST
+
+Suite *
+make_suite(void)
+{
+    Suite *s = suite_create("broker");
+    TCase *tc = tcase_create("broker");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_echo_round_trip_through_the_broker);
+    tcase_add_test(tc, test_two_workers_share_the_load);
+    tcase_add_test(tc, test_worker_killed_mid_request_and_the_retry_is_answered_by_another);
+    tcase_add_test(tc, test_broker_restart_worker_registers_again_and_client_succeeds);
+    tcase_add_test(tc, test_unknown_service_gets_an_error_reply_after_expiry);
+    tcase_add_test(tc, test_mmi_answers_which_services_exist);
+    tcase_add_test(tc, test_curve_serves_allowed_keys_only_and_names_the_caller);
+    tcase_add_test(tc, test_plain_bind_beyond_loopback_needs_insecure);
+    tcase_add_test(tc, test_garbage_then_a_valid_request_is_served);
+    tcase_add_test(tc, test_reply_for_a_client_that_left_is_dropped);
+    tcase_add_test(tc, test_plain_mdp_client_and_worker_work_with_a_window_of_one);
+    tcase_add_test(tc, test_events_reach_subscribers_of_their_office_only);
+    tcase_add_test(tc, test_sigterm_stops_the_broker_cleanly);
+    suite_add_tcase(s, tc);
+    return s;
+}
