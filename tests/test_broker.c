@@ -298,6 +298,59 @@ START_TEST(test_unknown_service_gets_an_error_reply_after_expiry)
 }
 END_TEST
 
+START_TEST(test_full_queue_refuses_at_once)
+{
+    s_quiet_czmq();
+    broker_proc_t b = { 0 };
+    s_broker_start(&b, (const char *[]) { "--queue-max", "2", NULL });
+    fl_client_t *c = s_client(&b, 5000, 0);
+    ck_assert_int_eq(fl_client_send(c, "foleni.nowhere", "queued-0001", "a", 1), 0);
+    ck_assert_int_eq(fl_client_send(c, "foleni.nowhere", "queued-0002", "b", 1), 0);
+    ck_assert_int_eq(fl_client_send(c, "foleni.nowhere", "refused-001", "c", 1), 0);
+    fl_reply_t r;
+    ck_assert_int_eq(fl_client_recv(c, &r, 1000), 0);     /* well before the queue timeout */
+    ck_assert_str_eq(r.rid, "refused-001");
+    zframe_t *body = zmsg_first(r.body);
+    fl_msg_t *m = fl_msg_decode(zframe_data(body), zframe_size(body), NULL);
+    ck_assert_ptr_nonnull(m);
+    ck_assert_str_eq(fl_msg_str(m, FL_F_CODE), "unavailable");
+    ck_assert_ptr_nonnull(strstr(fl_msg_str(m, FL_F_MESSAGE), "queue is full"));
+    fl_msg_destroy(&m);
+    fl_reply_reset(&r);
+    fl_client_destroy(&c);
+    c = s_client(&b, 2000, 0);
+    ck_assert_int_eq(s_stat(c, "refused"), 1);
+    ck_assert_int_eq(s_stat(c, "waiting"), 2);
+    fl_client_destroy(&c);
+    s_broker_stop(&b);
+    tu_rmtree(b.dir);
+}
+END_TEST
+
+START_TEST(test_client_refuses_repeated_ids_and_too_many_in_flight)
+{
+    s_quiet_czmq();
+    fl_client_options_t o = { .timeout_ms = 60000, .retries = 0, .max_outstanding = 3 };
+    char ep[64];
+    snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", tu_free_port());    /* nobody there */
+    fl_client_t *c = fl_client_new(ep, NULL, &o, NULL);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_int_eq(fl_client_send(c, "echo", "first-rid", "x", 1), 0);
+    ck_assert_int_eq(fl_client_send(c, "echo", "first-rid", "x", 1), FL_E_CONFLICT);
+    ck_assert_int_eq(fl_client_send(c, "echo", "short", "x", 1), FL_E_INVALID);
+    ck_assert_int_eq(fl_client_send(c, "echo", "has space in it", "x", 1), FL_E_INVALID);
+    ck_assert_int_eq(fl_client_send(c, "bad service", "second-rid", "x", 1), FL_E_INVALID);
+    ck_assert_int_eq(fl_client_send(c, "echo", "second-rid", "x", 1), 0);
+    ck_assert_int_eq(fl_client_send(c, "echo", "third-rid", "x", 1), 0);
+    ck_assert_int_eq(fl_client_send(c, "echo", "fourth-rid", "x", 1), FL_E_FULL);
+    ck_assert_uint_eq(fl_client_outstanding(c), 3);
+    fl_reply_t r;
+    ck_assert_int_eq(fl_client_recv(c, &r, 50), FL_E_TIMEOUT);
+    ck_assert_int_ge(fl_client_next_timeout_ms(c), 1000);
+    fl_client_destroy(&c);
+}
+END_TEST
+
 START_TEST(test_mmi_answers_which_services_exist)
 {
     s_quiet_czmq();
@@ -640,6 +693,8 @@ make_suite(void)
     tcase_add_test(tc, test_worker_killed_mid_request_and_the_retry_is_answered_by_another);
     tcase_add_test(tc, test_broker_restart_worker_registers_again_and_client_succeeds);
     tcase_add_test(tc, test_unknown_service_gets_an_error_reply_after_expiry);
+    tcase_add_test(tc, test_full_queue_refuses_at_once);
+    tcase_add_test(tc, test_client_refuses_repeated_ids_and_too_many_in_flight);
     tcase_add_test(tc, test_mmi_answers_which_services_exist);
     tcase_add_test(tc, test_curve_serves_allowed_keys_only_and_names_the_caller);
     tcase_add_test(tc, test_plain_bind_beyond_loopback_needs_insecure);
