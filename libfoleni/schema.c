@@ -72,9 +72,9 @@ USES(slot_rec,      R(OFFICE), R(SERVICE), R(START), R(END), R(CAPACITY), R(TAKE
 USES(booking_rec,   R(REF), R(OFFICE), R(SERVICE), R(START), R(END), R(STATE), R(NAME),
                     R(ID_TYPE), R(ID_HASH), O(PHONE), R(CREATED), O(EXPIRES), O(FEE), O(TICKET));
 USES(ticket_rec,    R(OFFICE), R(DAY), R(PREFIX), R(NUMBER), R(TICKET), R(SERVICE), R(KIND),
-                    R(PRIORITY), R(STATE), R(ISSUED), O(REF), O(COUNTER), O(CALLED), O(STARTED),
-                    O(FINISHED), O(CALLS));
-USES(idem_rec,      R(RID), R(EXPIRES), R(REPLY));
+                    R(PRIORITY), R(STATE), R(ISSUED), O(REF), O(START), O(COUNTER), O(TO_COUNTER),
+                    O(CALLED), O(STARTED), O(FINISHED), O(CALLS));
+USES(idem_rec,      R(RID), R(EXPIRES), R(REQUEST_HASH), R(REPLY));
 USES(meta_rec,      R(SCHEMA), R(CREATED));
 
 #define FL_X_FIELD(e, nm, k, l, h, f, it) \

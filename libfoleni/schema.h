@@ -131,6 +131,7 @@ typedef enum {
     X(BY_COUNTER,    "by_counter",     LIST, 0, 256, TEXT, COUNTER_STATS_ITEM) \
     /* store-only */ \
     X(REPLY,         "reply",          BIN,  0, FL_WIRE_MAX_BYTES, TEXT, NONE) \
+    X(REQUEST_HASH,  "request_hash",   BIN,  32, 32, TEXT, NONE) \
     X(SCHEMA,        "schema",         UINT, 1, 65535, TEXT, NONE)
 
 /*  X(ENUM, "wire type", role, fields) — one line per message, list item or

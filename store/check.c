@@ -166,6 +166,11 @@ s_booking(const uint8_t *key, size_t klen, const void *val, size_t vlen, void *a
     store_key_t want = store_key_booking(ref);
     if (!s_key_is(key, klen, &want))
         s_wrong_key(c, key, klen, ref);
+    if (strcmp(fl_msg_str(rec, FL_F_STATE), STORE_BOOKING_HELD) == 0) {
+        store_key_t hk = store_key_hold(fl_msg_uint(rec, FL_F_EXPIRES), ref);
+        if (!fl_msg_has(rec, FL_F_EXPIRES) || !s_exists(c, STORE_DB_HOLDS, &hk))
+            s_problem(c, c->db, "held booking %s is missing from the hold index", ref);
+    }
     if (store_booking_holds_place(fl_msg_str(rec, FL_F_STATE))) {
         const char *office = fl_msg_str(rec, FL_F_OFFICE), *service = fl_msg_str(rec, FL_F_SERVICE);
         store_key_t slot = store_key_slot(office, service, fl_msg_uint(rec, FL_F_START));
@@ -290,6 +295,8 @@ s_ticket(const uint8_t *key, size_t klen, const void *val, size_t vlen, void *ar
                                         (uint32_t) fl_msg_uint(rec, FL_F_NUMBER));
     if (!s_key_is(key, klen, &want))
         s_wrong_key(c, key, klen, fl_msg_str(rec, FL_F_TICKET));
+    if (strcmp(fl_msg_str(rec, FL_F_STATE), "waiting") == 0 && !s_exists(c, STORE_DB_WAITING, &want))
+        s_problem(c, c->db, "waiting ticket %s is missing from the waiting index", fl_msg_str(rec, FL_F_TICKET));
     if (fl_msg_has(rec, FL_F_REF)) {
         store_key_t bk = store_key_booking(fl_msg_str(rec, FL_F_REF));
         if (!s_exists(c, STORE_DB_BOOKINGS, &bk))
@@ -298,6 +305,56 @@ s_ticket(const uint8_t *key, size_t klen, const void *val, size_t vlen, void *ar
     }
     fl_msg_destroy(&rec);
     return c->failure;
+}
+
+static int
+s_waiting(const uint8_t *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    check_t *c = arg;
+    (void) val; (void) vlen;
+    store_key_t tk = { .len = klen };
+    if (klen > STORE_KEY_MAX) {
+        s_wrong_key(c, key, klen, "malformed waiting entry");
+        return 0;
+    }
+    memcpy(tk.b, key, klen);
+    fl_msg_t *rec = NULL;
+    int rc = store_get_rec(c->txn, STORE_DB_TICKETS, &tk, FL_T_TICKET_REC, &rec);
+    if (rc == FL_E_NOMEM)
+        return c->failure = FL_E_NOMEM;
+    if (rc)
+        s_wrong_key(c, key, klen, "waiting entry for a ticket that does not exist");
+    else if (strcmp(fl_msg_str(rec, FL_F_STATE), "waiting") != 0)
+        s_problem(c, c->db, "ticket %s is in the waiting index but is %s", fl_msg_str(rec, FL_F_TICKET),
+                  fl_msg_str(rec, FL_F_STATE));
+    fl_msg_destroy(&rec);
+    return 0;
+}
+
+static int
+s_hold(const uint8_t *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    check_t *c = arg;
+    (void) val; (void) vlen;
+    if (klen < 9 || klen > 8 + 16) {
+        s_wrong_key(c, key, klen, "malformed hold entry");
+        return 0;
+    }
+    char ref[17];
+    memcpy(ref, key + 8, klen - 8);
+    ref[klen - 8] = '\0';
+    store_key_t bk = store_key_booking(ref);
+    fl_msg_t *rec = NULL;
+    int rc = store_get_rec(c->txn, STORE_DB_BOOKINGS, &bk, FL_T_BOOKING_REC, &rec);
+    if (rc == FL_E_NOMEM)
+        return c->failure = FL_E_NOMEM;
+    if (rc)
+        s_problem(c, c->db, "hold entry names booking %s, which does not exist", ref);
+    else if (strcmp(fl_msg_str(rec, FL_F_STATE), STORE_BOOKING_HELD) != 0
+             || fl_msg_uint(rec, FL_F_EXPIRES) != store_be_get(key, 8))
+        s_problem(c, c->db, "hold entry for booking %s disagrees with it (%s)", ref, fl_msg_str(rec, FL_F_STATE));
+    fl_msg_destroy(&rec);
+    return 0;
 }
 
 static int
@@ -375,6 +432,7 @@ s_run(store_txn_t *txn, void *arg)
         { STORE_DB_META, s_meta }, { STORE_DB_OFFICES, s_office }, { STORE_DB_SERVICES, s_service },
         { STORE_DB_COUNTERS, s_counter }, { STORE_DB_BOOKINGS, s_booking },
         { STORE_DB_BOOKINGS_BY_CITIZEN, s_citizen }, { STORE_DB_TICKETS, s_ticket },
+        { STORE_DB_WAITING, s_waiting }, { STORE_DB_HOLDS, s_hold },
         { STORE_DB_EVENTS, s_event }, { STORE_DB_IDEM, s_idem }, { STORE_DB_IDEM_BY_EXPIRY, s_idem_expiry },
     };
     for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {

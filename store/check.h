@@ -13,7 +13,8 @@
  *      the citizen index (id_hash|service -> ref), and every index entry names
  *      such a booking;
  *    - tickets and events sit under the keys their fields give; a ticket's
- *      booking exists;
+ *      booking exists; the waiting index holds exactly the waiting tickets,
+ *      and the hold index exactly the held bookings with their expiry;
  *    - every stored reply has its expiry entry, and every expiry entry its reply;
  *    - the schema record is there.
  *  It is what `foleni-store check` runs, and what the crash tests assert.

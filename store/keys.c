@@ -138,6 +138,17 @@ store_key_event(const char *office, uint64_t seq)
 }
 
 store_key_t
+store_key_hold(uint64_t expires, const char *ref)
+{
+    store_key_t k = { .len = 0 };
+    s_num(&k, expires, 8);
+    size_t n = strlen(ref);
+    assert(n >= 1 && n <= 16);
+    s_bytes(&k, ref, n);
+    return k;
+}
+
+store_key_t
 store_key_idem(const char *rid)
 {
     store_key_t k = { .len = 0 };

@@ -16,6 +16,8 @@
  *    citizen index   id_hash(32) service(8)            -> ref
  *    ticket          office(8) day(4) prefix(1) number(4)
  *    event           office(8) seq(8)
+ *    waiting         = ticket key                      -> empty
+ *    hold expiry     expires(8) ref(1..16)             -> empty
  *    idempotency     rid(8..64)
  *    idem expiry     expires(8) rid(8..64)             -> empty
  */
@@ -48,6 +50,7 @@ store_key_t store_key_ticket(const char *office, uint32_t day, char prefix, uint
 /* All tickets of one office on one day. */
 store_key_t store_key_ticket_day(const char *office, uint32_t day);
 store_key_t store_key_event(const char *office, uint64_t seq);
+store_key_t store_key_hold(uint64_t expires, const char *ref);
 store_key_t store_key_idem(const char *rid);
 store_key_t store_key_idem_expiry(uint64_t expires, const char *rid);
 

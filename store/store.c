@@ -46,6 +46,8 @@ static const struct { const char *name; fl_type_t rec; } s_dbs[STORE_DB__COUNT] 
     [STORE_DB_BOOKINGS]   = { "bookings", FL_T_BOOKING_REC },
     [STORE_DB_BOOKINGS_BY_CITIZEN] = { "bookings_by_citizen", FL_T_NONE },
     [STORE_DB_TICKETS]    = { "tickets", FL_T_TICKET_REC },
+    [STORE_DB_WAITING]    = { "waiting", FL_T_NONE },
+    [STORE_DB_HOLDS]      = { "holds_by_expiry", FL_T_NONE },
     [STORE_DB_EVENTS]     = { "events", FL_T_EVENT },
     [STORE_DB_IDEM]       = { "idempotency", FL_T_IDEM_REC },
     [STORE_DB_IDEM_BY_EXPIRY] = { "idempotency_by_expiry", FL_T_NONE },

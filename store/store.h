@@ -57,6 +57,8 @@ typedef enum {
     STORE_DB_BOOKINGS,          /* ref -> booking_rec */
     STORE_DB_BOOKINGS_BY_CITIZEN, /* id_hash|service -> ref (active bookings only) */
     STORE_DB_TICKETS,           /* office|day|prefix|number -> ticket_rec */
+    STORE_DB_WAITING,           /* ticket key -> "" for tickets in state waiting */
+    STORE_DB_HOLDS,             /* expires|ref -> "" for held bookings */
     STORE_DB_EVENTS,            /* office|seq -> event message */
     STORE_DB_IDEM,              /* rid -> idem_rec (stored reply) */
     STORE_DB_IDEM_BY_EXPIRY,    /* expires|rid -> "" */
