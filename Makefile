@@ -16,8 +16,8 @@ SANITIZE ?=
 # Debian packages the build, the tests and `make run` need.
 DEB_PACKAGES := build-essential pkg-config libzmq3-dev libczmq-dev liblmdb-dev \
                 libmicrohttpd-dev libmsgpack-dev check libsubunit-dev libjansson-dev \
-                libcurl4-openssl-dev tzdata
-PKGS := libczmq libzmq lmdb msgpack jansson
+                libcurl4-openssl-dev libsodium-dev tzdata
+PKGS := libczmq libzmq lmdb msgpack jansson libsodium
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -74,7 +74,10 @@ $(BUILD)/bin/$(basename $(notdir $(1))): $(BUILD)/obj/$(1:.c=.o) $(call comp_lib
 endef
 $(foreach p,$(PROG_SRC),$(eval $(call PROGRAM_RULE,$(p))))
 
-$(BUILD)/tests/test_%: $(BUILD)/obj/tests/test_%.o $(TESTLIB_OBJ) $(LIBSTORE) $(LIBFOLENI)
+# Suites may test any component's library directly (the scheduler's rules,
+# say), so they link them all: components first, then the store, then libfoleni.
+TEST_LIBS := $(filter-out $(LIBSTORE) $(LIBFOLENI),$(LIBS)) $(LIBSTORE) $(LIBFOLENI)
+$(BUILD)/tests/test_%: $(BUILD)/obj/tests/test_%.o $(TESTLIB_OBJ) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(PKG_LIBS) $(CHECK_LIBS) $(LDLIBS)
 

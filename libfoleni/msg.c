@@ -330,6 +330,18 @@ fl_msg_add_item(fl_msg_t *self, fl_field_t field)
 }
 
 void
+fl_msg_set_empty(fl_msg_t *self, fl_field_t field)
+{
+    int i = fl_schema_use_index(self->type, field);
+    assert(i >= 0);
+    fl_kind_t kind = fl_schema_field(field)->kind;
+    assert(kind == FL_K_LIST || kind == FL_K_STRS);
+    (void) kind;
+    self->values[i].list.n = 0;
+    self->values[i].set = true;
+}
+
+void
 fl_msg_unset(fl_msg_t *self, fl_field_t field)
 {
     int i = fl_schema_use_index(self->type, field);

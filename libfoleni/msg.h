@@ -63,6 +63,9 @@ int fl_msg_add_str(fl_msg_t *self, fl_field_t field, const char *text);
 /*  Append a new empty item to a list field and return it (owned by the root);
  *  NULL when the list is full or out of memory. */
 fl_msg_t *fl_msg_add_item(fl_msg_t *self, fl_field_t field);
+/*  Set a list or list-of-strings field to an empty list (present, no entries):
+ *  how a required list says "none". */
+void fl_msg_set_empty(fl_msg_t *self, fl_field_t field);
 /*  Forget a field's value (lists become empty and unset). */
 void fl_msg_unset(fl_msg_t *self, fl_field_t field);
 

@@ -1,0 +1,469 @@
+/*  batch.c — group commit: many requests, one durable transaction.
+ *
+ *  sched_batch() runs inside one store_write().  For each request: decode and
+ *  validate it; if it changes state, look its request id up in the
+ *  idempotency store (a repeat gets the stored reply and does nothing more);
+ *  run its handler in a nested transaction, so a request that fails is rolled
+ *  back alone; store the reply under the request id.  Then one commit for the
+ *  lot.  Replies and events are handed back only after that commit, and the
+ *  in-memory caches (event seq, service-time averages) change only then.  If
+ *  the store grows its map and runs the whole function again, the per-batch
+ *  state is reset first, so nothing is counted twice.
+ */
+#include "scheduler/internal.h"
+
+#include <assert.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "libfoleni/client.h"
+
+#include "libfoleni/log.h"
+
+static handler_fn *const s_handlers[FL_T__COUNT] = {
+    [FL_T_LIST_OFFICES] = h_list_offices,   [FL_T_LIST_SERVICES] = h_list_services,
+    [FL_T_AVAILABILITY] = h_availability,   [FL_T_BOOK] = h_book,
+    [FL_T_VIEW] = h_view,                   [FL_T_CANCEL] = h_cancel,
+    [FL_T_RESCHEDULE] = h_reschedule,       [FL_T_WALKIN] = h_walkin,
+    [FL_T_CHECKIN] = h_checkin,             [FL_T_COUNTER_OPEN] = h_counter_open,
+    [FL_T_COUNTER_PAUSE] = h_counter_pause, [FL_T_COUNTER_CLOSE] = h_counter_close,
+    [FL_T_NEXT] = h_next,                   [FL_T_RECALL] = h_recall,
+    [FL_T_START] = h_start,                 [FL_T_DONE] = h_done,
+    [FL_T_NOSHOW] = h_noshow,               [FL_T_TRANSFER] = h_transfer,
+    [FL_T_SNAPSHOT] = h_snapshot,           [FL_T_STATS] = h_stats,
+};
+
+/* ---- encoding replies ---- */
+
+static void
+s_encode(const fl_msg_t *msg, uint8_t **out, size_t *len)
+{
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    *out = NULL;
+    *len = 0;
+    if (fl_msg_encode(msg, &buf, NULL) == 0 && buf.size) {
+        *out = malloc(buf.size);
+        if (*out) {
+            memcpy(*out, buf.data, buf.size);
+            *len = buf.size;
+        }
+    }
+    msgpack_sbuffer_destroy(&buf);
+}
+
+static void
+s_error_reply(sched_request_t *r, int code, const char *field, const char *message)
+{
+    fl_msg_t *m = fl_msg_new(FL_T_ERROR);
+    if (!m)
+        return;
+    fl_msg_set_str(m, FL_F_CODE, fl_error_name(code));
+    char text[256];
+    snprintf(text, sizeof text, "%s", message);
+    if (fl_msg_set_str(m, FL_F_MESSAGE, text) != 0)
+        fl_msg_set_str(m, FL_F_MESSAGE, "the request was refused");
+    if (field && *field && fl_msg_set_str(m, FL_F_FIELD, field) != 0)
+        fl_msg_unset(m, FL_F_FIELD);
+    free(r->reply);
+    s_encode(m, &r->reply, &r->reply_len);
+    fl_msg_destroy(&m);
+}
+
+/* ---- per-batch state ---- */
+
+static void
+s_event_free(void **item)
+{
+    sched_event_t *e = *item;
+    if (e) {
+        free(e->body);
+        free(e);
+        *item = NULL;
+    }
+}
+
+static void
+s_free_item(void **item)
+{
+    free(*item);
+    *item = NULL;
+}
+
+static void
+s_batch_reset(batch_t *b)
+{
+    zhashx_purge(b->seq);
+    zlistx_purge(b->events);
+    zlistx_purge(b->samples);
+}
+
+/* The next seq for an office in this batch. */
+static uint64_t
+s_next_seq(batch_t *b, const char *office)
+{
+    uint64_t *seq = zhashx_lookup(b->seq, office);
+    if (!seq) {
+        seq = calloc(1, sizeof *seq);
+        const uint64_t *committed = zhashx_lookup(b->sched->seq, office);
+        *seq = committed ? *committed : 0;
+        zhashx_insert(b->seq, office, seq);
+    }
+    return ++*seq;
+}
+
+uint64_t
+sched_current_seq(op_t *op, const char *office)
+{
+    const uint64_t *seq = zhashx_lookup(op->batch->seq, office);
+    if (!seq)
+        seq = zhashx_lookup(op->batch->sched->seq, office);
+    return seq ? *seq : 0;
+}
+
+/* Give the op's events their seq, store them, queue them for publishing. */
+static int
+s_store_events(op_t *op)
+{
+    for (int i = 0; i < op->nevents; i++) {
+        fl_msg_t *e = op->events[i];
+        const char *office = fl_msg_str(e, FL_F_OFFICE);
+        uint64_t seq = s_next_seq(op->batch, office);
+        fl_msg_set_uint(e, FL_F_SEQ, seq);
+        fl_msg_set_uint(e, FL_F_AT, (uint64_t) op->now);
+        store_key_t k = store_key_event(office, seq);
+        int rc = store_put_rec(op->txn, STORE_DB_EVENTS, &k, e);
+        if (rc)
+            return rc;
+        sched_event_t *out = calloc(1, sizeof *out);
+        if (!out)
+            return FL_E_NOMEM;
+        snprintf(out->topic, sizeof out->topic, "%s.%s", office, fl_msg_str(e, FL_F_KIND));
+        s_encode(e, &out->body, &out->len);
+        zlistx_add_end(op->batch->events, out);
+    }
+    return 0;
+}
+
+static void
+s_op_clear(op_t *op)
+{
+    for (int i = 0; i < op->nevents; i++)
+        fl_msg_destroy(&op->events[i]);
+    op->nevents = 0;
+    fl_msg_destroy(&op->reply);
+}
+
+/* The nested transaction of one request. */
+static int
+s_run_op(store_txn_t *txn, void *arg)
+{
+    op_t *op = arg;
+    op->txn = txn;
+    handler_fn *fn = s_handlers[fl_msg_type(op->req)];
+    int rc = fn(op);
+    if (rc == 0 && !op->reply)
+        rc = sched_fail(op, FL_E_INVALID, "", "internal error: no reply was made");
+    if (rc == 0)
+        rc = s_store_events(op);
+    return rc;
+}
+
+/* ---- idempotency ---- */
+
+typedef struct {
+    uint8_t hash[32];
+    bool found, same;
+    uint8_t *reply;
+    size_t len;
+} idem_t;
+
+static int
+s_idem_lookup(store_txn_t *txn, const char *rid, idem_t *idem)
+{
+    store_key_t k = store_key_idem(rid);
+    fl_msg_t *rec = NULL;
+    int rc = store_get_rec(txn, STORE_DB_IDEM, &k, FL_T_IDEM_REC, &rec);
+    if (rc == FL_E_NOT_FOUND)
+        return 0;
+    if (rc)
+        return rc;
+    size_t hlen, rlen;
+    const void *hash = fl_msg_bin(rec, FL_F_REQUEST_HASH, &hlen);
+    const void *reply = fl_msg_bin(rec, FL_F_REPLY, &rlen);
+    idem->found = true;
+    idem->same = hlen == 32 && memcmp(hash, idem->hash, 32) == 0;
+    if (idem->same && (idem->reply = malloc(rlen ? rlen : 1))) {
+        memcpy(idem->reply, reply, rlen);
+        idem->len = rlen;
+    }
+    fl_msg_destroy(&rec);
+    return 0;
+}
+
+static int
+s_idem_store(store_txn_t *txn, const char *rid, const uint8_t hash[32], const sched_request_t *r, int64_t now)
+{
+    fl_msg_t *rec = fl_msg_new(FL_T_IDEM_REC);
+    if (!rec)
+        return FL_E_NOMEM;
+    uint64_t expires = (uint64_t) now + SCHED_IDEM_TTL_S;
+    fl_msg_set_str(rec, FL_F_RID, rid);
+    fl_msg_set_uint(rec, FL_F_EXPIRES, expires);
+    fl_msg_set_bin(rec, FL_F_REQUEST_HASH, hash, 32);
+    fl_msg_set_bin(rec, FL_F_REPLY, r->reply ? r->reply : (const uint8_t *) "", r->reply_len);
+    store_key_t k = store_key_idem(rid), ek = store_key_idem_expiry(expires, rid);
+    int rc = store_put_rec(txn, STORE_DB_IDEM, &k, rec);
+    if (rc == 0)
+        rc = store_put(txn, STORE_DB_IDEM_BY_EXPIRY, &ek, "", 0);
+    fl_msg_destroy(&rec);
+    return rc;
+}
+
+/* ---- the batch ---- */
+
+typedef struct {
+    batch_t *batch;
+    sched_request_t *reqs;
+    size_t n;
+} run_t;
+
+static void
+s_handle(batch_t *b, store_txn_t *txn, sched_request_t *r)
+{
+    fl_error_t err;
+    fl_msg_t *req = fl_msg_decode(r->body, r->len, &err);
+    if (!req) {
+        s_error_reply(r, err.code, err.field, err.message);
+        return;
+    }
+    fl_type_t type = fl_msg_type(req);
+    if (fl_schema_type(type)->role != FL_ROLE_REQUEST || !s_handlers[type]) {
+        s_error_reply(r, FL_E_UNKNOWN, "type", "the scheduler takes requests only");
+        fl_msg_destroy(&req);
+        return;
+    }
+    bool mutating = fl_schema_is_mutating(type);
+    idem_t idem = { .found = false };
+    const char *rid = mutating ? fl_msg_str(req, FL_F_RID) : NULL;
+    if (mutating) {
+        crypto_generichash(idem.hash, sizeof idem.hash, r->body, r->len, NULL, 0);
+        if (s_idem_lookup(txn, rid, &idem) == 0 && idem.found) {
+            if (idem.same && idem.reply) {
+                r->reply = idem.reply;      /* the first answer, word for word */
+                r->reply_len = idem.len;
+                r->repeat = true;
+            } else
+                s_error_reply(r, FL_E_CONFLICT, "rid", "this request id was already used for another request");
+            fl_msg_destroy(&req);
+            return;
+        }
+    }
+    const char *token = fl_msg_takes(req, FL_F_TOKEN) ? fl_msg_str(req, FL_F_TOKEN) : NULL;
+    op_t op = { .batch = b, .req = req, .now = b->now,
+                .role = sched_role_of(b->sched, r->caller, token) };
+    int rc = store_nested(txn, s_run_op, &op);
+    if (rc == 0)
+        s_encode(op.reply, &r->reply, &r->reply_len);
+    else if (op.err.code)
+        s_error_reply(r, op.err.code, op.err.field, op.err.message);
+    else
+        s_error_reply(r, FL_E_STORE, "", "the store failed; try again");
+    s_op_clear(&op);
+    if (mutating && r->reply && (op.err.code || rc == 0))
+        s_idem_store(txn, rid, idem.hash, r, b->now);
+    fl_msg_destroy(&req);
+}
+
+static int
+s_run_batch(store_txn_t *txn, void *arg)
+{
+    run_t *run = arg;
+    s_batch_reset(run->batch);
+    for (size_t i = 0; i < run->n; i++) {
+        sched_request_t *r = &run->reqs[i];
+        free(r->reply);
+        r->reply = NULL;
+        r->reply_len = 0;
+        r->repeat = false;
+        s_handle(run->batch, txn, r);
+    }
+    return 0;
+}
+
+/* After a commit: fold the batch into the caches and hand out its events. */
+static void
+s_after_commit(batch_t *b, sched_event_t **events, size_t *nevents)
+{
+    for (uint64_t *seq = zhashx_first(b->seq); seq; seq = zhashx_next(b->seq)) {
+        const char *office = zhashx_cursor(b->seq);
+        uint64_t *committed = zhashx_lookup(b->sched->seq, office);
+        if (committed)
+            *committed = *seq;
+    }
+    for (sched_sample_t *smp = zlistx_first(b->samples); smp; smp = zlistx_next(b->samples)) {
+        fl_service_avg_t *avg = zhashx_lookup(b->sched->averages, smp->key);
+        if (avg)
+            fl_service_avg_add(avg, smp->seconds);
+    }
+    size_t n = zlistx_size(b->events);
+    *events = n ? calloc(n, sizeof **events) : NULL;
+    *nevents = 0;
+    for (sched_event_t *e = zlistx_first(b->events); e && *events; e = zlistx_next(b->events)) {
+        (*events)[(*nevents)++] = *e;
+        e->body = NULL;
+    }
+}
+
+static batch_t *
+s_batch_new(sched_t *self, int64_t now)
+{
+    batch_t *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    b->sched = self;
+    b->now = now;
+    b->seq = zhashx_new();
+    b->events = zlistx_new();
+    b->samples = zlistx_new();
+    if (!b->seq || !b->events || !b->samples) {
+        zhashx_destroy(&b->seq);
+        zlistx_destroy(&b->events);
+        zlistx_destroy(&b->samples);
+        free(b);
+        return NULL;
+    }
+    zhashx_set_destructor(b->seq, s_free_item);
+    zlistx_set_destructor(b->events, s_event_free);
+    zlistx_set_destructor(b->samples, s_free_item);
+    return b;
+}
+
+static void
+s_batch_destroy(batch_t **b_p)
+{
+    batch_t *b = *b_p;
+    if (!b)
+        return;
+    zhashx_destroy(&b->seq);
+    zlistx_destroy(&b->events);
+    zlistx_destroy(&b->samples);
+    free(b);
+    *b_p = NULL;
+}
+
+int
+sched_batch(sched_t *self, sched_request_t *reqs, size_t n, int64_t now, sched_event_t **events,
+            size_t *nevents)
+{
+    *events = NULL;
+    *nevents = 0;
+    assert(n <= SCHED_BATCH_MAX);
+    batch_t *b = s_batch_new(self, now);
+    if (!b)
+        return FL_E_NOMEM;
+    run_t run = { .batch = b, .reqs = reqs, .n = n };
+    fl_error_t err;
+    int rc = store_write(self->store, s_run_batch, &run, &err);
+    if (rc == 0)
+        s_after_commit(b, events, nevents);
+    else {
+        fl_log(FL_LOG_ERROR, "batch not committed", FL_S("reason", err.message), FL_U("requests", n), NULL);
+        for (size_t i = 0; i < n; i++)
+            s_error_reply(&reqs[i], FL_E_STORE, "", "the store failed; nothing was changed, try again");
+        rc = FL_E_STORE;
+    }
+    s_batch_destroy(&b);
+    return rc;
+}
+
+void
+sched_events_free(sched_event_t *events, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(events[i].body);
+    free(events);
+}
+
+/* ---- periodic work ---- */
+
+typedef struct {
+    batch_t *batch;
+    store_key_t keys[256];
+    size_t n;
+} due_t;
+
+static int
+s_collect_due(const uint8_t *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    (void) val; (void) vlen;
+    due_t *d = arg;
+    if (klen < 8 || store_be_get(key, 8) > (uint64_t) d->batch->now || d->n == 256)
+        return 1;                                   /* sorted by time: stop at the first not due */
+    d->keys[d->n].len = klen;
+    memcpy(d->keys[d->n].b, key, klen);
+    d->n++;
+    return 0;
+}
+
+static int
+s_run_tick(store_txn_t *txn, void *arg)
+{
+    batch_t *b = arg;
+    s_batch_reset(b);
+    /* held bookings whose time is up */
+    due_t due = { .batch = b };
+    int rc = store_scan(txn, STORE_DB_HOLDS, NULL, NULL, s_collect_due, &due);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < due.n; i++) {
+        char ref[17];
+        size_t len = due.keys[i].len - 8;
+        memcpy(ref, due.keys[i].b + 8, len);
+        ref[len] = '\0';
+        op_t op = { .batch = b, .now = b->now, .role = SCHED_ROLE_ADMIN };
+        op.txn = txn;
+        rc = sched_expire_hold(&op, ref, &due.keys[i]);
+        if (rc == 0)
+            rc = s_store_events(&op);
+        s_op_clear(&op);
+        if (rc < 0 && rc != FL_E_NOT_FOUND)
+            return rc;
+    }
+    /* stored replies past their day */
+    due_t old = { .batch = b };
+    rc = store_scan(txn, STORE_DB_IDEM_BY_EXPIRY, NULL, NULL, s_collect_due, &old);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < old.n; i++) {
+        char rid[FL_RID_MAX + 1];
+        size_t len = old.keys[i].len - 8;
+        memcpy(rid, old.keys[i].b + 8, len);
+        rid[len] = '\0';
+        store_key_t k = store_key_idem(rid);
+        store_del(txn, STORE_DB_IDEM, &k);
+        if ((rc = store_del(txn, STORE_DB_IDEM_BY_EXPIRY, &old.keys[i])) < 0 && rc != FL_E_NOT_FOUND)
+            return rc;
+    }
+    return 0;
+}
+
+int
+sched_tick(sched_t *self, int64_t now, sched_event_t **events, size_t *nevents)
+{
+    *events = NULL;
+    *nevents = 0;
+    batch_t *b = s_batch_new(self, now);
+    if (!b)
+        return FL_E_NOMEM;
+    fl_error_t err;
+    int rc = store_write(self->store, s_run_tick, b, &err);
+    if (rc == 0)
+        s_after_commit(b, events, nevents);
+    else {
+        fl_log(FL_LOG_ERROR, "periodic work not committed", FL_S("reason", err.message), NULL);
+        rc = FL_E_STORE;
+    }
+    s_batch_destroy(&b);
+    return rc;
+}

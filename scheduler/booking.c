@@ -1,0 +1,473 @@
+/*  booking.c — slots and bookings: availability, book, view, cancel,
+ *  reschedule, and held bookings that expire.
+ *
+ *  Slots are derived from the office's hours and the service's slot length in
+ *  the office's time zone; a slot record is written only when its first place
+ *  is taken, holding the capacity at that moment and the places taken.  A
+ *  place is taken and the booking written in the same transaction, so a slot
+ *  can never hold more than its capacity.  A citizen's ID number is kept only
+ *  as a keyed hash; with the service code it indexes the one active booking a
+ *  person may hold per service.
+ */
+#include "scheduler/internal.h"
+
+#include <string.h>
+
+#include "libfoleni/ids.h"
+#include "store/check.h"
+
+/* ---- slots ---- */
+
+/* Check that start is the beginning of a bookable slot of service at office;
+ * set *end.  Fails the op with a clear reason otherwise. */
+static int
+s_check_slot(op_t *op, const fl_office_t *o, int oi, const fl_service_t *s, int64_t start, int64_t *end)
+{
+    const sched_t *sc = op->batch->sched;
+    const fl_zone_t *z = sched_zone(sc, oi);
+    fl_local_t lt;
+    fl_zone_local(z, start, &lt);
+    uint32_t day = fl_day_make(lt.year, lt.month, lt.day);
+    int minute = lt.hour * 60 + lt.minute;
+    const fl_hours_t *h = &o->hours[lt.wday];
+    int64_t again;
+    if (lt.second != 0 || !h->is_open || minute < h->opens || minute + s->slot_minutes > h->closes
+        || (minute - h->opens) % s->slot_minutes != 0
+        || fl_zone_utc(z, lt.year, lt.month, lt.day, minute, &again) != 0 || again != start)
+        return sched_fail(op, FL_E_INVALID, "start", "there is no %s slot starting at that time", s->code);
+    for (size_t i = 0; i < o->closed_count; i++)
+        if ((uint32_t) o->closed[i] == day)
+            return sched_fail(op, FL_E_CLOSED, "start", "the office is closed on that day");
+    if (start <= op->now)
+        return sched_fail(op, FL_E_CLOSED, "start", "that slot has already started");
+    uint32_t last = fl_day_add(fl_zone_day(z, op->now), sc->config->booking_days_ahead);
+    if (day > last)
+        return sched_fail(op, FL_E_CLOSED, "start", "bookings open %d days ahead", sc->config->booking_days_ahead);
+    *end = start + (int64_t) s->slot_minutes * 60;
+    return 0;
+}
+
+/* Take one place in a slot (creating its record), or fail full. */
+static int
+s_take_place(op_t *op, const char *office, const fl_service_t *s, int64_t start, int64_t end)
+{
+    store_key_t k = store_key_slot(office, s->code, (uint64_t) start);
+    fl_msg_t *slot = NULL;
+    int rc = store_get_rec(op->txn, STORE_DB_SLOTS, &k, FL_T_SLOT_REC, &slot);
+    if (rc == FL_E_NOT_FOUND) {
+        if (!(slot = fl_msg_new(FL_T_SLOT_REC)))
+            return FL_E_NOMEM;
+        fl_msg_set_str(slot, FL_F_OFFICE, office);
+        fl_msg_set_str(slot, FL_F_SERVICE, s->code);
+        fl_msg_set_uint(slot, FL_F_START, (uint64_t) start);
+        fl_msg_set_uint(slot, FL_F_END, (uint64_t) end);
+        fl_msg_set_uint(slot, FL_F_CAPACITY, (uint64_t) s->capacity);
+        fl_msg_set_uint(slot, FL_F_TAKEN, 0);
+    } else if (rc)
+        return rc;
+    uint64_t taken = fl_msg_uint(slot, FL_F_TAKEN);
+    if (taken >= fl_msg_uint(slot, FL_F_CAPACITY)) {
+        fl_msg_destroy(&slot);
+        return sched_fail(op, FL_E_FULL, "start", "that slot is full; choose another time");
+    }
+    fl_msg_set_uint(slot, FL_F_TAKEN, taken + 1);
+    rc = store_put_rec(op->txn, STORE_DB_SLOTS, &k, slot);
+    fl_msg_destroy(&slot);
+    return rc;
+}
+
+/* Give a place back. */
+static int
+s_release_place(op_t *op, const char *office, const char *service, uint64_t start)
+{
+    store_key_t k = store_key_slot(office, service, start);
+    fl_msg_t *slot = NULL;
+    int rc = store_get_rec(op->txn, STORE_DB_SLOTS, &k, FL_T_SLOT_REC, &slot);
+    if (rc)
+        return rc;
+    uint64_t taken = fl_msg_uint(slot, FL_F_TAKEN);
+    fl_msg_set_uint(slot, FL_F_TAKEN, taken ? taken - 1 : 0);
+    rc = store_put_rec(op->txn, STORE_DB_SLOTS, &k, slot);
+    fl_msg_destroy(&slot);
+    return rc;
+}
+
+typedef struct {
+    int64_t *starts;
+    uint16_t *taken, *capacity;
+    size_t n;
+    size_t next;
+} avail_t;
+
+static int
+s_avail_entry(const uint8_t *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    avail_t *a = arg;
+    if (klen != 24)
+        return 0;
+    int64_t start = (int64_t) store_be_get(key + 16, 8);
+    while (a->next < a->n && a->starts[a->next] < start)
+        a->next++;
+    if (a->next == a->n)
+        return 1;                               /* past the last slot asked for */
+    if (a->starts[a->next] == start) {
+        fl_msg_t *slot = fl_msg_decode_as(FL_T_SLOT_REC, val, vlen, NULL);
+        if (slot) {
+            a->taken[a->next] = (uint16_t) fl_msg_uint(slot, FL_F_TAKEN);
+            a->capacity[a->next] = (uint16_t) fl_msg_uint(slot, FL_F_CAPACITY);
+            fl_msg_destroy(&slot);
+        }
+    }
+    return 0;
+}
+
+int
+h_availability(op_t *op)
+{
+    int oi;
+    const fl_office_t *o = sched_office(op, fl_msg_str(op->req, FL_F_OFFICE), &oi);
+    if (!o)
+        return op->err.code;
+    const fl_service_t *s = sched_service(op, o, fl_msg_str(op->req, FL_F_SERVICE));
+    if (!s)
+        return op->err.code;
+    uint32_t from;
+    if (fl_day_parse(fl_msg_str(op->req, FL_F_FROM), &from) != 0)
+        return sched_fail(op, FL_E_INVALID, "from", "from must be a date YYYY-MM-DD");
+    const sched_t *sc = op->batch->sched;
+    const fl_zone_t *z = sched_zone(sc, oi);
+    uint32_t today = fl_zone_day(z, op->now);
+    uint32_t last = fl_day_add(today, sc->config->booking_days_ahead);
+    uint32_t days = (uint32_t) fl_msg_uint(op->req, FL_F_DAYS);
+    if (from < today)
+        from = today;
+    /* every slot start in the range, in time order */
+    size_t cap = 8192;
+    avail_t a = { .starts = calloc(cap, sizeof(int64_t)), .taken = calloc(cap, sizeof(uint16_t)),
+                  .capacity = calloc(cap, sizeof(uint16_t)) };
+    int rc = 0;
+    if (!a.starts || !a.taken || !a.capacity) {
+        rc = FL_E_NOMEM;
+        goto done;
+    }
+    for (uint32_t d = from, i = 0; i < days && d <= last; d = fl_day_add(d, 1), i++) {
+        bool closed = false;
+        for (size_t c = 0; c < o->closed_count; c++)
+            closed |= (uint32_t) o->closed[c] == d;
+        const fl_hours_t *h = &o->hours[fl_day_weekday(d)];
+        if (closed || !h->is_open || s->capacity == 0)
+            continue;
+        for (int m = h->opens; m + s->slot_minutes <= h->closes && a.n < cap; m += s->slot_minutes) {
+            int64_t start;
+            if (fl_zone_utc(z, (int) (d / 10000), (int) (d / 100 % 100), (int) (d % 100), m, &start) != 0)
+                continue;
+            if (start <= op->now || (a.n && start <= a.starts[a.n - 1]))
+                continue;                       /* past, or swallowed by a clock change */
+            a.starts[a.n] = start;
+            a.capacity[a.n] = (uint16_t) s->capacity;
+            a.n++;
+        }
+    }
+    if (a.n) {
+        store_key_t prefix = store_key_slot_prefix(o->code, s->code);
+        store_key_t first = store_key_slot(o->code, s->code, (uint64_t) a.starts[0]);
+        rc = store_scan(op->txn, STORE_DB_SLOTS, &prefix, &first, s_avail_entry, &a);
+        if (rc > 0)
+            rc = 0;
+        if (rc)
+            goto done;
+    }
+    op->reply = fl_msg_new(FL_T_SLOT_LIST);
+    if (!op->reply) {
+        rc = FL_E_NOMEM;
+        goto done;
+    }
+    fl_msg_set_str(op->reply, FL_F_OFFICE, o->code);
+    fl_msg_set_str(op->reply, FL_F_SERVICE, s->code);
+    fl_msg_set_uint(op->reply, FL_F_SLOT_MINUTES, (uint64_t) s->slot_minutes);
+    fl_msg_set_empty(op->reply, FL_F_SLOTS);
+    for (size_t i = 0; i < a.n; i++) {
+        fl_msg_t *item = fl_msg_add_item(op->reply, FL_F_SLOTS);
+        if (!item)
+            break;
+        fl_msg_set_uint(item, FL_F_START, (uint64_t) a.starts[i]);
+        fl_msg_set_uint(item, FL_F_FREE, a.taken[i] >= a.capacity[i] ? 0 : (uint64_t) (a.capacity[i] - a.taken[i]));
+    }
+done:
+    free(a.starts);
+    free(a.taken);
+    free(a.capacity);
+    if (rc && !op->err.code)
+        sched_fail(op, rc, "", "availability could not be read");
+    return rc;
+}
+
+/* ---- bookings ---- */
+
+/* The reply every booking request gets. */
+static int
+s_booking_reply(op_t *op, const fl_msg_t *b)
+{
+    fl_msg_t *r = op->reply = fl_msg_new(FL_T_BOOKING);
+    if (!r)
+        return FL_E_NOMEM;
+    static const fl_field_t copy[] = { FL_F_REF, FL_F_OFFICE, FL_F_SERVICE, FL_F_STATE, FL_F_NAME,
+                                       FL_F_PHONE, FL_F_TICKET };
+    for (size_t i = 0; i < sizeof copy / sizeof copy[0]; i++)
+        if (fl_msg_has(b, copy[i]))
+            fl_msg_set_str(r, copy[i], fl_msg_str(b, copy[i]));
+    fl_msg_set_uint(r, FL_F_START, fl_msg_uint(b, FL_F_START));
+    fl_msg_set_uint(r, FL_F_END, fl_msg_uint(b, FL_F_END));
+    if (fl_msg_has(b, FL_F_EXPIRES))
+        fl_msg_set_uint(r, FL_F_EXPIRES, fl_msg_uint(b, FL_F_EXPIRES));
+    if (fl_msg_uint(b, FL_F_FEE))
+        fl_msg_set_uint(r, FL_F_FEE, fl_msg_uint(b, FL_F_FEE));
+    return 0;
+}
+
+static void
+s_booking_event(op_t *op, const fl_msg_t *b)
+{
+    fl_msg_t *e = sched_emit(op, fl_msg_str(b, FL_F_OFFICE), "booking");
+    if (e) {                                /* no reference or name on the bus */
+        fl_msg_set_str(e, FL_F_SERVICE, fl_msg_str(b, FL_F_SERVICE));
+        fl_msg_set_str(e, FL_F_STATE, fl_msg_str(b, FL_F_STATE));
+    }
+}
+
+static int
+s_put_booking(op_t *op, const fl_msg_t *b)
+{
+    store_key_t k = store_key_booking(fl_msg_str(b, FL_F_REF));
+    return store_put_rec(op->txn, STORE_DB_BOOKINGS, &k, b);
+}
+
+int
+h_book(op_t *op)
+{
+    const fl_msg_t *q = op->req;
+    int oi;
+    const fl_office_t *o = sched_office(op, fl_msg_str(q, FL_F_OFFICE), &oi);
+    if (!o)
+        return op->err.code;
+    const fl_service_t *s = sched_service(op, o, fl_msg_str(q, FL_F_SERVICE));
+    if (!s)
+        return op->err.code;
+    if (s->capacity == 0)
+        return sched_fail(op, FL_E_CLOSED, "service", "%s is served to walk-ins only; no appointments", s->code);
+    char name[FL_NAME_MAX + 1], number[FL_ID_NUMBER_MAX + 1], phone[FL_PHONE_MAX + 1];
+    if (fl_name_check(fl_msg_str(q, FL_F_NAME), name, &op->err)
+        || fl_id_check(fl_msg_str(q, FL_F_ID_TYPE), fl_msg_str(q, FL_F_ID_NUMBER), number, &op->err)
+        || fl_phone_normalise(fl_msg_str(q, FL_F_PHONE), phone, &op->err))
+        return op->err.code;
+    int64_t start = (int64_t) fl_msg_uint(q, FL_F_START), end;
+    if (s_check_slot(op, o, oi, s, start, &end))
+        return op->err.code;
+    uint8_t hash[32];
+    sched_id_hash(op->batch->sched, fl_msg_str(q, FL_F_ID_TYPE), number, hash);
+    store_key_t ck = store_key_citizen(hash, s->code);
+    const void *v;
+    size_t vlen;
+    int rc = store_get(op->txn, STORE_DB_BOOKINGS_BY_CITIZEN, &ck, &v, &vlen);
+    if (rc == 0)
+        return sched_fail(op, FL_E_CONFLICT, "id_number",
+                          "this ID number already has a booking for %s; view or cancel it with its reference",
+                          s->code);
+    if (rc != FL_E_NOT_FOUND)
+        return rc;
+    if ((rc = s_take_place(op, o->code, s, start, end)))
+        return rc;
+    char ref[FL_REF_LEN + 1];
+    store_key_t bk;
+    for (int tries = 0;; tries++) {         /* 49 random bits: a clash is rare, never reused */
+        if (fl_ref_new(ref) != 0 || tries > 8)
+            return sched_fail(op, FL_E_IO, "", "could not make a booking reference");
+        bk = store_key_booking(ref);
+        if (store_get(op->txn, STORE_DB_BOOKINGS, &bk, &v, &vlen) == FL_E_NOT_FOUND)
+            break;
+    }
+    fl_msg_t *b = fl_msg_new(FL_T_BOOKING_REC);
+    if (!b)
+        return FL_E_NOMEM;
+    bool held = s->fee > 0;
+    fl_msg_set_str(b, FL_F_REF, ref);
+    fl_msg_set_str(b, FL_F_OFFICE, o->code);
+    fl_msg_set_str(b, FL_F_SERVICE, s->code);
+    fl_msg_set_uint(b, FL_F_START, (uint64_t) start);
+    fl_msg_set_uint(b, FL_F_END, (uint64_t) end);
+    fl_msg_set_str(b, FL_F_STATE, held ? STORE_BOOKING_HELD : STORE_BOOKING_CONFIRMED);
+    fl_msg_set_str(b, FL_F_NAME, name);
+    fl_msg_set_str(b, FL_F_ID_TYPE, fl_msg_str(q, FL_F_ID_TYPE));
+    fl_msg_set_bin(b, FL_F_ID_HASH, hash, sizeof hash);
+    fl_msg_set_str(b, FL_F_PHONE, phone);
+    fl_msg_set_uint(b, FL_F_CREATED, (uint64_t) op->now);
+    fl_msg_set_uint(b, FL_F_FEE, (uint64_t) s->fee);
+    if (held) {
+        uint64_t expires = (uint64_t) op->now + (uint64_t) s->hold_minutes * 60;
+        fl_msg_set_uint(b, FL_F_EXPIRES, expires);
+        store_key_t hk = store_key_hold(expires, ref);
+        rc = store_put(op->txn, STORE_DB_HOLDS, &hk, "", 0);
+    }
+    if (rc == 0)
+        rc = s_put_booking(op, b);
+    if (rc == 0)
+        rc = store_put(op->txn, STORE_DB_BOOKINGS_BY_CITIZEN, &ck, ref, strlen(ref));
+    if (rc == 0)
+        rc = s_booking_reply(op, b);
+    if (rc == 0)
+        s_booking_event(op, b);
+    fl_msg_destroy(&b);
+    return rc;
+}
+
+/* The booking with this reference, if the ID number is the one it was made
+ * with.  Both a wrong reference and a wrong number say "not found", so the
+ * answer does not tell which one was wrong. */
+static fl_msg_t *
+s_own_booking(op_t *op)
+{
+    char ref[FL_REF_LEN + 1], number[FL_ID_NUMBER_MAX + 1];
+    if (fl_ref_parse(fl_msg_str(op->req, FL_F_REF), ref, &op->err))
+        return NULL;
+    store_key_t bk = store_key_booking(ref);
+    fl_msg_t *b = NULL;
+    int rc = store_get_rec(op->txn, STORE_DB_BOOKINGS, &bk, FL_T_BOOKING_REC, &b);
+    if (rc == 0) {
+        uint8_t hash[32];
+        size_t hlen;
+        const void *stored = fl_msg_bin(b, FL_F_ID_HASH, &hlen);
+        fl_error_t ignore;
+        if (fl_id_check(fl_msg_str(b, FL_F_ID_TYPE), fl_msg_str(op->req, FL_F_ID_NUMBER), number, &ignore) == 0) {
+            sched_id_hash(op->batch->sched, fl_msg_str(b, FL_F_ID_TYPE), number, hash);
+            if (hlen == 32 && memcmp(hash, stored, 32) == 0)
+                return b;
+        }
+        fl_msg_destroy(&b);
+    } else if (rc != FL_E_NOT_FOUND) {
+        sched_fail(op, rc, "", "the booking could not be read");
+        return NULL;
+    }
+    sched_fail(op, FL_E_NOT_FOUND, "ref", "no booking has this reference and ID number");
+    return NULL;
+}
+
+int
+h_view(op_t *op)
+{
+    fl_msg_t *b = s_own_booking(op);
+    if (!b)
+        return op->err.code;
+    int rc = s_booking_reply(op, b);
+    fl_msg_destroy(&b);
+    return rc;
+}
+
+/* Leave a state that held a place: free it and drop the index entries. */
+static int
+s_let_go(op_t *op, fl_msg_t *b, const char *new_state)
+{
+    const char *ref = fl_msg_str(b, FL_F_REF);
+    int rc = s_release_place(op, fl_msg_str(b, FL_F_OFFICE), fl_msg_str(b, FL_F_SERVICE),
+                             fl_msg_uint(b, FL_F_START));
+    size_t hlen;
+    const uint8_t *hash = fl_msg_bin(b, FL_F_ID_HASH, &hlen);
+    store_key_t ck = store_key_citizen(hash, fl_msg_str(b, FL_F_SERVICE));
+    if (rc == 0)
+        rc = store_del(op->txn, STORE_DB_BOOKINGS_BY_CITIZEN, &ck);
+    if (rc == 0 && !strcmp(fl_msg_str(b, FL_F_STATE), STORE_BOOKING_HELD)) {
+        store_key_t hk = store_key_hold(fl_msg_uint(b, FL_F_EXPIRES), ref);
+        rc = store_del(op->txn, STORE_DB_HOLDS, &hk);
+    }
+    if (rc == 0) {
+        fl_msg_set_str(b, FL_F_STATE, new_state);
+        rc = s_put_booking(op, b);
+    }
+    return rc;
+}
+
+static bool
+s_changeable(const fl_msg_t *b)
+{
+    const char *state = fl_msg_str(b, FL_F_STATE);
+    return !strcmp(state, STORE_BOOKING_HELD) || !strcmp(state, STORE_BOOKING_CONFIRMED);
+}
+
+int
+h_cancel(op_t *op)
+{
+    fl_msg_t *b = s_own_booking(op);
+    if (!b)
+        return op->err.code;
+    int rc;
+    if (!s_changeable(b))
+        rc = sched_fail(op, FL_E_CONFLICT, "ref", "this booking is %s and can no longer be cancelled",
+                        fl_msg_str(b, FL_F_STATE));
+    else if ((rc = s_let_go(op, b, STORE_BOOKING_CANCELLED)) == 0 && (rc = s_booking_reply(op, b)) == 0)
+        s_booking_event(op, b);
+    fl_msg_destroy(&b);
+    return rc;
+}
+
+int
+h_reschedule(op_t *op)
+{
+    fl_msg_t *b = s_own_booking(op);
+    if (!b)
+        return op->err.code;
+    int rc = 0, oi;
+    const fl_office_t *o = sched_office(op, fl_msg_str(b, FL_F_OFFICE), &oi);
+    const fl_service_t *s = o ? sched_service(op, o, fl_msg_str(b, FL_F_SERVICE)) : NULL;
+    int64_t start = (int64_t) fl_msg_uint(op->req, FL_F_START), end;
+    uint64_t old = fl_msg_uint(b, FL_F_START);
+    if (!s)
+        rc = op->err.code;
+    else if (!s_changeable(b))
+        rc = sched_fail(op, FL_E_CONFLICT, "ref", "this booking is %s and can no longer be moved",
+                        fl_msg_str(b, FL_F_STATE));
+    else if ((uint64_t) start == old)
+        rc = sched_fail(op, FL_E_CONFLICT, "start", "the booking is already at that time");
+    else if (s_check_slot(op, o, oi, s, start, &end))
+        rc = op->err.code;
+    /* the new place is taken before the old one is given back: if the new
+     * slot is full, nothing changes */
+    else if ((rc = s_take_place(op, o->code, s, start, end)) == 0
+             && (rc = s_release_place(op, o->code, s->code, old)) == 0) {
+        fl_msg_set_uint(b, FL_F_START, (uint64_t) start);
+        fl_msg_set_uint(b, FL_F_END, (uint64_t) end);
+        if ((rc = s_put_booking(op, b)) == 0 && (rc = s_booking_reply(op, b)) == 0)
+            s_booking_event(op, b);
+    }
+    fl_msg_destroy(&b);
+    return rc;
+}
+
+int
+sched_expire_hold(op_t *op, const char *ref, const store_key_t *hold_key)
+{
+    store_key_t bk = store_key_booking(ref);
+    fl_msg_t *b = NULL;
+    int rc = store_get_rec(op->txn, STORE_DB_BOOKINGS, &bk, FL_T_BOOKING_REC, &b);
+    if (rc == 0 && strcmp(fl_msg_str(b, FL_F_STATE), STORE_BOOKING_HELD) != 0)
+        rc = FL_E_NOT_FOUND;
+    if (rc) {
+        store_del(op->txn, STORE_DB_HOLDS, hold_key);   /* a stale entry: drop it */
+        fl_msg_destroy(&b);
+        return rc;
+    }
+    if ((rc = s_let_go(op, b, STORE_BOOKING_EXPIRED)) == 0)
+        s_booking_event(op, b);
+    fl_msg_destroy(&b);
+    return rc;
+}
+
+int
+sched_booking_finish(op_t *op, const char *ref, const char *state)
+{
+    store_key_t bk = store_key_booking(ref);
+    fl_msg_t *b = NULL;
+    int rc = store_get_rec(op->txn, STORE_DB_BOOKINGS, &bk, FL_T_BOOKING_REC, &b);
+    if (rc == 0 && store_booking_holds_place(fl_msg_str(b, FL_F_STATE)))
+        rc = s_let_go(op, b, state);
+    fl_msg_destroy(&b);
+    return rc == FL_E_NOT_FOUND ? 0 : rc;
+}

@@ -1,0 +1,138 @@
+/*  internal.h — what the scheduler's files share and nobody else sees.
+ *
+ *  A batch (batch.c) runs each request as an op_t inside a nested
+ *  transaction; the handler for its type (booking.c, tickets.c, counter.c,
+ *  board.c) reads and writes the store through op->txn, builds op->reply, and
+ *  queues events with sched_emit().  Events get their seq and are stored when
+ *  the handler succeeds, in the same nested transaction, so a request that
+ *  fails leaves no event and uses no seq.
+ */
+#ifndef FOLENI_SCHEDULER_INTERNAL_H
+#define FOLENI_SCHEDULER_INTERNAL_H
+
+#include "libfoleni/localtime.h"
+#include "libfoleni/queue.h"
+#include "scheduler/scheduler.h"
+
+struct sched {
+    store_t *store;
+    const fl_config_t *config;
+    uint8_t secret[SCHED_SECRET_MAX];
+    size_t secret_len;
+    fl_zone_t **zones;              /* one per config office, same index */
+    zhashx_t *seq;                  /* office -> uint64_t * : last committed event seq */
+    zhashx_t *averages;             /* "OFFICE/SERVICE" -> fl_service_avg_t * (committed) */
+    sched_auth_t auth;
+    zcertstore_t *counter_keys, *admin_keys;
+};
+
+/* A batch in progress; reset whenever the store runs the batch again. */
+typedef struct {
+    sched_t *sched;
+    int64_t now;
+    zhashx_t *seq;                  /* office -> uint64_t * : seq used so far in this batch */
+    zlistx_t *events;               /* sched_event_t * to publish after commit */
+    zlistx_t *samples;              /* service-time samples to fold in after commit */
+} batch_t;
+
+/* One request being handled. */
+typedef struct {
+    batch_t *batch;
+    store_txn_t *txn;
+    const fl_msg_t *req;
+    sched_role_t role;
+    int64_t now;
+    fl_msg_t *reply;                /* set by a successful handler */
+    fl_msg_t *events[8];            /* queued by sched_emit, stored on success */
+    int nevents;
+    fl_error_t err;                 /* set by a failing handler */
+} op_t;
+
+typedef int (handler_fn)(op_t *op);
+
+/* ---- handlers, one per request type ---- */
+handler_fn h_list_offices, h_list_services, h_availability, h_book, h_view, h_cancel, h_reschedule;
+handler_fn h_walkin, h_checkin, h_counter_open, h_counter_pause, h_counter_close, h_next, h_recall;
+handler_fn h_start, h_done, h_noshow, h_transfer, h_snapshot, h_stats;
+
+/* ---- shared helpers (core.c) ---- */
+
+/*  Fail the op: fill op->err and return code. */
+int sched_fail(op_t *op, int code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/*  The configured office (and its index), or fail with not_found. */
+const fl_office_t *sched_office(op_t *op, const char *code, int *index);
+
+/*  The office's service, or fail with not_found. */
+const fl_service_t *sched_service(op_t *op, const fl_office_t *office, const char *code);
+
+/*  The office's time zone. */
+const fl_zone_t *sched_zone(const sched_t *self, int office_index);
+
+/*  HMAC-SHA256 of "id_type:number" under the server secret. */
+void sched_id_hash(const sched_t *self, const char *id_type, const char *number, uint8_t out[32]);
+
+/*  Queue an event of `kind` for op's office; fields may be added to the
+ *  returned message (office, seq and at are set at commit of the op).  NULL
+ *  when too many events (a programmer error) or out of memory. */
+fl_msg_t *sched_emit(op_t *op, const char *office, const char *kind);
+
+/* A service-time sample waiting for its batch's commit. */
+typedef struct {
+    char key[32];                   /* OFFICE/SERVICE */
+    double seconds;
+} sched_sample_t;
+
+/*  Expire the held booking ref (whose hold entry is hold_key) at op->now:
+ *  state expired, place freed, index entries removed, a `booking` event.
+ *  FL_E_NOT_FOUND when it is no longer held. */
+int sched_expire_hold(op_t *op, const char *ref, const store_key_t *hold_key);
+
+/*  End an appointment whose ticket was served or missed: the booking becomes
+ *  `state` (served or no_show), gives its place back and leaves the citizen
+ *  index, so the citizen may book again. */
+int sched_booking_finish(op_t *op, const char *ref, const char *state);
+
+/*  The seq the office's events have reached, this batch included. */
+uint64_t sched_current_seq(op_t *op, const char *office);
+
+/* The waiting tickets of an office's day, as the call-next order sees them. */
+typedef struct {
+    size_t n;
+    fl_waiting_t *w;                /* w[i].id == i */
+    fl_msg_t **tickets;             /* the ticket records (owned) */
+    store_key_t *keys;              /* their keys */
+    fl_service_rule_t *rules;       /* max wait per service of the office */
+    size_t nrules;
+} sched_waiting_t;
+
+int  sched_waiting_load(op_t *op, const fl_office_t *office, uint32_t day, sched_waiting_t *out);
+void sched_waiting_free(sched_waiting_t *w);
+
+/*  Counters of the office open now for service (and whether it serves it). */
+unsigned sched_open_counters(op_t *op, const char *office, const char *service);
+
+/*  The ticket key for a label such as "P-042" on day. */
+int sched_ticket_key(const char *office, uint32_t day, const char *label, store_key_t *key);
+
+/*  Record a service-time sample for the office's service (applied after commit). */
+void sched_sample(op_t *op, const char *office, const char *service, double seconds);
+
+/*  The committed moving average of an office's service times. */
+const fl_service_avg_t *sched_average(const sched_t *self, const char *office, const char *service);
+
+/*  True when the office is open at `now` (hours and closed dates). */
+bool sched_office_open(const sched_t *self, const fl_office_t *office, int office_index, int64_t now);
+
+/*  Require role at least `need` (counter or admin), else fail forbidden. */
+int sched_require(op_t *op, sched_role_t need);
+
+/*  Set the standard fields of a ticket reply from a ticket record. */
+fl_msg_t *sched_ticket_reply(op_t *op, const fl_msg_t *ticket);
+
+/*  Position among waiting tickets of its service and estimated wait. */
+void sched_estimate(op_t *op, const fl_office_t *office, const char *service, uint32_t day,
+                    const fl_msg_t *ticket, uint32_t *position, uint32_t *wait_s);
+
+#endif

@@ -1,0 +1,106 @@
+/*  scheduler.h — the heart of Foleni: slots, bookings, tickets and calls.
+ *
+ *  The scheduler is the only writer of the store.  It serves the
+ *  `foleni.scheduler` service through the broker with a large credit window,
+ *  so every request waiting at a moment is in hand at once, and handles them
+ *  as one batch: one write transaction, each request in its own nested
+ *  transaction (one failure fails alone), one durable commit, then every reply
+ *  and every event.  A reply that says "booked" or "called" is therefore on
+ *  disk before the client sees it (group commit).
+ *
+ *  sched_t holds what the rules need beyond the store: the configuration, each
+ *  office's time zone, the secret that turns ID numbers into keyed hashes, the
+ *  last committed event seq per office and moving averages of service times.
+ *  Caches change only after a commit, so a batch that is thrown away and run
+ *  again (a full map) sees them unchanged.
+ *
+ *  The rules take `now` from the caller (UTC seconds), so tests never sleep and
+ *  the simulated day can run the clock fast.  docs/scheduler.md describes
+ *  every request; docs/protocol.md their fields.
+ */
+#ifndef FOLENI_SCHEDULER_H
+#define FOLENI_SCHEDULER_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "libfoleni/config.h"
+#include "libfoleni/error.h"
+#include "libfoleni/msg.h"
+#include "store/store.h"
+
+#define SCHED_SERVICE        "foleni.scheduler"
+#define SCHED_BATCH_MAX      1024       /* requests in one transaction */
+#define SCHED_IDEM_TTL_S     (24 * 3600) /* how long a mutating reply is kept for retries */
+#define SCHED_SECRET_MIN     32         /* bytes of ID-hashing secret, at least */
+#define SCHED_SECRET_MAX     256
+#define SCHED_RECENT_CALLS   10         /* calls shown on a board */
+
+typedef struct sched sched_t;
+
+/* Who sent a request, as far as the scheduler can tell. */
+typedef enum {
+    SCHED_ROLE_PUBLIC,                  /* a citizen-facing client (portal, kiosk) */
+    SCHED_ROLE_COUNTER,                 /* a counter: may call tickets */
+    SCHED_ROLE_ADMIN,                   /* an administrator: counters' rights and statistics */
+} sched_role_t;
+
+typedef struct {
+    const char *counter_token;          /* demo stand-in for counter keys; NULL: none */
+    const char *admin_token;
+    const char *counter_keys_dir;       /* public certificates of counters; NULL: none */
+    const char *admin_keys_dir;
+} sched_auth_t;
+
+/*  A scheduler over an open store and a loaded configuration (both borrowed:
+ *  they must outlive it).  Upserts every office, service and counter of the
+ *  configuration into the store (bookings in slots that no longer exist are
+ *  reported in the log, never dropped), loads each office's time zone and the
+ *  last event seq of each office.  secret: SCHED_SECRET_MIN..MAX bytes.
+ *  NULL with err. */
+sched_t *sched_new(store_t *store, const fl_config_t *config, const uint8_t *secret, size_t secret_len,
+                   const sched_auth_t *auth, int64_t now, fl_error_t *err);
+
+/*  Free; sets *self_p to NULL. */
+void sched_destroy(sched_t **self_p);
+
+/* One request of a batch, and what the batch makes of it. */
+typedef struct {
+    /* in */
+    const void *body;                   /* msgpack request */
+    size_t      len;
+    const char *caller;                 /* CURVE key of the client, "" when plain */
+    /* out, after sched_batch */
+    uint8_t    *reply;                  /* msgpack reply (malloc'd; caller frees) */
+    size_t      reply_len;
+    bool        repeat;                 /* answered from the idempotency store */
+} sched_request_t;
+
+/* An event to publish after the batch's commit. */
+typedef struct {
+    char     topic[32];                 /* OFFICE.kind */
+    uint8_t *body;                      /* msgpack `event` (malloc'd) */
+    size_t   len;
+} sched_event_t;
+
+/*  Handle n requests (n <= SCHED_BATCH_MAX) in one durable transaction at
+ *  `now`.  Every request gets a reply (an `error` for bad ones).  Fills *events
+ *  with a malloc'd array of *nevents events to publish in order (free with
+ *  sched_events_free).  Returns 0 when the batch committed; FL_E_STORE when
+ *  the store failed (then every reply is an `error` with code `store` and
+ *  nothing happened). */
+int sched_batch(sched_t *self, sched_request_t *reqs, size_t n, int64_t now,
+                sched_event_t **events, size_t *nevents);
+
+void sched_events_free(sched_event_t *events, size_t n);
+
+/*  Periodic work at `now`: expire held bookings whose time is up (freeing
+ *  their places) and forget stored replies older than SCHED_IDEM_TTL_S.  Adds
+ *  events like sched_batch.  Returns 0 or FL_E_STORE. */
+int sched_tick(sched_t *self, int64_t now, sched_event_t **events, size_t *nevents);
+
+/*  The role a caller has (for tests and logs). */
+sched_role_t sched_role_of(const sched_t *self, const char *caller, const char *token);
+
+#endif
