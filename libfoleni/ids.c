@@ -378,7 +378,14 @@ static const name_block_t s_name_blocks[] = {
     { 0x00D7, 0x00D7, NC_SYMBOL },      /* × */
     { 0x00F7, 0x00F7, NC_SYMBOL },      /* ÷ */
     { 0x0300, 0x036F, NC_MARK },        /* combining diacritical marks */
+    { 0x0600, 0x0605, NC_CONTROL },     /* Arabic number signs (format characters) */
+    { 0x060C, 0x060F, NC_SYMBOL },      /* Arabic comma, date separator, signs */
+    { 0x061B, 0x061B, NC_SYMBOL },      /* Arabic semicolon */
     { 0x061C, 0x061C, NC_CONTROL },     /* Arabic letter mark (bidi) */
+    { 0x061D, 0x061F, NC_SYMBOL },      /* Arabic end of text, triple dot, question mark */
+    { 0x066A, 0x066D, NC_SYMBOL },      /* Arabic percent, separators, star */
+    { 0x1360, 0x1368, NC_SYMBOL },      /* Ethiopic punctuation */
+    { 0x1369, 0x137C, NC_DIGIT },       /* Ethiopic numerals */
     { 0x1680, 0x1680, NC_SPACE },       /* Ogham space mark */
     { 0x1AB0, 0x1AFF, NC_MARK },        /* combining marks extended */
     { 0x1DC0, 0x1DFF, NC_MARK },        /* combining marks supplement */
@@ -402,6 +409,9 @@ static const name_block_t s_name_blocks[] = {
     { 0x3000, 0x3000, NC_SPACE },       /* ideographic space */
     { 0x3001, 0x3004, NC_SYMBOL },      /* CJK punctuation */
     { 0x3008, 0x3020, NC_SYMBOL },      /* CJK brackets and marks */
+    { 0x3200, 0x33FF, NC_SYMBOL },      /* enclosed CJK, CJK compatibility squares */
+    { 0x4DC0, 0x4DFF, NC_SYMBOL },      /* Yijing hexagrams */
+    { 0xA490, 0xA4CF, NC_SYMBOL },      /* Yi radicals */
     { 0xE000, 0xF8FF, NC_SYMBOL },      /* private use */
     { 0xFDD0, 0xFDEF, NC_SYMBOL },      /* noncharacters */
     { 0xFE00, 0xFE0F, NC_MARK },        /* variation selectors */
@@ -413,8 +423,11 @@ static const name_block_t s_name_blocks[] = {
     { 0xFF3B, 0xFF40, NC_SYMBOL },
     { 0xFF5B, 0xFF65, NC_SYMBOL },
     { 0xFFF0, 0xFFFF, NC_SYMBOL },      /* specials, replacement character */
+    { 0x10100, 0x1013F, NC_SYMBOL },    /* Aegean numbers */
     { 0x1D000, 0x1D24F, NC_SYMBOL },    /* musical symbols */
+    { 0x1D2E0, 0x1D37F, NC_SYMBOL },    /* Mayan numerals, Tai Xuan Jing, counting rods */
     { 0x1D400, 0x1D7FF, NC_SYMBOL },    /* mathematical letters (look-alikes) */
+    { 0x1D800, 0x1DAAF, NC_SYMBOL },    /* Sutton SignWriting */
     { 0x1F000, 0x1FBFF, NC_SYMBOL },    /* emoji, game pieces, legacy computing */
     { 0xE0000, 0xE007F, NC_CONTROL },   /* tags */
     { 0xE0100, 0xE01EF, NC_MARK },      /* variation selectors supplement */

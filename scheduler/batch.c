@@ -4,7 +4,7 @@
  *  validate it; if it changes state, look its request id up in the
  *  idempotency store (a repeat gets the stored reply and does nothing more);
  *  run its handler in a nested transaction, so a request that fails is rolled
- *  back alone; store the reply under the request id.  Then one commit for the
+ *  back alone; store a successful reply under the request id.  Then one commit for the
  *  lot.  Replies and events are handed back only after that commit, and the
  *  in-memory caches (event seq, service-time averages) change only then.  If
  *  the store grows its map and runs the whole function again, the per-batch
@@ -270,7 +270,9 @@ s_handle(batch_t *b, store_txn_t *txn, sched_request_t *r)
     else
         s_error_reply(r, FL_E_STORE, "", "the store failed; try again");
     s_op_clear(&op);
-    if (mutating && r->reply && (op.err.code || rc == 0))
+    /* Only a success is remembered: a refused request changed nothing, so
+     * running it again on a retry cannot do anything twice. */
+    if (mutating && r->reply && rc == 0)
         s_idem_store(txn, rid, idem.hash, r, b->now);
     fl_msg_destroy(&req);
 }

@@ -27,6 +27,8 @@ s_put_office(store_txn_t *txn, const fl_office_t *o)
     if (o->name.sw)
         fl_msg_set_str(rec, FL_F_NAME_SW, o->name.sw);
     fl_msg_set_str(rec, FL_F_TZ, o->timezone);
+    fl_msg_set_empty(rec, FL_F_HOURS);
+    fl_msg_set_empty(rec, FL_F_CLOSED);
     for (int d = 0; d < FL_WEEKDAYS; d++) {
         if (!o->hours[d].is_open)
             continue;
@@ -240,8 +242,14 @@ sched_new(store_t *store, const fl_config_t *config, const uint8_t *secret, size
             zhashx_insert(self->averages, key, avg);
         }
     }
-    if (store_write(store, s_upsert, self, err) || store_read(store, s_load, self, err))
+    int rc = store_write(store, s_upsert, self, err);
+    if (rc == 0)
+        rc = store_read(store, s_load, self, err);
+    if (rc) {
+        if (rc != FL_E_STORE)
+            fl_error_set(err, rc, "", "the configuration could not be written to the store (%s)", fl_error_name(rc));
         goto fail;
+    }
     return self;
 fail:
     sched_destroy(&self);
