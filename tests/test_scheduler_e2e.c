@@ -1,0 +1,338 @@
+/*  test_scheduler_e2e.c — the scheduler as a real process behind the broker.
+ *
+ *  Starts build/bin/foleni-broker and build/bin/foleni-scheduler on free ports
+ *  with a small configuration and a fixed clock (Tuesday 2026-12-01, 09:00 in
+ *  Nairobi), then drives them with many client sockets at once: races for
+ *  the last places of a slot, one person booking twice at the same moment, a
+ *  SIGKILL in the middle of a booking storm.
+ */
+#include <czmq.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "libfoleni/bus.h"
+#include "libfoleni/client.h"
+#include "libfoleni/json.h"
+#include "tests/testutil.h"
+
+#define TUE_0900 INT64_C(1796104800)
+
+static const char *s_config =
+    "{\"version\":1,\"offices\":[{\"code\":\"NBI\",\"name\":{\"en\":\"Nairobi\"},"
+    "\"hours\":{\"mon\":[\"08:00\",\"17:00\"],\"tue\":[\"08:00\",\"17:00\"],\"wed\":[\"08:00\",\"17:00\"],"
+    "\"thu\":[\"08:00\",\"17:00\"],\"fri\":[\"08:00\",\"17:00\"]},"
+    "\"services\":[{\"code\":\"PASSPORT\",\"prefix\":\"P\",\"name\":{\"en\":\"Passports\"},\"slot_minutes\":15,"
+    "\"capacity\":5,\"service_minutes\":10}],"
+    "\"counters\":[{\"number\":1,\"services\":[\"PASSPORT\"]}]}]}";
+
+typedef struct {
+    char *dir;
+    char endpoint[64], publish[64], subscribe[64];
+    char config[512], data[512], secret[512], log[512];
+    int broker, scheduler;
+} fx_stack_t;
+
+static void
+s_start_scheduler(fx_stack_t *st)
+{
+    const char *argv[] = { tu_bin("foleni-scheduler"), "-c", st->config, "-d", st->data, "-e", st->endpoint,
+                           "-p", st->publish, "--secret-file", st->secret, "--create-secret",
+                           "--counter-token", "counter-secret", "--clock", "1796104800", "--heartbeat-ms", "200",
+                           NULL };
+    st->scheduler = tu_spawn(st->log, argv);
+}
+
+static void
+s_start(fx_stack_t *st)
+{
+    zsys_handler_set(NULL);
+    zsys_init();
+    zsys_set_linger(0);
+    zsys_set_max_sockets(4096);
+    st->dir = tu_tempdir();
+    snprintf(st->endpoint, sizeof st->endpoint, "tcp://127.0.0.1:%d", tu_free_port());
+    snprintf(st->publish, sizeof st->publish, "tcp://127.0.0.1:%d", tu_free_port());
+    snprintf(st->subscribe, sizeof st->subscribe, "tcp://127.0.0.1:%d", tu_free_port());
+    snprintf(st->config, sizeof st->config, "%s/config.json", st->dir);
+    snprintf(st->data, sizeof st->data, "%s/data", st->dir);
+    snprintf(st->secret, sizeof st->secret, "%s/secret", st->dir);
+    snprintf(st->log, sizeof st->log, "%s/stack.log", st->dir);
+    FILE *f = fopen(st->config, "w");
+    fputs(s_config, f);
+    fclose(f);
+    const char *argv[] = { tu_bin("foleni-broker"), "-e", st->endpoint, "-p", st->publish, "-s", st->subscribe,
+                           "--heartbeat-ms", "200", NULL };
+    st->broker = tu_spawn(st->log, argv);
+    s_start_scheduler(st);
+}
+
+static void
+s_stop(fx_stack_t *st)
+{
+    if (st->scheduler)
+        ck_assert_int_eq(tu_stop(st->scheduler, SIGTERM, 5000), 0);
+    ck_assert_int_eq(tu_stop(st->broker, SIGTERM, 5000), 0);
+    /* the store agrees with itself */
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "%s --data %s check >/dev/null", tu_bin("foleni-store"), st->data);
+    ck_assert_int_eq(system(cmd), 0);
+    tu_rmtree(st->dir);
+}
+
+static void
+s_encode(const char *json, msgpack_sbuffer *buf)
+{
+    json_t *j = json_loads(json, 0, NULL);
+    ck_assert_ptr_nonnull(j);
+    fl_error_t err;
+    fl_msg_t *m = fl_msg_from_json(j, &err);
+    json_decref(j);
+    ck_assert_msg(m != NULL, "%s", err.message);
+    msgpack_sbuffer_init(buf);
+    ck_assert_int_eq(fl_msg_encode(m, buf, NULL), 0);
+    fl_msg_destroy(&m);
+}
+
+/* Decode a reply's msgpack body. */
+static fl_msg_t *
+s_reply(const fl_reply_t *r)
+{
+    ck_assert_int_eq(r->status, 0);
+    zframe_t *f = zmsg_first(r->body);
+    fl_msg_t *m = fl_msg_decode(zframe_data(f), zframe_size(f), NULL);
+    ck_assert_ptr_nonnull(m);
+    return m;
+}
+
+static fl_msg_t *
+s_call(fl_client_t *c, const char *json)
+{
+    msgpack_sbuffer buf;
+    s_encode(json, &buf);
+    zmsg_t *reply = NULL;
+    fl_error_t err;
+    int rc = fl_client_call(c, "foleni.scheduler", buf.data, buf.size, &reply, &err);
+    msgpack_sbuffer_destroy(&buf);
+    ck_assert_msg(rc == 0, "%s", err.message);
+    zframe_t *f = zmsg_first(reply);
+    fl_msg_t *m = fl_msg_decode(zframe_data(f), zframe_size(f), NULL);
+    zmsg_destroy(&reply);
+    ck_assert_ptr_nonnull(m);
+    return m;
+}
+
+static fl_client_t *
+s_client(fx_stack_t *st, int timeout_ms, int retries)
+{
+    fl_client_options_t o = { .timeout_ms = timeout_ms, .retries = retries, .max_outstanding = 4096 };
+    fl_client_t *c = fl_client_new(st->endpoint, NULL, &o, NULL);
+    ck_assert_ptr_nonnull(c);
+    return c;
+}
+
+static void
+s_wait_ready(fx_stack_t *st)
+{
+    fl_client_t *c = s_client(st, 500, 20);
+    fl_msg_t *r = s_call(c, "{\"type\":\"list_offices\"}");
+    ck_assert_int_eq(fl_msg_type(r), FL_T_OFFICE_LIST);
+    fl_msg_destroy(&r);
+    fl_client_destroy(&c);
+}
+
+static void
+s_book_json(char *out, size_t cap, const char *rid, int64_t start, unsigned id)
+{
+    snprintf(out, cap, "{\"type\":\"book\",\"rid\":\"%s\",\"office\":\"NBI\",\"service\":\"PASSPORT\","
+             "\"start\":%lld,\"name\":\"Citizen Mwangi\",\"id_type\":\"national\",\"id_number\":\"%u\","
+             "\"phone\":\"+254712345678\"}", rid, (long long) start, id);
+}
+
+#define RACERS 200
+
+START_TEST(test_racers_for_the_last_places_exactly_five_win)
+{
+    fx_stack_t st = { 0 };
+    s_start(&st);
+    s_wait_ready(&st);
+    int64_t slot = TUE_0900 + 3600;                 /* 10:00, capacity 5 */
+    fl_client_t *clients[RACERS];
+    msgpack_sbuffer bufs[RACERS];
+    for (int i = 0; i < RACERS; i++) {
+        clients[i] = s_client(&st, 10000, 2);
+        char json[512], rid[32];
+        snprintf(rid, sizeof rid, "race-%06d", i);
+        s_book_json(json, sizeof json, rid, slot, 10000000u + (unsigned) i);
+        s_encode(json, &bufs[i]);
+    }
+    for (int i = 0; i < RACERS; i++) {             /* all in flight before any reply */
+        char rid[32];
+        snprintf(rid, sizeof rid, "race-%06d", i);
+        ck_assert_int_eq(fl_client_send(clients[i], "foleni.scheduler", rid, bufs[i].data, bufs[i].size), 0);
+    }
+    int booked = 0, full = 0, other = 0;
+    for (int i = 0; i < RACERS; i++) {
+        fl_reply_t r;
+        ck_assert_int_eq(fl_client_recv(clients[i], &r, 20000), 0);
+        fl_msg_t *m = s_reply(&r);
+        if (fl_msg_type(m) == FL_T_BOOKING)
+            booked++;
+        else if (fl_msg_type(m) == FL_T_ERROR && !strcmp(fl_msg_str(m, FL_F_CODE), "full"))
+            full++;
+        else
+            other++;
+        fl_msg_destroy(&m);
+        fl_reply_reset(&r);
+        fl_client_destroy(&clients[i]);
+        msgpack_sbuffer_destroy(&bufs[i]);
+    }
+    ck_assert_int_eq(booked, 5);
+    ck_assert_int_eq(full, RACERS - 5);
+    ck_assert_int_eq(other, 0);
+    s_stop(&st);
+}
+END_TEST
+
+START_TEST(test_the_same_id_twice_at_once_books_once)
+{
+    fx_stack_t st = { 0 };
+    s_start(&st);
+    s_wait_ready(&st);
+    fl_client_t *a = s_client(&st, 5000, 2), *b = s_client(&st, 5000, 2);
+    char ja[512], jb[512];
+    s_book_json(ja, sizeof ja, "twice-000001", TUE_0900 + 3600, 424242);
+    s_book_json(jb, sizeof jb, "twice-000002", TUE_0900 + 4500, 424242);       /* another slot */
+    msgpack_sbuffer ba, bb;
+    s_encode(ja, &ba);
+    s_encode(jb, &bb);
+    ck_assert_int_eq(fl_client_send(a, "foleni.scheduler", "twice-000001", ba.data, ba.size), 0);
+    ck_assert_int_eq(fl_client_send(b, "foleni.scheduler", "twice-000002", bb.data, bb.size), 0);
+    fl_reply_t ra, rb;
+    ck_assert_int_eq(fl_client_recv(a, &ra, 10000), 0);
+    ck_assert_int_eq(fl_client_recv(b, &rb, 10000), 0);
+    fl_msg_t *ma = s_reply(&ra), *mb = s_reply(&rb);
+    int ok = (fl_msg_type(ma) == FL_T_BOOKING) + (fl_msg_type(mb) == FL_T_BOOKING);
+    ck_assert_int_eq(ok, 1);
+    fl_msg_t *refused = fl_msg_type(ma) == FL_T_ERROR ? ma : mb;
+    ck_assert_str_eq(fl_msg_str(refused, FL_F_CODE), "conflict");
+    fl_msg_destroy(&ma);
+    fl_msg_destroy(&mb);
+    fl_reply_reset(&ra);
+    fl_reply_reset(&rb);
+    msgpack_sbuffer_destroy(&ba);
+    msgpack_sbuffer_destroy(&bb);
+    fl_client_destroy(&a);
+    fl_client_destroy(&b);
+    s_stop(&st);
+}
+END_TEST
+
+#define STORM 3000
+
+START_TEST(test_sigkill_in_a_booking_storm_loses_no_confirmed_booking)
+{
+    fx_stack_t st = { 0 };
+    s_start(&st);
+    s_wait_ready(&st);
+    const char *topics[] = { "NBI" };
+    zsock_t *sub = fl_bus_subscriber(st.subscribe, NULL, topics, 1, NULL);
+    ck_assert_ptr_nonnull(sub);
+    zclock_sleep(200);                               /* let the subscription reach the broker */
+    fl_client_t *c = s_client(&st, 3000, 0);
+    /* slots from 10:00 on, five places each: every booking has room */
+    static char refs[STORM][16];
+    static unsigned ids[STORM];
+    int confirmed = 0;
+    for (int sent = 0; sent < STORM; sent++) {
+        char json[512], rid[32];
+        snprintf(rid, sizeof rid, "storm-%06d", sent);
+        s_book_json(json, sizeof json, rid, TUE_0900 + 3600 + (int64_t) (sent / 5) % 28 * 900
+                    + (int64_t) (sent / 140) * 86400, 20000000u + (unsigned) sent);
+        msgpack_sbuffer buf;
+        s_encode(json, &buf);
+        ck_assert_int_eq(fl_client_send(c, "foleni.scheduler", rid, buf.data, buf.size), 0);
+        msgpack_sbuffer_destroy(&buf);
+    }
+    /* collect confirmations; kill the scheduler while most are still in flight */
+    size_t in_flight_at_kill = 0;
+    fl_reply_t r;
+    while (fl_client_recv(c, &r, st.scheduler ? 5000 : 300) == 0) {
+        if (r.status == 0) {
+            fl_msg_t *m = s_reply(&r);
+            if (fl_msg_type(m) == FL_T_BOOKING) {
+                snprintf(refs[confirmed], sizeof refs[0], "%s", fl_msg_str(m, FL_F_REF));
+                ids[confirmed++] = 20000000u + (unsigned) atoi(r.rid + 6);
+            }
+            fl_msg_destroy(&m);
+        }
+        fl_reply_reset(&r);
+        if (confirmed >= 300 && st.scheduler) {
+            ck_assert_int_eq(tu_stop(st.scheduler, SIGKILL, 1000), 128 + SIGKILL);
+            st.scheduler = 0;
+            in_flight_at_kill = fl_client_outstanding(c);
+        }
+    }
+    ck_assert_msg(st.scheduler == 0, "the storm ended before the kill");
+    ck_assert_uint_gt(in_flight_at_kill, 0);        /* killed in the middle, not after */
+    fl_client_destroy(&c);
+    ck_assert_int_ge(confirmed, 300);
+    /* the highest seq seen on the bus before the crash */
+    uint64_t max_seq = 0;
+    zmsg_t *ev;
+    zsock_set_rcvtimeo(sub, 100);
+    while ((ev = zmsg_recv(sub))) {
+        zframe_t *body = zmsg_last(ev);
+        fl_msg_t *e = fl_msg_decode(zframe_data(body), zframe_size(body), NULL);
+        if (e && fl_msg_uint(e, FL_F_SEQ) > max_seq)
+            max_seq = fl_msg_uint(e, FL_F_SEQ);
+        fl_msg_destroy(&e);
+        zmsg_destroy(&ev);
+    }
+    ck_assert_uint_gt(max_seq, 0);
+
+    s_start_scheduler(&st);                          /* restart on the same store */
+    s_wait_ready(&st);
+    fl_client_t *v = s_client(&st, 3000, 3);
+    for (int i = 0; i < confirmed; i++) {
+        char json[256];
+        snprintf(json, sizeof json, "{\"type\":\"view\",\"ref\":\"%.15s\",\"id_number\":\"%u\"}", refs[i], ids[i]);
+        fl_msg_t *m = s_call(v, json);
+        ck_assert_msg(fl_msg_type(m) == FL_T_BOOKING, "confirmed booking %s is gone after the crash", refs[i]);
+        fl_msg_destroy(&m);
+    }
+    /* the next event continues the sequence */
+    fl_msg_t *w = s_call(v, "{\"type\":\"walkin\",\"rid\":\"after-crash-1\",\"office\":\"NBI\",\"service\":\"PASSPORT\","
+                            "\"priority\":\"none\"}");
+    ck_assert_int_eq(fl_msg_type(w), FL_T_TICKET);
+    fl_msg_destroy(&w);
+    uint64_t next_seq = 0;
+    zsock_set_rcvtimeo(sub, 3000);
+    while (!next_seq && (ev = zmsg_recv(sub))) {
+        zframe_t *body = zmsg_last(ev);
+        fl_msg_t *e = fl_msg_decode(zframe_data(body), zframe_size(body), NULL);
+        if (e && !strcmp(fl_msg_str(e, FL_F_KIND), "ticket"))
+            next_seq = fl_msg_uint(e, FL_F_SEQ);
+        fl_msg_destroy(&e);
+        zmsg_destroy(&ev);
+    }
+    ck_assert_uint_gt(next_seq, max_seq);
+    fl_client_destroy(&v);
+    zsock_destroy(&sub);
+    s_stop(&st);                                     /* includes foleni-store check: no slot over capacity */
+}
+END_TEST
+
+Suite *
+make_suite(void)
+{
+    Suite *s = suite_create("scheduler_e2e");
+    TCase *tc = tcase_create("through the broker");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_racers_for_the_last_places_exactly_five_win);
+    tcase_add_test(tc, test_the_same_id_twice_at_once_books_once);
+    tcase_add_test(tc, test_sigkill_in_a_booking_storm_loses_no_confirmed_booking);
+    suite_add_tcase(s, tc);
+    return s;
+}
