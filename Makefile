@@ -16,8 +16,9 @@ SANITIZE ?=
 # Debian packages the build, the tests and `make run` need.
 DEB_PACKAGES := build-essential pkg-config libzmq3-dev libczmq-dev liblmdb-dev \
                 libmicrohttpd-dev libmsgpack-dev check libsubunit-dev libjansson-dev \
-                libcurl4-openssl-dev libsodium-dev tzdata
-PKGS := libczmq libzmq lmdb msgpack jansson libsodium
+                libcurl4-openssl-dev libsodium-dev libncurses-dev tmux chromium \
+                chromium-driver fonts-dejavu-core tzdata
+PKGS := libczmq libzmq lmdb msgpack jansson libsodium libmicrohttpd libcurl ncursesw
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g

@@ -15,6 +15,7 @@
 #include "libfoleni/bus.h"
 #include "libfoleni/client.h"
 #include "libfoleni/json.h"
+#include "tests/stack.h"
 #include "tests/testutil.h"
 
 #define TUE_0900 INT64_C(1796104800)
@@ -27,73 +28,19 @@ static const char *s_config =
     "\"capacity\":5,\"service_minutes\":10}],"
     "\"counters\":[{\"number\":1,\"services\":[\"PASSPORT\"]}]}]}";
 
-typedef struct {
-    char *dir;
-    char endpoint[64], publish[64], subscribe[64];
-    char config[512], data[512], secret[512], log[512];
-    int broker, scheduler;
-} fx_stack_t;
-
-static void
-s_start_scheduler(fx_stack_t *st)
-{
-    const char *argv[] = { tu_bin("foleni-scheduler"), "-c", st->config, "-d", st->data, "-e", st->endpoint,
-                           "-p", st->publish, "--secret-file", st->secret, "--create-secret",
-                           "--counter-token", "counter-secret", "--clock", "1796104800", "--heartbeat-ms", "200",
-                           NULL };
-    st->scheduler = tu_spawn(st->log, argv);
-}
+typedef tu_stack_t fx_stack_t;
 
 static void
 s_start(fx_stack_t *st)
 {
-    zsys_handler_set(NULL);
-    zsys_init();
-    zsys_set_linger(0);
-    zsys_set_max_sockets(4096);
-    st->dir = tu_tempdir();
-    snprintf(st->endpoint, sizeof st->endpoint, "tcp://127.0.0.1:%d", tu_free_port());
-    snprintf(st->publish, sizeof st->publish, "tcp://127.0.0.1:%d", tu_free_port());
-    snprintf(st->subscribe, sizeof st->subscribe, "tcp://127.0.0.1:%d", tu_free_port());
-    snprintf(st->config, sizeof st->config, "%s/config.json", st->dir);
-    snprintf(st->data, sizeof st->data, "%s/data", st->dir);
-    snprintf(st->secret, sizeof st->secret, "%s/secret", st->dir);
-    snprintf(st->log, sizeof st->log, "%s/stack.log", st->dir);
-    FILE *f = fopen(st->config, "w");
-    fputs(s_config, f);
-    fclose(f);
-    const char *argv[] = { tu_bin("foleni-broker"), "-e", st->endpoint, "-p", st->publish, "-s", st->subscribe,
-                           "--heartbeat-ms", "200", NULL };
-    st->broker = tu_spawn(st->log, argv);
-    s_start_scheduler(st);
+    tu_stack_start(st, s_config, "1796104800");
 }
 
-static void
-s_stop(fx_stack_t *st)
-{
-    if (st->scheduler)
-        ck_assert_int_eq(tu_stop(st->scheduler, SIGTERM, 5000), 0);
-    ck_assert_int_eq(tu_stop(st->broker, SIGTERM, 5000), 0);
-    /* the store agrees with itself */
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "%s --data %s check >/dev/null", tu_bin("foleni-store"), st->data);
-    ck_assert_int_eq(system(cmd), 0);
-    tu_rmtree(st->dir);
-}
-
-static void
-s_encode(const char *json, msgpack_sbuffer *buf)
-{
-    json_t *j = json_loads(json, 0, NULL);
-    ck_assert_ptr_nonnull(j);
-    fl_error_t err;
-    fl_msg_t *m = fl_msg_from_json(j, &err);
-    json_decref(j);
-    ck_assert_msg(m != NULL, "%s", err.message);
-    msgpack_sbuffer_init(buf);
-    ck_assert_int_eq(fl_msg_encode(m, buf, NULL), 0);
-    fl_msg_destroy(&m);
-}
+#define s_start_scheduler tu_stack_start_scheduler
+#define s_stop            tu_stack_stop
+#define s_client          tu_stack_client
+#define s_call            tu_stack_call
+#define s_encode          tu_encode_json
 
 /* Decode a reply's msgpack body. */
 static fl_msg_t *
@@ -104,42 +51,6 @@ s_reply(const fl_reply_t *r)
     fl_msg_t *m = fl_msg_decode(zframe_data(f), zframe_size(f), NULL);
     ck_assert_ptr_nonnull(m);
     return m;
-}
-
-static fl_msg_t *
-s_call(fl_client_t *c, const char *json)
-{
-    msgpack_sbuffer buf;
-    s_encode(json, &buf);
-    zmsg_t *reply = NULL;
-    fl_error_t err;
-    int rc = fl_client_call(c, "foleni.scheduler", buf.data, buf.size, &reply, &err);
-    msgpack_sbuffer_destroy(&buf);
-    ck_assert_msg(rc == 0, "%s", err.message);
-    zframe_t *f = zmsg_first(reply);
-    fl_msg_t *m = fl_msg_decode(zframe_data(f), zframe_size(f), NULL);
-    zmsg_destroy(&reply);
-    ck_assert_ptr_nonnull(m);
-    return m;
-}
-
-static fl_client_t *
-s_client(fx_stack_t *st, int timeout_ms, int retries)
-{
-    fl_client_options_t o = { .timeout_ms = timeout_ms, .retries = retries, .max_outstanding = 4096 };
-    fl_client_t *c = fl_client_new(st->endpoint, NULL, &o, NULL);
-    ck_assert_ptr_nonnull(c);
-    return c;
-}
-
-static void
-s_wait_ready(fx_stack_t *st)
-{
-    fl_client_t *c = s_client(st, 500, 20);
-    fl_msg_t *r = s_call(c, "{\"type\":\"list_offices\"}");
-    ck_assert_int_eq(fl_msg_type(r), FL_T_OFFICE_LIST);
-    fl_msg_destroy(&r);
-    fl_client_destroy(&c);
 }
 
 static void
@@ -156,7 +67,6 @@ START_TEST(test_racers_for_the_last_places_exactly_five_win)
 {
     fx_stack_t st = { 0 };
     s_start(&st);
-    s_wait_ready(&st);
     int64_t slot = TUE_0900 + 3600;                 /* 10:00, capacity 5 */
     fl_client_t *clients[RACERS];
     msgpack_sbuffer bufs[RACERS];
@@ -199,7 +109,6 @@ START_TEST(test_the_same_id_twice_at_once_books_once)
 {
     fx_stack_t st = { 0 };
     s_start(&st);
-    s_wait_ready(&st);
     fl_client_t *a = s_client(&st, 5000, 2), *b = s_client(&st, 5000, 2);
     char ja[512], jb[512];
     s_book_json(ja, sizeof ja, "twice-000001", TUE_0900 + 3600, 424242);
@@ -235,7 +144,6 @@ START_TEST(test_sigkill_in_a_booking_storm_loses_no_confirmed_booking)
 {
     fx_stack_t st = { 0 };
     s_start(&st);
-    s_wait_ready(&st);
     const char *topics[] = { "NBI" };
     zsock_t *sub = fl_bus_subscriber(st.subscribe, NULL, topics, 1, NULL);
     ck_assert_ptr_nonnull(sub);
@@ -293,7 +201,6 @@ START_TEST(test_sigkill_in_a_booking_storm_loses_no_confirmed_booking)
     ck_assert_uint_gt(max_seq, 0);
 
     s_start_scheduler(&st);                          /* restart on the same store */
-    s_wait_ready(&st);
     fl_client_t *v = s_client(&st, 3000, 3);
     for (int i = 0; i < confirmed; i++) {
         char json[256];

@@ -1,0 +1,117 @@
+/*  stack.c — starting and stopping a real broker and scheduler for tests.  See stack.h. */
+#include "tests/stack.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "libfoleni/json.h"
+#include "tests/testutil.h"
+
+void
+tu_encode_json(const char *json, msgpack_sbuffer *buf)
+{
+    json_error_t jerr;
+    json_t *j = json_loads(json, 0, &jerr);
+    ck_assert_msg(j != NULL, "test JSON: %s", jerr.text);
+    fl_error_t err;
+    fl_msg_t *m = fl_msg_from_json(j, &err);
+    json_decref(j);
+    ck_assert_msg(m != NULL, "test request: %s", err.message);
+    msgpack_sbuffer_init(buf);
+    ck_assert_int_eq(fl_msg_encode(m, buf, NULL), 0);
+    fl_msg_destroy(&m);
+}
+
+fl_client_t *
+tu_stack_client(tu_stack_t *st, int timeout_ms, int retries)
+{
+    fl_client_options_t o = { .timeout_ms = timeout_ms, .retries = retries, .max_outstanding = 4096 };
+    fl_client_t *c = fl_client_new(st->endpoint, NULL, &o, NULL);
+    ck_assert_ptr_nonnull(c);
+    return c;
+}
+
+fl_msg_t *
+tu_stack_call(fl_client_t *c, const char *json)
+{
+    msgpack_sbuffer buf;
+    tu_encode_json(json, &buf);
+    zmsg_t *reply = NULL;
+    fl_error_t err;
+    int rc = fl_client_call(c, "foleni.scheduler", buf.data, buf.size, &reply, &err);
+    msgpack_sbuffer_destroy(&buf);
+    ck_assert_msg(rc == 0, "%s", err.message);
+    zframe_t *f = zmsg_first(reply);
+    fl_msg_t *m = f ? fl_msg_decode(zframe_data(f), zframe_size(f), NULL) : NULL;
+    zmsg_destroy(&reply);
+    ck_assert_ptr_nonnull(m);
+    return m;
+}
+
+void
+tu_stack_start_scheduler(tu_stack_t *st)
+{
+    const char *argv[32] = { tu_bin("foleni-scheduler"), "-c", st->config, "-d", st->data, "-e", st->endpoint,
+                             "-p", st->publish, "--secret-file", st->secret, "--create-secret",
+                             "--counter-token", TU_COUNTER_TOKEN, "--admin-token", TU_ADMIN_TOKEN,
+                             "--heartbeat-ms", "200" };
+    int n = 18;
+    if (st->clock[0]) {
+        argv[n++] = "--clock";
+        argv[n++] = st->clock;
+    }
+    argv[n] = NULL;
+    st->scheduler = tu_spawn(st->log, argv);
+    fl_client_t *c = tu_stack_client(st, 500, 20);
+    fl_msg_t *r = tu_stack_call(c, "{\"type\":\"list_offices\"}");
+    ck_assert_int_eq(fl_msg_type(r), FL_T_OFFICE_LIST);
+    fl_msg_destroy(&r);
+    fl_client_destroy(&c);
+}
+
+void
+tu_stack_start(tu_stack_t *st, const char *config_json, const char *clock)
+{
+    zsys_handler_set(NULL);
+    zsys_init();
+    zsys_set_linger(0);
+    zsys_set_max_sockets(4096);
+    memset(st, 0, sizeof *st);
+    st->dir = tu_tempdir();
+    snprintf(st->endpoint, sizeof st->endpoint, "tcp://127.0.0.1:%d", tu_free_port());
+    snprintf(st->publish, sizeof st->publish, "tcp://127.0.0.1:%d", tu_free_port());
+    snprintf(st->subscribe, sizeof st->subscribe, "tcp://127.0.0.1:%d", tu_free_port());
+    snprintf(st->data, sizeof st->data, "%s/data", st->dir);
+    snprintf(st->secret, sizeof st->secret, "%s/secret", st->dir);
+    snprintf(st->log, sizeof st->log, "%s/stack.log", st->dir);
+    snprintf(st->clock, sizeof st->clock, "%s", clock ? clock : "");
+    if (config_json) {
+        snprintf(st->config, sizeof st->config, "%s/config.json", st->dir);
+        FILE *f = fopen(st->config, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs(config_json, f);
+        fclose(f);
+    } else
+        snprintf(st->config, sizeof st->config, "deploy/config/demo.json");
+    const char *argv[] = { tu_bin("foleni-broker"), "-e", st->endpoint, "-p", st->publish, "-s", st->subscribe,
+                           "--heartbeat-ms", "200", NULL };
+    st->broker = tu_spawn(st->log, argv);
+    tu_stack_start_scheduler(st);
+}
+
+void
+tu_stack_stop(tu_stack_t *st)
+{
+    if (st->scheduler)
+        ck_assert_int_eq(tu_stop(st->scheduler, SIGTERM, 5000), 0);
+    if (st->broker)
+        ck_assert_int_eq(tu_stop(st->broker, SIGTERM, 5000), 0);
+    st->scheduler = st->broker = 0;
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "%s --data %s check >/dev/null", tu_bin("foleni-store"), st->data);
+    ck_assert_int_eq(system(cmd), 0);
+    tu_rmtree(st->dir);
+}
