@@ -17,8 +17,8 @@ SANITIZE ?=
 DEB_PACKAGES := build-essential pkg-config libzmq3-dev libczmq-dev liblmdb-dev \
                 libmicrohttpd-dev libmsgpack-dev check libsubunit-dev libjansson-dev \
                 libcurl4-openssl-dev libsodium-dev libncurses-dev tmux chromium \
-                chromium-driver fonts-dejavu-core tzdata
-PKGS := libczmq libzmq lmdb msgpack jansson libsodium libmicrohttpd libcurl ncursesw
+                chromium-driver fonts-dejavu-core libqrencode-dev tzdata
+PKGS := libczmq libzmq lmdb msgpack jansson libsodium libmicrohttpd libcurl ncursesw libqrencode
 
 CC      ?= cc
 CFLAGS  ?= -O2 -g
