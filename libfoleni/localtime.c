@@ -5,9 +5,11 @@
  *  UTC instants, each naming the local time type (offset, DST flag) in force
  *  from that instant on.  Before the first transition type 0 applies; from
  *  the last one on, the footer's POSIX TZ rule applies (or, with no footer,
- *  the last type).  Looking up an instant is a binary search (about 8 steps
- *  for London's 240 transitions) or, in the footer's years, computing the
- *  rule's transitions for the years around the instant.
+ *  the last type).  When the zone is read, the rule's changes up to
+ *  S_EXPAND_UNTIL_YEAR are appended to the table, so that looking up any
+ *  instant before then is one binary search (about 9 steps for London),
+ *  even with "slim" zone files that list few transitions; later instants
+ *  compute the rule's changes for the years around them (some 5x slower).
  *
  *  Going from wall clock to UTC walks the intervals between transitions
  *  that touch a window of ±FL_ZONE_OFFSET_LIMIT around the wall time read as
@@ -61,6 +63,14 @@
  * of the instant; a rule time of up to 167 h can push a year's transition
  * a week into its neighbour, so one year either side is not always enough. */
 #define S_FOOTER_YEARS_AROUND 2
+/* The footer rule's changes before this year are listed in the table. */
+#define S_EXPAND_UNTIL_YEAR 2100
+/* ...starting from this year when the file lists no transitions at all. */
+#define S_EXPAND_FROM_YEAR 1970
+/* A footer rule changes the clock at most twice a year. */
+#define S_FOOTER_CHANGES_PER_YEAR 2
+/* Types a zone may add to the file's: the footer's standard and daylight. */
+#define S_FOOTER_TYPES 2
 
 typedef struct {
     int32_t utoff;              /* local minus UTC, seconds */
@@ -95,10 +105,11 @@ typedef struct {
 
 struct fl_zone {
     char name[FL_ZONE_NAME_MAX + 1];
-    size_t count;               /* transitions */
+    size_t count;               /* transitions: the file's, then the footer's */
+    size_t file_count;          /* how many of them the file listed */
     int64_t *times;             /* count instants, strictly ascending */
-    uint8_t *type_of;           /* count indices into types */
-    size_t type_count;          /* 1..FL_ZONE_TYPES_MAX */
+    uint16_t *type_of;          /* count indices into types */
+    size_t type_count;          /* the file's types, then up to S_FOOTER_TYPES */
     s_type_t *types;
     s_footer_t footer;
 };
@@ -275,7 +286,12 @@ s_lookup(const fl_zone_t *self, int64_t t, s_type_t *type, int64_t *next)
         return;
     }
     if (t < self->times[0]) {
-        *type = self->types[0];
+        /* Type 0 applies before the file's first transition; with none,
+         * the footer does, and the table holds only its expansion. */
+        if (self->file_count == 0)
+            s_footer_at(&self->footer, t, type, next);
+        else
+            *type = self->types[0];
         *next = self->times[0];
         return;
     }
@@ -593,11 +609,11 @@ s_be64(const uint8_t *p)
 static int
 s_read_header(s_reader_t *r, int *version, s_header_t *h)
 {
+    const uint8_t *p = r->data + r->pos;
+    if (s_has(r, S_TZIF_MAGIC_LEN) && memcmp(p, S_TZIF_MAGIC, S_TZIF_MAGIC_LEN) != 0)
+        return s_bad(r, "it does not start with \"TZif\"");
     if (!s_has(r, S_TZIF_HEADER_LEN))
         return s_bad(r, "it ends inside a header");
-    const uint8_t *p = r->data + r->pos;
-    if (memcmp(p, S_TZIF_MAGIC, S_TZIF_MAGIC_LEN) != 0)
-        return s_bad(r, "it does not start with \"TZif\"");
     *version = p[4];
     if (*version != 0 && (*version < '2' || *version > '9'))
         return s_bad(r, "unknown version byte");
@@ -645,8 +661,9 @@ s_read_block(s_reader_t *r, const s_header_t *h, unsigned time_len, fl_zone_t *s
     self->count = h->timecnt;
     self->type_count = h->typecnt;
     self->times = malloc((h->timecnt ? h->timecnt : 1) * sizeof *self->times);
-    self->type_of = malloc(h->timecnt ? h->timecnt : 1);
-    self->types = malloc(h->typecnt * sizeof *self->types);
+    self->file_count = h->timecnt;
+    self->type_of = malloc((h->timecnt ? h->timecnt : 1) * sizeof *self->type_of);
+    self->types = malloc((h->typecnt + S_FOOTER_TYPES) * sizeof *self->types);
     if (!self->times || !self->type_of || !self->types)
         return fl_error_set(r->err, FL_E_NOMEM, "", "%s: out of memory", r->name);
 
@@ -720,6 +737,57 @@ s_read_footer(s_reader_t *r, fl_zone_t *self)
     return 0;
 }
 
+/* The index of a type equal to t, added to self->types if new (there is
+ * room for S_FOOTER_TYPES more than the file's). */
+static uint16_t
+s_type_index(fl_zone_t *self, s_type_t t)
+{
+    for (size_t i = 0; i < self->type_count; i++)
+        if (self->types[i].utoff == t.utoff && self->types[i].isdst == t.isdst)
+            return (uint16_t) i;
+    self->types[self->type_count] = t;
+    return (uint16_t) self->type_count++;
+}
+
+/*  Append the footer rule's changes up to S_EXPAND_UNTIL_YEAR to the table,
+ *  and give the last listed transition the footer's type, as lookups from
+ *  it on used the footer.  Nothing to do without daylight saving, or when
+ *  the file's last transition is before S_EXPAND_FROM_YEAR (no real zone
+ *  has that; the footer is then simply evaluated for every later instant). */
+static int
+s_expand(fl_zone_t *self, s_reader_t *r)
+{
+    int64_t until = s_days_from_civil(S_EXPAND_UNTIL_YEAR, 1, 1) * S_SECONDS_PER_DAY;
+    int64_t earliest = s_days_from_civil(S_EXPAND_FROM_YEAR, 1, 1) * S_SECONDS_PER_DAY;
+    int64_t from = self->count ? self->times[self->count - 1] : earliest;
+    if (!self->footer.present || !self->footer.has_dst || from < earliest || from >= until)
+        return 0;
+    /* At most two changes a year (a start and an end). */
+    size_t room = self->count + S_FOOTER_CHANGES_PER_YEAR
+                * (size_t) (S_EXPAND_UNTIL_YEAR - S_EXPAND_FROM_YEAR + 1);
+    int64_t *times = realloc(self->times, room * sizeof *times);
+    if (times)
+        self->times = times;
+    uint16_t *type_of = realloc(self->type_of, room * sizeof *type_of);
+    if (type_of)
+        self->type_of = type_of;
+    if (!times || !type_of)
+        return fl_error_set(r->err, FL_E_NOMEM, "", "%s: out of memory", r->name);
+    s_type_t type;
+    int64_t next;
+    s_footer_at(&self->footer, from, &type, &next);
+    if (self->count)
+        self->type_of[self->count - 1] = s_type_index(self, type);
+    while (next < until && self->count < room) {
+        int64_t change = next;
+        s_footer_at(&self->footer, change, &type, &next);
+        self->times[self->count] = change;
+        self->type_of[self->count] = s_type_index(self, type);
+        self->count++;
+    }
+    return 0;
+}
+
 fl_zone_t *
 fl_zone_parse(const char *name, const void *data, size_t len, fl_error_t *err)
 {
@@ -754,6 +822,8 @@ fl_zone_parse(const char *name, const void *data, size_t len, fl_error_t *err)
             rc = s_read_block(&r, &h, 8, self);
         if (rc == 0)
             rc = s_read_footer(&r, self);
+        if (rc == 0)
+            rc = s_expand(self, &r);
     } else if (rc == 0) {
         rc = s_read_block(&r, &h, 4, self);
         if (rc == 0 && r.pos != r.len)

@@ -179,7 +179,8 @@ h_snapshot(op_t *op)
     fl_msg_set_empty(r, FL_F_SERVING);
     fl_msg_set_empty(r, FL_F_RECENT);
     fl_msg_set_empty(r, FL_F_QUEUES);
-    qsort(d.t, d.n, sizeof *d.t, s_by_called_desc);
+    if (d.n)
+        qsort(d.t, d.n, sizeof *d.t, s_by_called_desc);
     size_t recent = 0;
     for (size_t i = 0; i < d.n; i++) {
         const fl_msg_t *t = d.t[i];

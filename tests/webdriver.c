@@ -11,7 +11,7 @@
 
 #include "tests/testutil.h"
 
-#define ELEMENT_KEY "element-6066-11e4-a5c6-66daa48f1d6c"
+#define ELEMENT_KEY "element-6066-11e4-a52e-4f735466cecf"  /* W3C WebDriver element reference */
 
 struct tu_web {
     int driver;                     /* chromedriver pid */
@@ -241,6 +241,23 @@ tu_web_wait_text(tu_web_t *self, const char *css, const char *needle, int timeou
             if (found)
                 return true;
         }
+        if (waited >= timeout_ms)
+            return false;
+        zclock_sleep(100);
+    }
+}
+
+bool
+tu_web_wait_true(tu_web_t *self, const char *expression, int timeout_ms)
+{
+    char js[2048];
+    snprintf(js, sizeof js, "!!(function(){try{return %s;}catch(e){return false;}})()", expression);
+    for (int waited = 0;; waited += 100) {
+        char *v = tu_web_eval(self, js);
+        bool yes = !strcmp(v, "true");
+        free(v);
+        if (yes)
+            return true;
         if (waited >= timeout_ms)
             return false;
         zclock_sleep(100);

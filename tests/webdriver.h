@@ -29,6 +29,10 @@ bool tu_web_wait(tu_web_t *self, const char *css, int timeout_ms);
 /*  True once the text of the first element matching css contains needle. */
 bool tu_web_wait_text(tu_web_t *self, const char *css, const char *needle, int timeout_ms);
 
+/*  True once the JavaScript expression is true in the page (within timeout_ms):
+ *  for waiting until a page has finished what it does on load. */
+bool tu_web_wait_true(tu_web_t *self, const char *expression, int timeout_ms);
+
 /*  Click / type into the first displayed element matching css (waits up to 5 s for it). */
 void tu_web_click(tu_web_t *self, const char *css);
 void tu_web_type(tu_web_t *self, const char *css, const char *text);
