@@ -370,18 +370,20 @@ s_worker_message(broker_t *self, zframe_t *identity, zmsg_t **msg_p)
     free(key);
 }
 
-static void
+/* Handle one waiting message; false when none was waiting (the ROUTER has a
+ * receive timeout of 0, so reading is the cheapest way to ask). */
+static bool
 s_router_input(broker_t *self)
 {
     zmsg_t *msg = zmsg_recv(self->router);
     if (!msg)
-        return;
+        return false;
     fl_error_t err;
     zframe_t *identity = fl_mdp_pop_identity(msg, &err);
     if (!identity) {
         s_warn(self, "dropped a message without identity", err.message);
         zmsg_destroy(&msg);
-        return;
+        return true;
     }
     switch (fl_mdp_protocol_of(msg)) {
     case FL_MDP_PROTO_CLIENT: {
@@ -409,6 +411,7 @@ s_router_input(broker_t *self)
     }
     zmsg_destroy(&msg);
     zframe_destroy(&identity);
+    return true;
 }
 
 /* ---- timers ---- */
@@ -463,8 +466,10 @@ s_bind(broker_t *self, zsock_t **sock, int type, const char *endpoint, fl_error_
     zsock_set_maxmsgsize(*sock, (int) self->opts.max_message_bytes);
     zsock_set_sndhwm(*sock, 100000);
     zsock_set_rcvhwm(*sock, 100000);
-    if (type == ZMQ_ROUTER)
+    if (type == ZMQ_ROUTER) {
         zsock_set_router_mandatory(*sock, 1);
+        zsock_set_rcvtimeo(*sock, 0);       /* drained by reading until empty */
+    }
     if (self->cert) {
         zcert_apply(self->cert, *sock);
         zsock_set_curve_server(*sock, 1);
@@ -594,8 +599,8 @@ broker_run(broker_t *self, volatile bool *stop)
         zsock_t *which = zpoller_wait(poller, wait);
         if (which == self->router) {
             /* drain what is there, up to a bound, before looking at timers */
-            for (int i = 0; i < 1000 && (zsock_events(self->router) & ZMQ_POLLIN); i++)
-                s_router_input(self);
+            for (int i = 0; i < 1000 && s_router_input(self); i++)
+                ;
         } else if (which && which == self->xsub)
             s_forward(self->xsub, self->xpub, &self->stats.events);
         else if (which && which == self->xpub)

@@ -65,6 +65,7 @@ s_connect(fl_client_t *self, fl_error_t *err)
     zsock_set_linger(self->sock, 0);
     zsock_set_sndhwm(self->sock, 0);
     zsock_set_rcvhwm(self->sock, 0);
+    zsock_set_rcvtimeo(self->sock, 0);  /* reading until empty is how we drain */
     fl_security_apply(self->security, self->sock);
     if (zsock_connect(self->sock, "%s", self->endpoint) != 0)
         return fl_error_set(err, FL_E_IO, "endpoint", "cannot connect to %s", self->endpoint);
@@ -241,20 +242,21 @@ s_expire(fl_client_t *self)
     }
 }
 
-/* Read one message from the broker and match it to its request. */
-static void
+/* Read one message from the broker, if one is waiting, and match it to its
+ * request.  False when nothing was waiting. */
+static bool
 s_receive(fl_client_t *self)
 {
     zmsg_t *msg = zmsg_recv(self->sock);
     if (!msg)
-        return;
+        return false;
     fl_mdp_client_msg_t cmd;
     fl_error_t err;
     if (fl_mdp_parse_client(msg, &cmd, &err) != 0 || cmd.command != FL_MDP_CLIENT_FINAL
         || zmsg_size(msg) < 2) {
         fl_log(FL_LOG_WARN, "dropped a malformed reply", FL_S("reason", err.message), NULL);
         zmsg_destroy(&msg);
-        return;
+        return true;
     }
     char *rid = zmsg_popstr(msg);
     pending_t *p = rid ? zhashx_lookup(self->by_rid, rid) : NULL;
@@ -262,6 +264,7 @@ s_receive(fl_client_t *self)
         s_finish(self, p, 0, &msg);
     zstr_free(&rid);                /* a late reply to a finished request is dropped */
     zmsg_destroy(&msg);
+    return true;
 }
 
 int
@@ -289,16 +292,11 @@ fl_client_recv(fl_client_t *self, fl_reply_t *out, int timeout_ms)
         }
         if (zhashx_size(self->by_rid) == 0)
             return FL_E_EMPTY;
+        if (s_receive(self))            /* take what is already here first */
+            continue;
         int64_t now = zclock_mono();
-        if (now >= until && timeout_ms >= 0) {
-            /* one non-blocking look before giving up */
-            zmq_pollitem_t item = { zsock_resolve(self->sock), 0, ZMQ_POLLIN, 0 };
-            if (zmq_poll(&item, 1, 0) > 0) {
-                s_receive(self);
-                continue;
-            }
+        if (now >= until && timeout_ms >= 0)
             return FL_E_TIMEOUT;
-        }
         int64_t wait = fl_client_next_timeout_ms(self);
         if (until != INT64_MAX && until - now < wait)
             wait = until - now;
@@ -307,8 +305,8 @@ fl_client_recv(fl_client_t *self, fl_reply_t *out, int timeout_ms)
         if (rc < 0)
             return FL_E_IO;         /* interrupted: let the caller decide */
         if (rc > 0)
-            while (zsock_events(self->sock) & ZMQ_POLLIN)
-                s_receive(self);
+            while (s_receive(self))
+                ;
     }
 }
 

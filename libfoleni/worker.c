@@ -36,6 +36,7 @@ s_connect(fl_worker_t *self)
     zsock_set_linger(self->sock, 0);
     zsock_set_sndhwm(self->sock, 0);
     zsock_set_rcvhwm(self->sock, 0);
+    zsock_set_rcvtimeo(self->sock, 0);  /* reading until empty is how we drain */
     fl_security_apply(self->security, self->sock);
     if (zsock_connect(self->sock, "%s", self->endpoint) != 0 || s_send_ready(self) != 0) {
         zsock_destroy(&self->sock);
@@ -166,11 +167,13 @@ s_timers(fl_worker_t *self)
     }
 }
 
-/* Handle one message from the broker; returns a request or NULL. */
+/* Handle one message from the broker, if one is waiting (*got says whether
+ * one was); returns a request or NULL. */
 static fl_request_t *
-s_receive(fl_worker_t *self)
+s_receive(fl_worker_t *self, bool *got)
 {
     zmsg_t *msg = zmsg_recv(self->sock);
+    *got = msg != NULL;
     if (!msg)
         return NULL;
     int64_t now = zclock_mono();
@@ -227,11 +230,11 @@ fl_worker_recv(fl_worker_t *self, fl_request_t **req, int timeout_ms)
     *req = NULL;
     while (true) {
         s_timers(self);
-        if (self->sock && (zsock_events(self->sock) & ZMQ_POLLIN)) {
-            if ((*req = s_receive(self)))
-                return 0;
-            continue;
-        }
+        bool got = false;
+        if (self->sock && (*req = s_receive(self, &got)))
+            return 0;
+        if (got)
+            continue;                   /* a heartbeat or the like: look again */
         int64_t now = zclock_mono();
         if (now >= until)
             return FL_E_TIMEOUT;
