@@ -66,6 +66,7 @@ s_connect(fl_client_t *self, fl_error_t *err)
     zsock_set_sndhwm(self->sock, 0);
     zsock_set_rcvhwm(self->sock, 0);
     zsock_set_rcvtimeo(self->sock, 0);  /* reading until empty is how we drain */
+    zsock_set_sndtimeo(self->sock, 0);  /* a connection refused in the handshake must not block send */
     fl_security_apply(self->security, self->sock);
     if (zsock_connect(self->sock, "%s", self->endpoint) != 0)
         return fl_error_set(err, FL_E_IO, "endpoint", "cannot connect to %s", self->endpoint);
