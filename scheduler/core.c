@@ -212,10 +212,13 @@ sched_new(store_t *store, const fl_config_t *config, const uint8_t *secret, size
     self->secret_len = secret_len;
     self->seq = zhashx_new();
     self->averages = zhashx_new();
+    self->roles = zhashx_new();
+    if (self->roles)
+        zhashx_set_destructor(self->roles, s_free_item);
     zhashx_set_destructor(self->seq, s_free_item);
     zhashx_set_destructor(self->averages, s_free_item);
     self->zones = calloc(config->office_count ? config->office_count : 1, sizeof *self->zones);
-    if (!self->seq || !self->averages || !self->zones) {
+    if (!self->seq || !self->averages || !self->zones || !self->roles) {
         fl_error_set(err, FL_E_NOMEM, "", "out of memory");
         goto fail;
     }
@@ -268,6 +271,7 @@ sched_destroy(sched_t **self_p)
     free(self->zones);
     zhashx_destroy(&self->seq);
     zhashx_destroy(&self->averages);
+    zhashx_destroy(&self->roles);
     zcertstore_destroy(&self->counter_keys);
     zcertstore_destroy(&self->admin_keys);
     sodium_memzero(self->secret, sizeof self->secret);
@@ -277,14 +281,49 @@ sched_destroy(sched_t **self_p)
 
 /* ---- identities ---- */
 
+/* What a CURVE key may do.  zcertstore rereads its folder on every lookup,
+ * so answers are remembered for SCHED_ROLE_CACHE_MS: a key added or removed
+ * takes effect within seconds without a folder scan per request. */
+#define SCHED_ROLE_CACHE_MS 5000
+#define SCHED_ROLE_CACHE_MAX 4096
+
+typedef struct {
+    sched_role_t role;
+    int64_t until;
+} role_entry_t;
+
+static sched_role_t
+s_key_role(const sched_t *self, const char *caller)
+{
+    sched_t *me = (sched_t *) self;             /* the cache is not part of what callers see */
+    int64_t now = zclock_mono();
+    role_entry_t *e = zhashx_lookup(me->roles, caller);
+    if (e && e->until > now)
+        return e->role;
+    sched_role_t role = SCHED_ROLE_PUBLIC;
+    if (self->admin_keys && zcertstore_lookup(self->admin_keys, caller))
+        role = SCHED_ROLE_ADMIN;
+    else if (self->counter_keys && zcertstore_lookup(self->counter_keys, caller))
+        role = SCHED_ROLE_COUNTER;
+    if (!e) {
+        if (zhashx_size(me->roles) >= SCHED_ROLE_CACHE_MAX)
+            zhashx_purge(me->roles);
+        if (!(e = calloc(1, sizeof *e)))
+            return role;
+        zhashx_insert(me->roles, caller, e);
+    }
+    e->role = role;
+    e->until = now + SCHED_ROLE_CACHE_MS;
+    return role;
+}
+
 sched_role_t
 sched_role_of(const sched_t *self, const char *caller, const char *token)
 {
-    if (caller && *caller) {
-        if (self->admin_keys && zcertstore_lookup(self->admin_keys, caller))
-            return SCHED_ROLE_ADMIN;
-        if (self->counter_keys && zcertstore_lookup(self->counter_keys, caller))
-            return SCHED_ROLE_COUNTER;
+    if (caller && *caller && (self->admin_keys || self->counter_keys)) {
+        sched_role_t role = s_key_role(self, caller);
+        if (role != SCHED_ROLE_PUBLIC)
+            return role;
     }
     if (token && *token) {
         if (self->auth.admin_token && strlen(token) == strlen(self->auth.admin_token)

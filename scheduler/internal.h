@@ -24,6 +24,7 @@ struct sched {
     zhashx_t *averages;             /* "OFFICE/SERVICE" -> fl_service_avg_t * (committed) */
     sched_auth_t auth;
     zcertstore_t *counter_keys, *admin_keys;
+    zhashx_t *roles;                /* CURVE key -> role_entry_t (a short-lived cache) */
 };
 
 /* A batch in progress; reset whenever the store runs the batch again. */
