@@ -3,7 +3,8 @@
 #   make          build every component into build/ (git ignores it)
 #   make check    install missing packages (as root), build, run every test suite,
 #                 then build and run the unit tests again under ASan + UBSan
-#   make run      install missing packages (as root), build, start what exists
+#   make run      install missing packages (as root), build, start the system
+#   make demo     build, then play a simulated day and report (docs/simday.md)
 #   make deps     only the package step
 #
 # One pattern rule per kind of artefact.  A component folder holds library sources
@@ -50,7 +51,7 @@ TESTLIB_SRC:= $(filter-out tests/test_%.c,$(wildcard tests/*.c))
 TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TESTLIB_OBJ:= $(patsubst %.c,$(BUILD)/obj/%.o,$(TESTLIB_SRC))
 
-.PHONY: all deps check test test-asan run clean
+.PHONY: all deps check test test-asan run demo clean
 # Keep objects between runs (make would delete them as intermediates).
 .SECONDARY:
 all: $(PROGS) $(TESTS)
@@ -114,6 +115,15 @@ check: deps
 run: deps
 	@$(MAKE) --no-print-directory all
 	@deploy/run-local $(BUILD)/bin
+
+# A whole simulated day at the demo office through the real broker and
+# scheduler, the scheduler's clock 300 times faster (about 2 minutes; see
+# docs/simday.md).  Options go in DEMO_ARGS: make demo DEMO_ARGS="--seed 7 --json".
+DEMO_ARGS ?=
+demo: deps
+	@$(MAKE) --no-print-directory $(BUILD)/bin/foleni-simday $(BUILD)/bin/foleni-broker \
+	    $(BUILD)/bin/foleni-scheduler $(BUILD)/bin/foleni-store
+	@$(BUILD)/bin/foleni-simday $(DEMO_ARGS)
 
 clean:
 	rm -rf build

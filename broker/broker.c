@@ -118,17 +118,20 @@ broker_endpoint_is_local(const char *e)
 
 /* ---- sending to clients ---- */
 
-/* Send msg (consumed) to the peer with this identity; count it if gone. */
-static void
+/* Send msg (consumed) to the peer with this identity; false (and counted)
+ * when the peer has gone (ROUTER_MANDATORY tells us). */
+static bool
 s_route(broker_t *self, const zframe_t *identity, zmsg_t **msg_p)
 {
     if (!*msg_p)
-        return;
+        return false;
     fl_mdp_prepend_identity(*msg_p, identity);
     if (zmsg_send(msg_p, self->router) != 0) {
-        self->stats.unroutable++;           /* ROUTER_MANDATORY: the peer has gone */
+        self->stats.unroutable++;
         zmsg_destroy(msg_p);
+        return false;
     }
+    return true;
 }
 
 /* Reply to a client: the request's rid frame (if it had one), then body. */
@@ -193,14 +196,22 @@ s_expire_requests(broker_t *self, service_t *s, int64_t now)
     }
 }
 
-static void
+/* Hand r to w; false when w has gone (then r is untouched and can go to
+ * another worker: a worker that reconnected leaves its old registration
+ * behind until its heartbeats run out). */
+static bool
 s_send_to_worker(broker_t *self, worker_t *w, request_t *r)
 {
+    zmsg_t *body = zmsg_dup(r->body);
+    if (!body)
+        return false;
     if (w->foleni)
-        zmsg_pushstr(r->body, r->caller);
-    zmsg_t *msg = fl_mdp_broker_to_worker_request(r->client, &r->body);
-    s_route(self, w->identity, &msg);
+        zmsg_pushstr(body, r->caller);
+    zmsg_t *msg = fl_mdp_broker_to_worker_request(r->client, &body);
+    return s_route(self, w->identity, &msg);
 }
+
+static void s_worker_delete(broker_t *self, worker_t *w, bool tell);
 
 /* Pair waiting requests with workers that have credit. */
 static void
@@ -210,7 +221,11 @@ s_dispatch(broker_t *self, service_t *s)
     while (zlistx_size(s->credit) && zlistx_size(s->requests)) {
         worker_t *w = zlistx_first(s->credit);
         request_t *r = zlistx_first(s->requests);
-        s_send_to_worker(self, w, r);
+        if (!s_send_to_worker(self, w, r)) {
+            fl_log(FL_LOG_INFO, "worker gone: dropped", FL_S("service", s->name), NULL);
+            s_worker_delete(self, w, false);    /* the request stays queued for the next */
+            continue;
+        }
         zlistx_delete(s->requests, zlistx_cursor(s->requests));
         w->inflight++;
         zlistx_delete(s->credit, w->credit_handle);

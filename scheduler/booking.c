@@ -204,6 +204,9 @@ done:
 
 /* ---- bookings ---- */
 
+static int s_let_go(op_t *op, fl_msg_t *b, const char *new_state);
+static int s_close_if_missed(op_t *op, const void *ref_bytes, size_t len);
+
 /* The reply every booking request gets. */
 static int
 s_booking_reply(op_t *op, const fl_msg_t *b)
@@ -269,6 +272,13 @@ h_book(op_t *op)
     const void *v;
     size_t vlen;
     int rc = store_get(op->txn, STORE_DB_BOOKINGS_BY_CITIZEN, &ck, &v, &vlen);
+    if (rc == 0) {
+        int closed = s_close_if_missed(op, v, vlen);
+        if (closed < 0)
+            return closed;
+        if (closed == 1)
+            rc = FL_E_NOT_FOUND;                /* the old one was missed: book anew */
+    }
     if (rc == 0)
         return sched_fail(op, FL_E_CONFLICT, "id_number",
                           "this ID number already has a booking for %s; view or cancel it with its reference",
@@ -318,6 +328,35 @@ h_book(op_t *op)
         s_booking_event(op, b);
     fl_msg_destroy(&b);
     return rc;
+}
+
+/* A confirmed or held booking whose check-in window has closed was missed:
+ * it becomes a no-show and gives back its place and its index entry, so the
+ * citizen may book again.  Returns 1 when it closed the booking, 0 when the
+ * booking is still live, or an error. */
+static int
+s_close_if_missed(op_t *op, const void *ref_bytes, size_t len)
+{
+    char ref[17];
+    if (len == 0 || len > 16)
+        return 0;
+    memcpy(ref, ref_bytes, len);
+    ref[len] = '\0';
+    store_key_t bk = store_key_booking(ref);
+    fl_msg_t *b = NULL;
+    int rc = store_get_rec(op->txn, STORE_DB_BOOKINGS, &bk, FL_T_BOOKING_REC, &b);
+    if (rc)
+        return rc == FL_E_NOT_FOUND ? 0 : rc;
+    const fl_office_t *o = fl_config_office(op->batch->sched->config, fl_msg_str(b, FL_F_OFFICE));
+    const fl_service_t *s = o ? fl_office_service(o, fl_msg_str(b, FL_F_SERVICE)) : NULL;
+    int64_t late = s ? (int64_t) s->checkin_late_minutes * 60 : 0;
+    const char *state = fl_msg_str(b, FL_F_STATE);
+    bool missed = (!strcmp(state, STORE_BOOKING_CONFIRMED) || !strcmp(state, STORE_BOOKING_HELD))
+                  && (int64_t) fl_msg_uint(b, FL_F_START) + late < op->now;
+    if (missed && (rc = s_let_go(op, b, STORE_BOOKING_NO_SHOW)) == 0)
+        rc = 1;
+    fl_msg_destroy(&b);
+    return missed ? rc : 0;
 }
 
 /* The booking with this reference, if the ID number is the one it was made

@@ -435,6 +435,27 @@ START_TEST(test_full_slot_duplicate_id_and_cancel)
 }
 END_TEST
 
+START_TEST(test_a_missed_appointment_does_not_block_a_new_booking)
+{
+    fx_t fx = { 0 };
+    fx_start(&fx, TUE_0900);
+    fl_msg_t *a = fx_book(&fx, TUE_0900, "PASSPORT", TUE_0900 + MINUTES(60), "80000001");   /* 10:00 */
+    ck_assert_str_eq(s_code(a), "ok");
+    fl_msg_t *early = fx_book(&fx, TUE_0900 + MINUTES(70), "PASSPORT", TUE_0900 + MINUTES(120), "80000001");
+    ck_assert_str_eq(s_code(early), "conflict");            /* 10:10: still within check-in */
+    fl_msg_t *later = fx_book(&fx, TUE_0900 + MINUTES(76), "PASSPORT", TUE_0900 + MINUTES(120), "80000001");
+    ck_assert_str_eq(s_code(later), "ok");                  /* 10:16: the 10:00 one was missed */
+    fl_msg_t *old = fx_call(&fx, TUE_0900 + MINUTES(77), "{\"type\":\"view\",\"ref\":\"%s\",\"id_number\":\"80000001\"}",
+                            fl_msg_str(a, FL_F_REF));
+    ck_assert_str_eq(fl_msg_str(old, FL_F_STATE), "no_show");
+    fl_msg_destroy(&a);
+    fl_msg_destroy(&early);
+    fl_msg_destroy(&later);
+    fl_msg_destroy(&old);
+    fx_end(&fx);
+}
+END_TEST
+
 START_TEST(test_reschedule_takes_the_new_place_before_freeing_the_old)
 {
     fx_t fx = { 0 };
@@ -775,6 +796,7 @@ make_suite(void)
     tcase_add_test(tc, test_transfer_keeps_arrival_time_and_named_counter);
     tcase_add_test(tc, test_checkin_window_early_on_time_late);
     tcase_add_test(tc, test_full_slot_duplicate_id_and_cancel);
+    tcase_add_test(tc, test_a_missed_appointment_does_not_block_a_new_booking);
     tcase_add_test(tc, test_reschedule_takes_the_new_place_before_freeing_the_old);
     tcase_add_test(tc, test_held_booking_expires_and_frees_its_place);
     tcase_add_loop_test(tc, test_bad_request_gets_a_clear_error_and_changes_nothing, 0,
