@@ -15,9 +15,8 @@
  *  is read and dropped.
  *
  *  Listens on 127.0.0.1 only.  Prints "hello listening on PORT threads=N"
- *  when ready (PORT 0 picks one), serves
- *  until SIGINT or SIGTERM, exits 0.  Exit 1 when it cannot listen, 2 on bad
- *  arguments.
+ *  when ready (PORT 0 picks one), serves until SIGINT or SIGTERM, exits 0.
+ *  Exit 1 when it cannot listen, 2 on bad arguments.
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -93,7 +93,9 @@ size_t fl_client_outstanding(const fl_client_t *self);
 int fl_client_call(fl_client_t *self, const char *service, const void *body, size_t len,
                    zmsg_t **reply, fl_error_t *err);
 
-/*  A fresh random request id (128 bits, hex) into out (33 bytes). */
+/*  A fresh request id into out (33 bytes, 32 hex digits): milliseconds since
+ *  the epoch, a random per-process salt and a counter — unique, cheap, and in
+ *  time order (the scheduler stores replies by id). */
 void fl_client_new_rid(char out[33]);
 
 #endif
