@@ -46,6 +46,8 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -361,7 +363,6 @@ typedef struct {
     int calls, warmup;
     int pace_ms;                    /* quiet time before each call */
     fl_client_t *client;
-    int next_ticket;                /* tickets issued so far today */
 } bench_t;
 
 typedef struct {
@@ -369,6 +370,7 @@ typedef struct {
     double disp_p50, disp_p99, cpu_per_call_us;
     double read_p50, read_p99;      /* until this program read it (its own reading time included) */
     double other_cores;             /* cores busy with anything but the benchmark's processes */
+    double raw_p50, raw_p99, raw_last_p50, raw_last_p99;    /* the baseline: a bare send() loop */
     int calls, slow;
 } result_t;
 
@@ -631,6 +633,142 @@ done:
     return rc;
 }
 
+/* ---- the baseline: the same fan-out as a bare loop of send() ---- */
+
+/* A thread that, for each round number it is given, writes one SSE-sized
+ * message carrying that number to every socket, as fast as send() goes. */
+typedef struct {
+    int *fds;
+    int n;
+    int go[2];                      /* round numbers in; -1: stop */
+    _Atomic int64_t t0;             /* when the round's first send began */
+} raw_t;
+
+static void *
+s_raw_sender(void *arg)
+{
+    raw_t *r = arg;
+    char msg[1468];
+    int round;
+    while (read(r->go[0], &round, sizeof round) == (ssize_t) sizeof round && round >= 0) {
+        memset(msg, 'x', sizeof msg);
+        int len = snprintf(msg, sizeof msg, "5B0\r\nevent: call\ndata: {\"round\":%d,", round);
+        msg[len] = 'x';
+        memcpy(msg + sizeof msg - 4, "}\n\n", 3);
+        r->t0 = s_now_ns();
+        for (int i = 0; i < r->n; i++)
+            if (send(r->fds[i], msg, sizeof msg - 1, MSG_NOSIGNAL) < 0)
+                break;
+    }
+    return NULL;
+}
+
+/* The floor for any one-thread server on this machine: what the same number of
+ * loopback writes costs when nothing else (no HTTP server, no event) is involved,
+ * read by this program exactly as the boards are. */
+static int
+s_raw(bench_t *b, int nboards, result_t *out)
+{
+    int rc = -1, listener = socket(AF_INET, SOCK_STREAM, 0), ep = epoll_create1(0);
+    board_t *readers = calloc((size_t) nboards, sizeof *readers);
+    int *writers = calloc((size_t) nboards, sizeof *writers);
+    int64_t *lat = calloc((size_t) b->calls * (size_t) nboards, sizeof *lat);
+    int64_t *last = calloc((size_t) b->calls, sizeof *last);
+    raw_t r = { .fds = writers, .n = nboards, .go = { -1, -1 } };
+    pthread_t thread;
+    bool started = false;
+    size_t nlat = 0;
+    int measured = 0;
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof a;
+    if (listener < 0 || ep < 0 || !readers || !writers || !lat || !last || pipe(r.go) != 0
+        || bind(listener, (struct sockaddr *) &a, sizeof a) != 0 || listen(listener, nboards) != 0
+        || getsockname(listener, (struct sockaddr *) &a, &alen) != 0)
+        goto done;
+    for (int i = 0; i < nboards; i++) {
+        readers[i].fd = s_connect(ntohs(a.sin_port));
+        writers[i] = accept(listener, NULL, NULL);
+        if (readers[i].fd < 0 || writers[i] < 0)
+            goto done;
+        int one = 1;
+        setsockopt(writers[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t) i };
+        epoll_ctl(ep, EPOLL_CTL_ADD, readers[i].fd, &ev);
+    }
+    if (pthread_create(&thread, NULL, s_raw_sender, &r) != 0)
+        goto done;
+    started = true;
+    for (int round = 0; round < b->warmup + b->calls; round++) {
+        for (int64_t quiet = s_now_ms() + b->pace_ms; s_now_ms() < quiet;)
+            zclock_sleep(5);
+        char needle[64];
+        snprintf(needle, sizeof needle, "\"round\":%d,", round);
+        for (int i = 0; i < nboards; i++) {
+            readers[i].len = 0;
+            readers[i].seen_ns = 0;
+        }
+        if (write(r.go[1], &round, sizeof round) != (ssize_t) sizeof round)
+            goto done;
+        int seen = 0;
+        for (int64_t deadline = s_now_ms() + BENCH_CALL_MS; seen < nboards;) {
+            if (s_now_ms() > deadline)
+                goto done;
+            struct epoll_event evs[256];
+            int n = epoll_wait(ep, evs, 256, 100);
+            for (int k = 0; k < n; k++) {
+                board_t *rd = &readers[evs[k].data.u32];
+                bool before = rd->seen_ns != 0;
+                if (!s_board_read(rd, needle))
+                    goto done;
+                seen += !before && rd->seen_ns;
+            }
+        }
+        if (round >= b->warmup) {
+            int64_t t0 = r.t0, slowest = 0;
+            for (int i = 0; i < nboards; i++) {
+                int64_t d = readers[i].sent_ns - t0;
+                lat[nlat++] = d;
+                slowest = d > slowest ? d : slowest;
+            }
+            last[measured++] = slowest;
+        }
+    }
+    out->raw_p50 = s_q_us(lat, nlat, 0.5);
+    out->raw_p99 = s_q_us(lat, nlat, 0.99);
+    out->raw_last_p50 = s_q_us(last, (size_t) measured, 0.5);
+    out->raw_last_p99 = s_q_us(last, (size_t) measured, 0.99);
+    rc = 0;
+done:
+    if (started) {
+        int stop = -1;
+        if (write(r.go[1], &stop, sizeof stop) == (ssize_t) sizeof stop)
+            pthread_join(thread, NULL);
+        else
+            pthread_cancel(thread);
+    }
+    for (int i = 0; i < nboards; i++) {
+        if (readers && readers[i].fd > 0)
+            close(readers[i].fd);
+        if (writers && writers[i] > 0)
+            close(writers[i]);
+    }
+    for (int k = 0; k < 2; k++)
+        if (r.go[k] >= 0)
+            close(r.go[k]);
+    if (listener >= 0)
+        close(listener);
+    if (ep >= 0)
+        close(ep);
+    free(readers);
+    free(writers);
+    free(lat);
+    free(last);
+    if (rc)
+        fprintf(stderr, "bench: the baseline with %d sockets failed\n", nboards);
+    return rc;
+}
+
 static void
 s_usage(FILE *out)
 {
@@ -738,18 +876,20 @@ main(int argc, char **argv)
         fprintf(stderr, "bench: the broker and scheduler did not come up (log: %s)\n", log);
         goto out;
     }
-    printf("foleni-bench-display: %d calls (+%d warm-up) per row; latencies in µs from the `next` reply\n",
-           b.calls, b.warmup);
-    printf("%7s %9s %9s %9s %9s %9s %8s %8s %9s %9s %9s %6s\n", "boards", "board p50", "board p99", "board max",
-           "last p50", "last p99", "bus p50", "bus p99", "disp p50", "disp p99", "cpu/call", "other");
+    printf("foleni-bench-display: %d calls (+%d warm-up) per row, %d ms apart; µs from the `next` reply to each\n"
+           "board's socket (last: the slowest board of a call); raw: a bare send() loop to as many sockets\n",
+           b.calls, b.warmup, b.pace_ms);
+    printf("%7s %9s %9s %9s %9s %8s %8s | %8s %8s %9s %9s | %9s %6s\n", "boards", "board p50", "board p99",
+           "last p50", "last p99", "bus p50", "bus p99", "raw p50", "raw p99", "rawl p50", "rawl p99", "cpu/call",
+           "other");
     result_t results[BENCH_CONFIGS_MAX];
     for (int i = 0; i < ncounts; i++) {
-        if (s_run(&b, counts[i], &results[i]) != 0)
+        if (s_run(&b, counts[i], &results[i]) != 0 || s_raw(&b, counts[i], &results[i]) != 0)
             goto out;
         result_t *r = &results[i];
-        printf("%7d %9.0f %9.0f %9.0f %9.0f %9.0f %8.0f %8.0f %9.0f %9.0f %9.0f %6.2f\n", counts[i], r->board_p50,
-               r->board_p99, r->board_max, r->last_p50, r->last_p99, r->bus_p50, r->bus_p99, r->disp_p50, r->disp_p99,
-               r->cpu_per_call_us, r->other_cores);
+        printf("%7d %9.0f %9.0f %9.0f %9.0f %8.0f %8.0f | %8.0f %8.0f %9.0f %9.0f | %9.0f %6.2f\n", counts[i],
+               r->board_p50, r->board_p99, r->last_p50, r->last_p99, r->bus_p50, r->bus_p99, r->raw_p50, r->raw_p99,
+               r->raw_last_p50, r->raw_last_p99, r->cpu_per_call_us, r->other_cores);
         fflush(stdout);
     }
     for (int i = 0; i < ncounts; i++) {
@@ -757,10 +897,11 @@ main(int argc, char **argv)
         printf("BENCH display boards=%d calls=%d not_counted=%d board_p50_us=%.0f board_p99_us=%.0f board_max_us=%.0f "
                "last_p50_us=%.0f last_p99_us=%.0f bus_p50_us=%.0f bus_p99_us=%.0f display_p50_us=%.0f "
                "display_p99_us=%.0f read_p50_us=%.0f read_p99_us=%.0f next_reply_p50_us=%.0f "
-               "display_cpu_per_call_us=%.0f other_cores=%.2f ok=1\n",
+               "display_cpu_per_call_us=%.0f raw_p50_us=%.0f raw_p99_us=%.0f raw_last_p50_us=%.0f raw_last_p99_us=%.0f "
+               "other_cores=%.2f ok=1\n",
                counts[i], r->calls, r->slow, r->board_p50, r->board_p99, r->board_max, r->last_p50, r->last_p99, r->bus_p50,
                r->bus_p99, r->disp_p50, r->disp_p99, r->read_p50, r->read_p99, r->reply_p50, r->cpu_per_call_us,
-               r->other_cores);
+               r->raw_p50, r->raw_p99, r->raw_last_p50, r->raw_last_p99, r->other_cores);
     }
     status = 0;
 out:

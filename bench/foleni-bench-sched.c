@@ -188,7 +188,7 @@ s_stop(pid_t pid, int sig, int timeout_ms)
 }
 
 static int
-s_rmtree_cb(const char *path)
+s_rmtree(const char *path)
 {
     /* small and bounded: our own temporary tree, two levels deep */
     char cmd[PATH_MAX + 32];
@@ -203,7 +203,7 @@ s_atexit(void)
         if (s_children[i] > 0)
             s_stop(s_children[i], SIGTERM, 2000);
     if (s_tempdir[0] && !s_keep)
-        s_rmtree_cb(s_tempdir);
+        s_rmtree(s_tempdir);
 }
 
 static void
@@ -662,6 +662,23 @@ s_wait_ready(stack_t_ *st, int timeout_ms)
     return rc == 0 ? 0 : -1;
 }
 
+/*  Print the last lines of a log (what a child said before it failed). */
+static void
+s_show_log(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    static char buf[8192];
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, size > (long) sizeof buf - 1 ? size - (long) sizeof buf + 1 : 0, SEEK_SET);
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    fprintf(stderr, "---- %s (end) ----\n%s---- end of log ----\n", path, buf);
+}
+
 static int
 s_stack_start(const opts_t *o, const char *root, int run, mode_t_ mode, stack_t_ *st)
 {
@@ -674,25 +691,43 @@ s_stack_start(const opts_t *o, const char *root, int run, mode_t_ mode, stack_t_
         return -1;
     if (s_write_config(o, st->config) != 0)
         return -1;
-    snprintf(st->endpoint, sizeof st->endpoint, "tcp://127.0.0.1:%d", s_free_port());
-    snprintf(st->publish, sizeof st->publish, "tcp://127.0.0.1:%d", s_free_port());
-    snprintf(st->subscribe, sizeof st->subscribe, "tcp://127.0.0.1:%d", s_free_port());
     char clock[32], window[16];
     snprintf(clock, sizeof clock, "%lld", (long long) BS_CLOCK);
     snprintf(window, sizeof window, "%u", o->window);
-    /* default heartbeats (2.5 s x 3): the scheduler cannot send one during a
-     * commit, and a disk busy with other work can stall a commit for seconds */
-    char *bargv[] = { (char *) o->broker, "-e", st->endpoint, "-p", st->publish, "-s", st->subscribe,
-                      "--log-level", "warn", "--stats-interval", "0", NULL };
-    st->broker = s_spawn(bargv, st->log);
-    char *sargv[] = { (char *) o->scheduler, "-c", st->config, "-d", st->data, "-e", st->endpoint,
-                      "-p", st->publish, "--secret-file", st->secret, "--create-secret", "--clock", clock,
-                      "--window", window, "--log-level", "warn",
-                      mode == MODE_SINGLE ? "--no-group-commit" : NULL, NULL };
-    st->scheduler = s_spawn(sargv, st->log);
-    if (st->broker < 0 || st->scheduler < 0 || s_wait_ready(st, BS_STARTUP_MS) != 0) {
-        fprintf(stderr, "foleni-bench-sched: the broker and scheduler did not come up (log: %s)\n", st->log);
-        return -1;
+    /* a port picked free may be taken again before the broker binds it: fresh
+     * ports and a fresh store on each of a few tries */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        int ports[3];
+        for (int i = 0; i < 3; i++) {
+            do
+                ports[i] = s_free_port();
+            while (ports[i] > 0 && ((i > 0 && ports[i] == ports[0]) || (i > 1 && ports[i] == ports[1])));
+            if (ports[i] <= 0)
+                return -1;
+        }
+        snprintf(st->endpoint, sizeof st->endpoint, "tcp://127.0.0.1:%d", ports[0]);
+        snprintf(st->publish, sizeof st->publish, "tcp://127.0.0.1:%d", ports[1]);
+        snprintf(st->subscribe, sizeof st->subscribe, "tcp://127.0.0.1:%d", ports[2]);
+        /* default heartbeats (2.5 s x 3): the scheduler cannot send one during a
+         * commit, and a disk busy with other work can stall a commit for seconds */
+        char *bargv[] = { (char *) o->broker, "-e", st->endpoint, "-p", st->publish, "-s", st->subscribe,
+                          "--log-level", "warn", "--stats-interval", "0", NULL };
+        st->broker = s_spawn(bargv, st->log);
+        char *sargv[] = { (char *) o->scheduler, "-c", st->config, "-d", st->data, "-e", st->endpoint,
+                          "-p", st->publish, "--secret-file", st->secret, "--create-secret", "--clock", clock,
+                          "--window", window, "--log-level", "warn",
+                          mode == MODE_SINGLE ? "--no-group-commit" : NULL, NULL };
+        st->scheduler = s_spawn(sargv, st->log);
+        if (st->broker > 0 && st->scheduler > 0 && s_wait_ready(st, BS_STARTUP_MS) == 0)
+            break;
+        fprintf(stderr, "foleni-bench-sched: the broker and scheduler did not come up (try %d)\n", attempt + 1);
+        s_show_log(st->log);
+        s_stop(st->scheduler, SIGKILL, 1000);
+        s_stop(st->broker, SIGKILL, 1000);
+        st->scheduler = st->broker = 0;
+        if (attempt == 2)
+            return -1;
+        s_rmtree(st->data);
     }
     store_options_t so = { .read_only = true };
     fl_error_t err;
@@ -1159,7 +1194,7 @@ main(int argc, char **argv)
             if (!s_keep) {
                 char data[PATH_MAX + 8];
                 snprintf(data, sizeof data, "%s", st.dir);
-                s_rmtree_cb(data);
+                s_rmtree(data);
             }
         }
     }
