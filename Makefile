@@ -67,10 +67,12 @@ $(BUILD)/lib/$(1).a: $(patsubst %.c,$(BUILD)/obj/%.o,$(call comp_src,$(1)))
 endef
 $(foreach c,$(COMPONENTS),$(if $(call comp_src,$(c)),$(eval $(call LIBRARY_RULE,$(c)))))
 
-# A program links its own folder's library (if any), then the store and
-# libfoleni; the linker takes only what it uses.
+# A program links its own folder's library (if any), then every other
+# component's, the store and libfoleni (benchmarks drive the scheduler's
+# library in process); the linker takes only what it uses.
+TEST_LIBS := $(filter-out $(LIBSTORE) $(LIBFOLENI),$(LIBS)) $(LIBSTORE) $(LIBFOLENI)
 define PROGRAM_RULE
-$(BUILD)/bin/$(basename $(notdir $(1))): $(BUILD)/obj/$(1:.c=.o) $(call comp_lib,$(patsubst %/,%,$(dir $(1)))) $(LIBSTORE) $(LIBFOLENI)
+$(BUILD)/bin/$(basename $(notdir $(1))): $(BUILD)/obj/$(1:.c=.o) $(call comp_lib,$(patsubst %/,%,$(dir $(1)))) $(TEST_LIBS)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS) $$(filter %.o %.a,$$^) -o $$@ $$(PKG_LIBS) $$(LDLIBS)
 endef
@@ -78,7 +80,6 @@ $(foreach p,$(PROG_SRC),$(eval $(call PROGRAM_RULE,$(p))))
 
 # Suites may test any component's library directly (the scheduler's rules,
 # say), so they link them all: components first, then the store, then libfoleni.
-TEST_LIBS := $(filter-out $(LIBSTORE) $(LIBFOLENI),$(LIBS)) $(LIBSTORE) $(LIBFOLENI)
 $(BUILD)/tests/test_%: $(BUILD)/obj/tests/test_%.o $(TESTLIB_OBJ) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -o $@ $(PKG_LIBS) $(CHECK_LIBS) $(LDLIBS)

@@ -37,24 +37,6 @@
  *  not a test.  docs/benchmarks.md ("Scheduler") has the method and figures.
  */
 
-/*  This program calls the scheduler library (sched_new, sched_batch), which
- *  the Makefile links only into scheduler/ programs and tests.  Until bench
- *  programs link every component library, `make` builds the stub below and
- *  bench/bench-sched-run builds the real program by hand with
- *  -DFOLENI_WITH_SCHEDULER, as build/bin/foleni-bench-sched-scale.linked.
- *  Once the Makefile links the libraries, define FOLENI_WITH_SCHEDULER for
- *  bench programs or delete the stub. */
-#ifndef FOLENI_WITH_SCHEDULER
-#include <stdio.h>
-
-int
-main(void)
-{
-    fprintf(stderr, "foleni-bench-sched-scale: this build lacks the scheduler library; "
-                    "bench/bench-sched-run builds the real one as foleni-bench-sched-scale.linked\n");
-    return 2;
-}
-#else
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -1066,4 +1048,3 @@ main(int argc, char **argv)
     printf("%s\n", rc == 0 ? "ok" : "FAILED");
     return rc == 0 ? 0 : 1;
 }
-#endif /* FOLENI_WITH_SCHEDULER */
