@@ -383,8 +383,8 @@ s_app_metrics(void *arg)
             (unsigned long long) h->opened, (unsigned long long) h->closed, (unsigned long long) h->messages,
             (unsigned long long) h->bytes, (unsigned long long) h->keepalives, (unsigned long long) h->lagged,
             (unsigned long long) h->dropped);
-    fprintf(f, "# HELP foleni_display_delivery_seconds From an event's arrival to its call message in a screen's "
-               "stream, per screen (recent %d).\n# TYPE foleni_display_delivery_seconds summary\n",
+    fprintf(f, "# HELP foleni_display_delivery_seconds From an event's arrival to its call written to a screen's "
+               "socket, per screen (recent %d).\n# TYPE foleni_display_delivery_seconds summary\n",
             DISP_HUB_LATENCY_SAMPLES);
     static const double qs[] = { 0.5, 0.9, 0.99, 1.0 };
     for (size_t k = 0; k < sizeof qs / sizeof qs[0]; k++)
@@ -621,8 +621,14 @@ disp_run(disp_t *self, volatile sig_atomic_t *stop)
             }
             /* requests given up (status FL_E_TIMEOUT) came through s_on_reply too */
         }
-        if (self->http)
+        /* Let MHD write: one pass resumes the streams a publish woke, the next
+         * writes to them; go on while it says work is ready, rather than
+         * through another poll. */
+        for (int pass = 0; self->http && pass < 4; pass++) {
             disp_http_run(self->http);
+            if (disp_http_timeout_ms(self->http) != 0)
+                break;
+        }
     }
     fl_log(FL_LOG_INFO, "display stopping", FL_U("boards", self->hub ? disp_hub_streams(self->hub) : 0), NULL);
     return 0;
