@@ -49,20 +49,13 @@ START_TEST(test_a_citizen_books_on_a_phone)
     tu_web_open(web, url);
     ck_assert_msg(tu_web_wait(web, "#service-list button[data-service=IDCARD]", 10000), "no services shown");
     tu_web_click(web, "#service-list button[data-service=IDCARD]");
-    ck_assert(tu_web_wait(web, "#day", 5000));
-    /* the first day with a free slot (today may be closed or over) */
-    bool found = false;
-    for (int i = 0; i < 10 && !found; i++) {
-        char js[160];
-        snprintf(js, sizeof js, "(function(){var d=document.getElementById('day');if(%d>=d.options.length)return false;"
-                 "d.selectedIndex=%d;d.dispatchEvent(new Event('change'));return true;})()", i, i);
-        char *ok = tu_web_eval(web, js);
-        bool more = !strcmp(ok, "true");
-        free(ok);
-        if (!more)
-            break;
-        found = tu_web_wait(web, "#slot-list button[data-start]:not([disabled])", 3000);
-    }
+    /* The page fetches a week of slots and selects its first day with a free place by
+       itself.  #day exists before that fetch answers, so wait for the fetch to finish
+       (options drawn, the list no longer busy), then for a free slot. */
+    ck_assert_msg(tu_web_wait_true(web, "document.getElementById('day').options.length > 0 && "
+                                        "!document.getElementById('slot-list').hasAttribute('aria-busy')", 30000),
+                  "the days were never drawn");
+    bool found = tu_web_wait(web, "#slot-list button[data-start]:not([disabled])", 10000);
     ck_assert_msg(found, "no day with a free slot");
     tu_web_screenshot(web, "build/screenshots/booking-slots.png");
     tu_web_click(web, "#slot-list button[data-start]:not([disabled])");

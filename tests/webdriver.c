@@ -20,6 +20,19 @@ struct tu_web {
     char *profile;
 };
 
+/* Every wait in the suites waits for something that must happen, so a wait that
+   succeeds returns at once and its timeout only bounds a failure.  The bound is
+   therefore generous and counted on the clock, not in loop turns (each turn is a
+   round trip to chromedriver): a fresh machine's first Chromium start, or a busy
+   CI machine, can be several times slower than a developer's. */
+#define TU_WEB_MIN_WAIT_MS 20000
+
+static int64_t
+s_deadline(int timeout_ms)
+{
+    return zclock_mono() + (timeout_ms > TU_WEB_MIN_WAIT_MS ? timeout_ms : TU_WEB_MIN_WAIT_MS);
+}
+
 /* One WebDriver command; returns the parsed "value" (owned) or NULL. */
 static json_t *
 s_command(tu_web_t *self, const char *method, const char *path, json_t *body, long *status_out)
@@ -70,7 +83,8 @@ tu_web_start(int width, int height)
     const char *argv[] = { "/usr/bin/chromedriver", port_arg, NULL };
     self->driver = tu_spawn(NULL, argv);
     bool ready = false;
-    for (int i = 0; i < 200 && !ready; i++) {
+    int64_t deadline = s_deadline(0);
+    while (!ready && zclock_mono() < deadline) {
         long status;
         json_t *v = s_command(self, "GET", "/status", NULL, &status);
         ready = v && json_is_true(json_object_get(v, "ready"));
@@ -174,11 +188,12 @@ bool
 tu_web_wait(tu_web_t *self, const char *css, int timeout_ms)
 {
     char id[128];
-    for (int waited = 0;; waited += 50) {
+    int64_t deadline = s_deadline(timeout_ms);
+    for (;;) {
         s_find(self, css, id);
         if (id[0])
             return true;
-        if (waited >= timeout_ms)
+        if (zclock_mono() >= deadline)
             return false;
         zclock_sleep(50);
     }
@@ -187,10 +202,13 @@ tu_web_wait(tu_web_t *self, const char *css, int timeout_ms)
 static void
 s_must_find(tu_web_t *self, const char *css, char id[128])
 {
-    for (int waited = 0; waited <= 5000; waited += 50) {
+    int64_t deadline = s_deadline(0);
+    for (;;) {
         s_find(self, css, id);
         if (id[0])
             return;
+        if (zclock_mono() >= deadline)
+            break;
         zclock_sleep(50);
     }
     ck_abort_msg("no visible element matches %s", css);
@@ -231,7 +249,8 @@ tu_web_text(tu_web_t *self, const char *css)
 bool
 tu_web_wait_text(tu_web_t *self, const char *css, const char *needle, int timeout_ms)
 {
-    for (int waited = 0;; waited += 100) {
+    int64_t deadline = s_deadline(timeout_ms);
+    for (;;) {
         char id[128];
         s_find(self, css, id);
         if (id[0]) {
@@ -241,7 +260,7 @@ tu_web_wait_text(tu_web_t *self, const char *css, const char *needle, int timeou
             if (found)
                 return true;
         }
-        if (waited >= timeout_ms)
+        if (zclock_mono() >= deadline)
             return false;
         zclock_sleep(100);
     }
@@ -252,13 +271,14 @@ tu_web_wait_true(tu_web_t *self, const char *expression, int timeout_ms)
 {
     char js[2048];
     snprintf(js, sizeof js, "!!(function(){try{return %s;}catch(e){return false;}})()", expression);
-    for (int waited = 0;; waited += 100) {
+    int64_t deadline = s_deadline(timeout_ms);
+    for (;;) {
         char *v = tu_web_eval(self, js);
         bool yes = !strcmp(v, "true");
         free(v);
         if (yes)
             return true;
-        if (waited >= timeout_ms)
+        if (zclock_mono() >= deadline)
             return false;
         zclock_sleep(100);
     }
