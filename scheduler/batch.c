@@ -152,6 +152,9 @@ s_op_clear(op_t *op)
         fl_msg_destroy(&op->events[i]);
     op->nevents = 0;
     fl_msg_destroy(&op->reply);
+    free(op->raw_reply);
+    op->raw_reply = NULL;
+    op->raw_len = 0;
 }
 
 /* The nested transaction of one request. */
@@ -162,7 +165,7 @@ s_run_op(store_txn_t *txn, void *arg)
     op->txn = txn;
     handler_fn *fn = s_handlers[fl_msg_type(op->req)];
     int rc = fn(op);
-    if (rc == 0 && !op->reply)
+    if (rc == 0 && !op->reply && !op->raw_reply)
         rc = sched_fail(op, FL_E_INVALID, "", "internal error: no reply was made");
     if (rc == 0)
         rc = s_store_events(op);
@@ -263,7 +266,11 @@ s_handle(batch_t *b, store_txn_t *txn, sched_request_t *r)
     op_t op = { .batch = b, .req = req, .now = b->now,
                 .role = sched_role_of(b->sched, r->caller, token) };
     int rc = store_nested(txn, s_run_op, &op);
-    if (rc == 0)
+    if (rc == 0 && op.raw_reply) {
+        r->reply = op.raw_reply;
+        r->reply_len = op.raw_len;
+        op.raw_reply = NULL;
+    } else if (rc == 0)
         s_encode(op.reply, &r->reply, &r->reply_len);
     else if (op.err.code)
         s_error_reply(r, op.err.code, op.err.field, op.err.message);

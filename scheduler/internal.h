@@ -43,7 +43,9 @@ typedef struct {
     const fl_msg_t *req;
     sched_role_t role;
     int64_t now;
-    fl_msg_t *reply;                /* set by a successful handler */
+    fl_msg_t *reply;                /* set by a successful handler, or: */
+    uint8_t *raw_reply;             /* a reply the handler encoded itself (malloc'd) */
+    size_t raw_len;
     fl_msg_t *events[8];            /* queued by sched_emit, stored on success */
     int nevents;
     fl_error_t err;                 /* set by a failing handler */
