@@ -1,11 +1,13 @@
 /*  internal.h — what the scheduler's files share and nobody else sees.
  *
- *  A batch (batch.c) runs each request as an op_t inside a nested
- *  transaction; the handler for its type (booking.c, tickets.c, counter.c,
+ *  A batch (batch.c) runs each request as an op_t, straight in the batch's
+ *  transaction or, after a request failed having written, each in a nested
+ *  one (see batch.c); so a handler should refuse before its first write.  The
+ *  handler for its type (booking.c, tickets.c, counter.c,
  *  board.c) reads and writes the store through op->txn, builds op->reply, and
  *  queues events with sched_emit().  Events get their seq and are stored when
- *  the handler succeeds, in the same nested transaction, so a request that
- *  fails leaves no event and uses no seq.
+ *  the handler succeeds, so a request that fails leaves no event and uses no
+ *  seq.
  */
 #ifndef FOLENI_SCHEDULER_INTERNAL_H
 #define FOLENI_SCHEDULER_INTERNAL_H
@@ -34,6 +36,7 @@ typedef struct {
     zhashx_t *seq;                  /* office -> uint64_t * : seq used so far in this batch */
     zlistx_t *events;               /* sched_event_t * to publish after commit */
     zlistx_t *samples;              /* service-time samples to fold in after commit */
+    bool nested;                    /* each request in its own nested transaction */
 } batch_t;
 
 /* One request being handled. */

@@ -35,6 +35,7 @@ struct store_txn {
     MDB_txn   *txn;
     store_txn_t *parent;
     bool       map_full;        /* LMDB said MDB_MAP_FULL: abort everything, grow, redo */
+    unsigned long marks;        /* puts and deletes tried, errors seen (store_txn_marks) */
 };
 
 static const struct { const char *name; fl_type_t rec; } s_dbs[STORE_DB__COUNT] = {
@@ -82,6 +83,12 @@ store_path(const store_t *self)
     return self->path;
 }
 
+unsigned long
+store_txn_marks(const store_txn_t *txn)
+{
+    return txn->marks;
+}
+
 store_t *
 store_txn_store(store_txn_t *txn)
 {
@@ -102,6 +109,7 @@ s_note(store_txn_t *txn, int rc)
         return 0;
     if (rc == MDB_NOTFOUND)
         return FL_E_NOT_FOUND;
+    txn->marks++;
     if (rc == MDB_MAP_FULL || rc == MDB_TXN_FULL) {
         for (store_txn_t *t = txn; t; t = t->parent)
             t->map_full = true;
@@ -365,6 +373,7 @@ int
 store_put(store_txn_t *txn, store_db_t db, const store_key_t *key, const void *val, size_t len)
 {
     MDB_val k = { key->len, (void *) key->b }, v = { len, (void *) val };
+    txn->marks++;
     return s_note(txn, mdb_put(txn->txn, txn->store->dbi[db], &k, &v, 0));
 }
 
@@ -417,6 +426,7 @@ int
 store_del(store_txn_t *txn, store_db_t db, const store_key_t *key)
 {
     MDB_val k = { key->len, (void *) key->b };
+    txn->marks++;
     return s_note(txn, mdb_del(txn->txn, txn->store->dbi[db], &k, NULL));
 }
 

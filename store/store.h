@@ -106,6 +106,13 @@ int store_read(store_t *self, store_txn_fn *fn, void *arg, fl_error_t *err);
  *  parent so store_write starts again). */
 int store_nested(store_txn_t *parent, store_txn_fn *fn, void *arg);
 
+/*  A count that grows with every put or delete attempted in txn and every
+ *  error LMDB reported in it (a missing key is not an error).  A caller that
+ *  runs a request straight in the parent transaction, without store_nested,
+ *  compares it before and after: unchanged means a failed request left the
+ *  transaction exactly as it found it. */
+unsigned long store_txn_marks(const store_txn_t *txn);
+
 /*  The store a transaction belongs to. */
 store_t *store_txn_store(store_txn_t *txn);
 
