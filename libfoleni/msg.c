@@ -220,6 +220,8 @@ s_check_text(uint64_t lo, uint64_t hi, fl_format_t format, const char *text, siz
                       len, (unsigned long long) lo);
     const unsigned char *p = (const unsigned char *) text;
     for (size_t i = 0; i < len;) {
+        /* plain ASCII runs are checked a byte at a time with one comparison
+         * per format; only bytes >= 0x80 need the UTF-8 decoder */
         unsigned c = p[i];
         bool ok;
         switch (format) {
@@ -227,7 +229,14 @@ s_check_text(uint64_t lo, uint64_t hi, fl_format_t format, const char *text, siz
         case FL_FMT_CODE:  ok = (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); break;
         case FL_FMT_WORD:  ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; break;
         case FL_FMT_DATE:  ok = (c >= '0' && c <= '9') || c == '-'; break;
-        default:           ok = c >= 0x20 && c != 0x7f; break;
+        default:
+            while (i < len && p[i] >= 0x20 && p[i] < 0x7f)
+                i++;
+            if (i == len)
+                continue;
+            c = p[i];
+            ok = c >= 0x20 && c != 0x7f;
+            break;
         }
         int step = 1;
         if (ok && c >= 0x80) {

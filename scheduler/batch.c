@@ -142,14 +142,18 @@ s_store_events(op_t *op)
         fl_msg_set_uint(e, FL_F_SEQ, seq);
         fl_msg_set_uint(e, FL_F_AT, (uint64_t) op->now);
         store_key_t k = store_key_event(office, seq);
-        int rc = store_put_rec(op->txn, STORE_DB_EVENTS, &k, e);
-        if (rc)
-            return rc;
         sched_event_t *out = calloc(1, sizeof *out);
         if (!out)
             return FL_E_NOMEM;
-        snprintf(out->topic, sizeof out->topic, "%s.%s", office, fl_msg_str(e, FL_F_KIND));
+        /* one encoding serves both the store and the bus */
         s_encode(e, &out->body, &out->len);
+        int rc = out->body ? store_put(op->txn, STORE_DB_EVENTS, &k, out->body, out->len) : FL_E_NOMEM;
+        if (rc) {
+            free(out->body);
+            free(out);
+            return rc;
+        }
+        snprintf(out->topic, sizeof out->topic, "%s.%s", office, fl_msg_str(e, FL_F_KIND));
         zlistx_add_end(op->batch->events, out);
     }
     return 0;

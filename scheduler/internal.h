@@ -12,6 +12,8 @@
 #ifndef FOLENI_SCHEDULER_INTERNAL_H
 #define FOLENI_SCHEDULER_INTERNAL_H
 
+#include <sodium.h>
+
 #include "libfoleni/localtime.h"
 #include "libfoleni/queue.h"
 #include "scheduler/scheduler.h"
@@ -21,6 +23,7 @@ struct sched {
     const fl_config_t *config;
     uint8_t secret[SCHED_SECRET_MAX];
     size_t secret_len;
+    crypto_auth_hmacsha256_state id_mac;  /* HMAC keyed with secret, copied per ID hash */
     fl_zone_t **zones;              /* one per config office, same index */
     zhashx_t *seq;                  /* office -> uint64_t * : last committed event seq */
     zhashx_t *averages;             /* "OFFICE/SERVICE" -> fl_service_avg_t * (committed) */
