@@ -11,6 +11,8 @@
  */
 #include "scheduler/internal.h"
 
+#include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "libfoleni/ids.h"
@@ -115,82 +117,88 @@ s_avail_entry(const uint8_t *key, size_t klen, const void *val, size_t vlen, voi
     return 0;
 }
 
-/* A sink for msgpack_packer that grows a malloc'd buffer, and remembers a
- * failure instead of writing past it. */
-typedef struct {
-    uint8_t *b;
-    size_t n, cap;
-    bool failed;
-} outbuf_t;
-
-static int
-s_out_write(void *data, const char *buf, size_t len)
+/* Append msgpack's shortest encoding of v (as msgpack_pack_uint64 writes it). */
+static uint8_t *
+s_mp_uint(uint8_t *p, uint64_t v)
 {
-    outbuf_t *o = data;
-    if (o->failed)
-        return -1;
-    if (len > o->cap - o->n) {
-        size_t cap = o->cap ? o->cap : 4096;
-        while (cap - o->n < len)
-            cap *= 2;
-        uint8_t *grown = cap <= FL_WIRE_MAX_BYTES ? realloc(o->b, cap) : NULL;
-        if (!grown) {
-            o->failed = true;
-            return -1;
-        }
-        o->b = grown;
-        o->cap = cap;
+    if (v <= 0x7f) {
+        *p++ = (uint8_t) v;
+        return p;
     }
-    memcpy(o->b + o->n, buf, len);
-    o->n += len;
-    return 0;
+    int w;
+    if (v <= 0xff) { *p++ = 0xcc; w = 1; }
+    else if (v <= 0xffff) { *p++ = 0xcd; w = 2; }
+    else if (v <= 0xffffffffu) { *p++ = 0xce; w = 4; }
+    else { *p++ = 0xcf; w = 8; }
+    for (int i = w - 1; i >= 0; i--)
+        *p++ = (uint8_t) (v >> (8 * i));
+    return p;
 }
 
-static void
-s_pack_key(msgpack_packer *pk, fl_field_t f)
+/* Append a short string (under 32 bytes: every field name and code here). */
+static uint8_t *
+s_mp_fixstr(uint8_t *p, const char *s, size_t n)
+{
+    assert(n < 32);
+    *p++ = (uint8_t) (0xa0 | n);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static uint8_t *
+s_mp_key(uint8_t *p, fl_field_t f)
 {
     const fl_field_spec_t *spec = fl_schema_field(f);
-    msgpack_pack_str_with_body(pk, spec->name, spec->len);
+    return s_mp_fixstr(p, spec->name, spec->len);
 }
 
-/* The slot_list reply, packed straight from the arrays: the same bytes
- * fl_msg_encode gives for the message built field by field (a test holds
- * the two together), without up to 8,192 item objects.  Every value is in
- * bounds by construction: codes come from the configuration, free is at most
- * the capacity (<= 1000), starts are real slot times. */
+/* The slot_list reply, packed straight from the arrays into one buffer sized
+ * up front: the same bytes fl_msg_encode gives for the message built field by
+ * field (a test holds the two together), without up to 8,192 item objects.
+ * Every value is in bounds by construction: codes come from the
+ * configuration, free is at most the capacity (<= 1000), starts are slot
+ * times, n is at most the list's 8,192. */
 static int
 s_pack_slot_list(op_t *op, const fl_office_t *o, const fl_service_t *s, const avail_t *a)
 {
-    outbuf_t out = { .cap = 0 };
-    msgpack_packer pk;
-    msgpack_packer_init(&pk, &out, s_out_write);
-    msgpack_pack_map(&pk, 6);
-    msgpack_pack_str_with_body(&pk, "v", 1);
-    msgpack_pack_uint64(&pk, FL_PROTOCOL_VERSION);
-    msgpack_pack_str_with_body(&pk, "type", 4);
     const fl_type_spec_t *t = fl_schema_type(FL_T_SLOT_LIST);
-    msgpack_pack_str_with_body(&pk, t->name, t->len);
-    s_pack_key(&pk, FL_F_OFFICE);
-    msgpack_pack_str_with_body(&pk, o->code, strlen(o->code));
-    s_pack_key(&pk, FL_F_SERVICE);
-    msgpack_pack_str_with_body(&pk, s->code, strlen(s->code));
-    s_pack_key(&pk, FL_F_SLOT_MINUTES);
-    msgpack_pack_uint64(&pk, (uint64_t) s->slot_minutes);
-    s_pack_key(&pk, FL_F_SLOTS);
-    msgpack_pack_array(&pk, a->n);
-    for (size_t i = 0; i < a->n; i++) {
-        msgpack_pack_map(&pk, 2);
-        s_pack_key(&pk, FL_F_START);
-        msgpack_pack_uint64(&pk, (uint64_t) a->starts[i]);
-        s_pack_key(&pk, FL_F_FREE);
-        msgpack_pack_uint64(&pk, a->taken[i] >= a->capacity[i] ? 0 : (uint64_t) (a->capacity[i] - a->taken[i]));
-    }
-    if (out.failed) {
-        free(out.b);
+    size_t olen = strlen(o->code), slen = strlen(s->code);
+    /* header: map, v, type, office, service, slot_minutes, slots + array
+     * header; each item: map, "start", 9-byte number, "free", 3-byte number */
+    size_t max = 128 + t->len + olen + slen + a->n * 24;
+    assert(max <= FL_WIRE_MAX_BYTES);
+    uint8_t *buf = malloc(max), *p = buf;
+    if (!buf)
         return FL_E_NOMEM;
+    *p++ = 0x86;                                /* map of 6 */
+    p = s_mp_fixstr(p, "v", 1);
+    p = s_mp_uint(p, FL_PROTOCOL_VERSION);
+    p = s_mp_fixstr(p, "type", 4);
+    p = s_mp_fixstr(p, t->name, t->len);
+    p = s_mp_key(p, FL_F_OFFICE);
+    p = s_mp_fixstr(p, o->code, olen);
+    p = s_mp_key(p, FL_F_SERVICE);
+    p = s_mp_fixstr(p, s->code, slen);
+    p = s_mp_key(p, FL_F_SLOT_MINUTES);
+    p = s_mp_uint(p, (uint64_t) s->slot_minutes);
+    p = s_mp_key(p, FL_F_SLOTS);
+    if (a->n <= 15)
+        *p++ = (uint8_t) (0x90 | a->n);         /* fixarray */
+    else {
+        *p++ = 0xdc;                            /* array 16: n <= 8192 */
+        *p++ = (uint8_t) (a->n >> 8);
+        *p++ = (uint8_t) a->n;
     }
-    op->raw_reply = out.b;
-    op->raw_len = out.n;
+    for (size_t i = 0; i < a->n; i++) {
+        *p++ = 0x82;                            /* map of 2 */
+        p = s_mp_key(p, FL_F_START);
+        p = s_mp_uint(p, (uint64_t) a->starts[i]);
+        p = s_mp_key(p, FL_F_FREE);
+        p = s_mp_uint(p, a->taken[i] >= a->capacity[i] ? 0 : (uint64_t) (a->capacity[i] - a->taken[i]));
+    }
+    assert((size_t) (p - buf) <= max);
+    op->raw_reply = buf;
+    op->raw_len = (size_t) (p - buf);
     return 0;
 }
 
