@@ -42,6 +42,7 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <malloc.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -934,6 +935,7 @@ s_part_avail(const opts_t *o, const char *root)
         fl_config_destroy(&config);
         return -1;
     }
+    malloc_trim(0);                     /* as foleni-scheduler does after starting */
     mem_t m1;
     s_memory(0, &m1);
     store_stat_t st;

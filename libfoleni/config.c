@@ -909,9 +909,10 @@ fl_config_load(const char *path, fl_error_t *err)
         return NULL;
     }
     /* Read at most one byte past the cap, so a larger file is seen as such
-     * whatever its reported size (pipes and /proc files report none). */
-    size_t cap = FL_CONFIG_FILE_MAX + 1, len = 0;
-    char *text = malloc(cap);
+     * whatever its reported size (pipes and /proc files report none).  The
+     * buffer starts small and doubles, so a small file costs little. */
+    size_t cap = FL_CONFIG_FILE_MAX + 1, len = 0, size = 1024 * 1024;
+    char *text = malloc(size);
     if (!text) {
         close(fd);
         s_no_memory(&ctx, "");
@@ -919,7 +920,18 @@ fl_config_load(const char *path, fl_error_t *err)
     }
     fl_config_t *self = NULL;
     while (len < cap) {
-        size_t want = cap - len < S_READ_CHUNK ? cap - len : S_READ_CHUNK;
+        if (len == size) {
+            size_t bigger = size * 2 < cap ? size * 2 : cap;
+            char *grown = realloc(text, bigger);
+            if (!grown) {
+                s_no_memory(&ctx, "");
+                goto done;
+            }
+            text = grown;
+            size = bigger;
+        }
+        size_t room = size - len;
+        size_t want = room < S_READ_CHUNK ? room : S_READ_CHUNK;
         ssize_t n = read(fd, text + len, want);
         if (n < 0 && errno == EINTR)
             continue;

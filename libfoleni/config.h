@@ -33,8 +33,11 @@
 
 /* The format version this build reads ("version" in the file). */
 #define FL_CONFIG_VERSION           1
-/* Largest config file or text accepted, in bytes. */
-#define FL_CONFIG_FILE_MAX          (4u * 1024 * 1024)
+/* Largest config file or text accepted, in bytes.  A national configuration
+ * (1,000 offices x 26 services) is about 3 MiB with short English names only
+ * and several times that with Swahili names and `bring` texts; the parse
+ * peaks near 15 times the file's size, briefly. */
+#define FL_CONFIG_FILE_MAX          (32u * 1024 * 1024)
 /* Most offices in one file, services per office, counters per office. */
 #define FL_CONFIG_OFFICES_MAX       2000
 #define FL_CONFIG_SERVICES_MAX      64

@@ -8,11 +8,63 @@
 #include "libfoleni/msg.h"
 
 #include <assert.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "libfoleni/arena.h"
 #include "libfoleni/wire.h"
+
+/*  Where in a message a value sits, as a chain of frames on the C stack:
+ *  each frame is a field name or a list index and points at its parent.
+ *  Nothing is formatted while all is well; only an error turns the chain into
+ *  text such as "slots[3].start" (s_path_text).  Formatting the path for every
+ *  field of every message cost about a third of a decode. */
+typedef struct path {
+    const struct path *up;
+    const char *name;               /* a field name (nlen bytes), or NULL for an index */
+    size_t nlen;
+    uint32_t index;
+} path_t;
+
+/* Write the path into out (FL_ERROR_FIELD_MAX bytes), cutting at its end;
+ * returns the length written. */
+static size_t
+s_path_text(const path_t *p, char *out)
+{
+    if (!p) {
+        out[0] = '\0';
+        return 0;
+    }
+    size_t n = s_path_text(p->up, out);
+    int w;
+    if (p->name)
+        w = snprintf(out + n, FL_ERROR_FIELD_MAX - n, "%s%.*s", n ? "." : "", (int) p->nlen, p->name);
+    else
+        w = snprintf(out + n, FL_ERROR_FIELD_MAX - n, "[%u]", p->index);
+    n += w > 0 ? (size_t) w : 0;
+    return n < FL_ERROR_FIELD_MAX ? n : FL_ERROR_FIELD_MAX - 1;
+}
+
+/* Fill err with code, the path as its field and "path: message" (or just the
+ * message at the top, where the path is empty); returns code.  Does nothing
+ * but return code when err is NULL (the setters need no text). */
+static int s_fail(fl_error_t *err, int code, const path_t *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+s_fail(fl_error_t *err, int code, const path_t *path, const char *fmt, ...)
+{
+    if (!err)
+        return code;
+    char where[FL_ERROR_FIELD_MAX], what[FL_ERROR_MESSAGE_MAX];
+    s_path_text(path, where);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return fl_error_set(err, code, where, "%s%s%s", where, *where ? ": " : "", what);
+}
 
 typedef struct {
     bool set;
@@ -157,17 +209,19 @@ s_format_name(fl_format_t f)
 }
 
 static int
-s_check_text(const fl_field_spec_t *spec, uint64_t lo, uint64_t hi, fl_format_t format,
-             const char *text, size_t len, const char *path, fl_error_t *err)
+s_check_text(uint64_t lo, uint64_t hi, fl_format_t format, const char *text, size_t len,
+             const path_t *path, fl_error_t *err)
 {
     if (len > hi)
-        return fl_error_set(err, FL_E_TOO_LONG, path, "%s: %zu bytes, at most %llu allowed",
-                            path, len, (unsigned long long) hi);
+        return s_fail(err, FL_E_TOO_LONG, path, "%zu bytes, at most %llu allowed",
+                      len, (unsigned long long) hi);
     if (len < lo)
-        return fl_error_set(err, FL_E_RANGE, path, "%s: %zu bytes, at least %llu needed",
-                            path, len, (unsigned long long) lo);
+        return s_fail(err, FL_E_RANGE, path, "%zu bytes, at least %llu needed",
+                      len, (unsigned long long) lo);
     const unsigned char *p = (const unsigned char *) text;
     for (size_t i = 0; i < len;) {
+        /* plain ASCII runs are checked a byte at a time with one comparison
+         * per format; only bytes >= 0x80 need the UTF-8 decoder */
         unsigned c = p[i];
         bool ok;
         switch (format) {
@@ -175,7 +229,14 @@ s_check_text(const fl_field_spec_t *spec, uint64_t lo, uint64_t hi, fl_format_t 
         case FL_FMT_CODE:  ok = (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); break;
         case FL_FMT_WORD:  ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; break;
         case FL_FMT_DATE:  ok = (c >= '0' && c <= '9') || c == '-'; break;
-        default:           ok = c >= 0x20 && c != 0x7f; break;
+        default:
+            while (i < len && p[i] >= 0x20 && p[i] < 0x7f)
+                i++;
+            if (i == len)
+                continue;
+            c = p[i];
+            ok = c >= 0x20 && c != 0x7f;
+            break;
         }
         int step = 1;
         if (ok && c >= 0x80) {
@@ -183,23 +244,22 @@ s_check_text(const fl_field_spec_t *spec, uint64_t lo, uint64_t hi, fl_format_t 
             ok = step > 0;
         }
         if (!ok)
-            return fl_error_set(err, FL_E_INVALID, path, "%s: must be %s (bad byte at %zu)",
-                                path, s_format_name(format), i);
+            return s_fail(err, FL_E_INVALID, path, "must be %s (bad byte at %zu)",
+                          s_format_name(format), i);
         i += step;
     }
     if (format == FL_FMT_DATE && !s_is_date(text, len))
-        return fl_error_set(err, FL_E_INVALID, path, "%s: not a real date YYYY-MM-DD", path);
-    (void) spec;
+        return s_fail(err, FL_E_INVALID, path, "not a real date YYYY-MM-DD");
     return 0;
 }
 
 static int
-s_check_uint(const fl_field_spec_t *spec, uint64_t v, const char *path, fl_error_t *err)
+s_check_uint(const fl_field_spec_t *spec, uint64_t v, const path_t *path, fl_error_t *err)
 {
     if (v < spec->lo || v > spec->hi)
-        return fl_error_set(err, FL_E_RANGE, path, "%s: %llu is outside %llu..%llu", path,
-                            (unsigned long long) v, (unsigned long long) spec->lo,
-                            (unsigned long long) spec->hi);
+        return s_fail(err, FL_E_RANGE, path, "%llu is outside %llu..%llu",
+                      (unsigned long long) v, (unsigned long long) spec->lo,
+                      (unsigned long long) spec->hi);
     return 0;
 }
 
@@ -210,7 +270,7 @@ fl_msg_set_uint(fl_msg_t *self, fl_field_t field, uint64_t value)
 {
     value_t *v = s_slot(self, field, FL_K_UINT);
     const fl_field_spec_t *spec = fl_schema_field(field);
-    int rc = s_check_uint(spec, value, spec->name, NULL);
+    int rc = s_check_uint(spec, value, NULL, NULL);
     if (rc == 0) {
         v->u = value;
         v->set = true;
@@ -234,7 +294,7 @@ fl_msg_set_strn(fl_msg_t *self, fl_field_t field, const char *text, size_t len)
     const fl_field_spec_t *spec = fl_schema_field(field);
     if (memchr(text, '\0', len))
         return FL_E_INVALID;
-    int rc = s_check_text(spec, spec->lo, spec->hi, spec->format, text, len, spec->name, NULL);
+    int rc = s_check_text(spec->lo, spec->hi, spec->format, text, len, NULL, NULL);
     if (rc)
         return rc;
     char *copy = fl_arena_strndup(self->arena, text, len);
@@ -301,7 +361,7 @@ fl_msg_add_str(fl_msg_t *self, fl_field_t field, const char *text)
     const fl_field_spec_t *spec = fl_schema_field(field);
     size_t len = strlen(text);
     /* each string in a list is text of 1..80 bytes in the field's format */
-    int rc = s_check_text(spec, 1, 80, spec->format, text, len, spec->name, NULL);
+    int rc = s_check_text(1, 80, spec->format, text, len, NULL, NULL);
     if (rc == 0)
         rc = s_list_grow(self, v, spec->hi);
     if (rc)
@@ -409,41 +469,37 @@ fl_msg_str_at(const fl_msg_t *self, fl_field_t field, size_t i)
 
 /* ---- required fields ---- */
 
+/* A message's required fields and list lengths; with check_items, its
+ * items' too (a decoded item has been checked already). */
 static int
-s_check(const fl_msg_t *self, char *path, size_t plen, fl_error_t *err)
+s_check(const fl_msg_t *self, const path_t *path, bool check_items, fl_error_t *err)
 {
     for (int i = 0; i < self->spec->nuses; i++) {
         const fl_use_t *use = &self->spec->uses[i];
-        const fl_field_spec_t *spec = fl_schema_field(use->field);
         const value_t *v = &self->values[i];
         if (!v->set) {
             if (use->required) {
-                snprintf(path + plen, FL_ERROR_FIELD_MAX - plen, "%s%s", plen ? "." : "", spec->name);
-                return fl_error_set(err, FL_E_MISSING, path, "%s: required by %s but missing",
-                                    path, self->spec->name);
+                const fl_field_spec_t *spec = fl_schema_field(use->field);
+                path_t here = { path, spec->name, spec->len, 0 };
+                return s_fail(err, FL_E_MISSING, &here, "required by %s but missing", self->spec->name);
             }
             continue;
         }
-        if (spec->kind == FL_K_LIST || spec->kind == FL_K_STRS) {
-            if (v->list.n < spec->lo) {
-                snprintf(path + plen, FL_ERROR_FIELD_MAX - plen, "%s%s", plen ? "." : "", spec->name);
-                return fl_error_set(err, FL_E_RANGE, path, "%s: %u entries, at least %llu needed",
-                                    path, v->list.n, (unsigned long long) spec->lo);
-            }
-        }
-        if (spec->kind == FL_K_LIST) {
+        const fl_field_spec_t *spec = fl_schema_field(use->field);
+        if (spec->kind != FL_K_LIST && spec->kind != FL_K_STRS)
+            continue;
+        path_t here = { path, spec->name, spec->len, 0 };
+        if (v->list.n < spec->lo)
+            return s_fail(err, FL_E_RANGE, &here, "%u entries, at least %llu needed",
+                          v->list.n, (unsigned long long) spec->lo);
+        if (spec->kind == FL_K_LIST && check_items) {
             for (uint32_t k = 0; k < v->list.n; k++) {
-                int n = snprintf(path + plen, FL_ERROR_FIELD_MAX - plen, "%s%s[%u]",
-                                 plen ? "." : "", spec->name, k);
-                size_t sub = plen + (n > 0 ? (size_t) n : 0);
-                if (sub >= FL_ERROR_FIELD_MAX)
-                    sub = FL_ERROR_FIELD_MAX - 1;
-                int rc = s_check(v->list.v[k], path, sub, err);
+                path_t at = { &here, NULL, 0, k };
+                int rc = s_check(v->list.v[k], &at, true, err);
                 if (rc)
                     return rc;
             }
         }
-        path[plen] = '\0';
     }
     return 0;
 }
@@ -451,8 +507,7 @@ s_check(const fl_msg_t *self, char *path, size_t plen, fl_error_t *err)
 int
 fl_msg_check(const fl_msg_t *self, fl_error_t *err)
 {
-    char path[FL_ERROR_FIELD_MAX] = "";
-    return s_check(self, path, 0, err);
+    return s_check(self, NULL, true, err);
 }
 
 /* ---- encoding ---- */
@@ -561,25 +616,12 @@ s_kind_name(fl_kind_t k)
     }
 }
 
-/* Append ".name" or "[i]" to a path, cutting at the buffer's end. */
-static size_t
-s_path_push(char *path, size_t plen, const char *name, long index)
-{
-    int n;
-    if (index < 0)
-        n = snprintf(path + plen, FL_ERROR_FIELD_MAX - plen, "%s%s", plen ? "." : "", name);
-    else
-        n = snprintf(path + plen, FL_ERROR_FIELD_MAX - plen, "[%ld]", index);
-    size_t end = plen + (n > 0 ? (size_t) n : 0);
-    return end < FL_ERROR_FIELD_MAX ? end : FL_ERROR_FIELD_MAX - 1;
-}
-
-static int s_decode_map(fl_msg_t *self, const msgpack_object *o, char *path, size_t plen,
-                        bool top, fl_error_t *err);
+static int s_decode_map(fl_msg_t *self, const msgpack_object *o, const path_t *path, bool top,
+                        fl_error_t *err);
 
 static int
 s_decode_value(fl_msg_t *self, value_t *v, const fl_field_spec_t *spec, const msgpack_object *o,
-               char *path, size_t plen, fl_error_t *err)
+               const path_t *path, fl_error_t *err)
 {
     bool kind_ok;
     switch (spec->kind) {
@@ -590,8 +632,7 @@ s_decode_value(fl_msg_t *self, value_t *v, const fl_field_spec_t *spec, const ms
     default:        kind_ok = o->type == MSGPACK_OBJECT_ARRAY; break;
     }
     if (!kind_ok)
-        return fl_error_set(err, FL_E_TYPE, path, "%s: must be %s, not %s", path,
-                            s_kind_name(spec->kind), s_object_kind(o));
+        return s_fail(err, FL_E_TYPE, path, "must be %s, not %s", s_kind_name(spec->kind), s_object_kind(o));
     int rc;
     switch (spec->kind) {
     case FL_K_UINT:
@@ -604,23 +645,22 @@ s_decode_value(fl_msg_t *self, value_t *v, const fl_field_spec_t *spec, const ms
         break;
     case FL_K_STR:
         if (memchr(o->via.str.ptr, '\0', o->via.str.size))
-            return fl_error_set(err, FL_E_INVALID, path, "%s: contains a NUL byte", path);
-        if ((rc = s_check_text(spec, spec->lo, spec->hi, spec->format, o->via.str.ptr,
-                               o->via.str.size, path, err)))
+            return s_fail(err, FL_E_INVALID, path, "contains a NUL byte");
+        if ((rc = s_check_text(spec->lo, spec->hi, spec->format, o->via.str.ptr, o->via.str.size, path, err)))
             return rc;
         if (!(v->s.p = fl_arena_strndup(self->arena, o->via.str.ptr, o->via.str.size)))
-            return fl_error_set(err, FL_E_NOMEM, path, "out of memory");
+            return s_fail(err, FL_E_NOMEM, path, "out of memory");
         v->s.n = o->via.str.size;
         break;
     case FL_K_BIN:
         if (o->via.bin.size > spec->hi)
-            return fl_error_set(err, FL_E_TOO_LONG, path, "%s: %u bytes, at most %llu allowed",
-                                path, o->via.bin.size, (unsigned long long) spec->hi);
+            return s_fail(err, FL_E_TOO_LONG, path, "%u bytes, at most %llu allowed",
+                          o->via.bin.size, (unsigned long long) spec->hi);
         if (o->via.bin.size < spec->lo)
-            return fl_error_set(err, FL_E_RANGE, path, "%s: %u bytes, at least %llu needed",
-                                path, o->via.bin.size, (unsigned long long) spec->lo);
+            return s_fail(err, FL_E_RANGE, path, "%u bytes, at least %llu needed",
+                          o->via.bin.size, (unsigned long long) spec->lo);
         if (!(v->s.p = fl_arena_alloc(self->arena, o->via.bin.size ? o->via.bin.size : 1)))
-            return fl_error_set(err, FL_E_NOMEM, path, "out of memory");
+            return s_fail(err, FL_E_NOMEM, path, "out of memory");
         if (o->via.bin.size)
             memcpy(v->s.p, o->via.bin.ptr, o->via.bin.size);
         v->s.n = o->via.bin.size;
@@ -629,42 +669,38 @@ s_decode_value(fl_msg_t *self, value_t *v, const fl_field_spec_t *spec, const ms
     case FL_K_LIST: {
         uint32_t n = o->via.array.size;
         if (n > spec->hi)
-            return fl_error_set(err, FL_E_TOO_LONG, path, "%s: %u entries, at most %llu allowed",
-                                path, n, (unsigned long long) spec->hi);
+            return s_fail(err, FL_E_TOO_LONG, path, "%u entries, at most %llu allowed",
+                          n, (unsigned long long) spec->hi);
         if (n < spec->lo)
-            return fl_error_set(err, FL_E_RANGE, path, "%s: %u entries, at least %llu needed",
-                                path, n, (unsigned long long) spec->lo);
+            return s_fail(err, FL_E_RANGE, path, "%u entries, at least %llu needed",
+                          n, (unsigned long long) spec->lo);
         v->list.v = fl_arena_alloc(self->arena, (n ? n : 1) * sizeof(void *));
         if (!v->list.v)
-            return fl_error_set(err, FL_E_NOMEM, path, "out of memory");
+            return s_fail(err, FL_E_NOMEM, path, "out of memory");
         v->list.cap = n;
         for (uint32_t k = 0; k < n; k++) {
             const msgpack_object *e = &o->via.array.ptr[k];
-            size_t elen = s_path_push(path, plen, NULL, k);
+            path_t at = { path, NULL, 0, k };
             if (spec->kind == FL_K_STRS) {
                 if (e->type != MSGPACK_OBJECT_STR)
-                    return fl_error_set(err, FL_E_TYPE, path, "%s: must be a string, not %s",
-                                        path, s_object_kind(e));
+                    return s_fail(err, FL_E_TYPE, &at, "must be a string, not %s", s_object_kind(e));
                 if (memchr(e->via.str.ptr, '\0', e->via.str.size))
-                    return fl_error_set(err, FL_E_INVALID, path, "%s: contains a NUL byte", path);
-                if ((rc = s_check_text(spec, 1, 80, spec->format, e->via.str.ptr, e->via.str.size,
-                                       path, err)))
+                    return s_fail(err, FL_E_INVALID, &at, "contains a NUL byte");
+                if ((rc = s_check_text(1, 80, spec->format, e->via.str.ptr, e->via.str.size, &at, err)))
                     return rc;
                 if (!(v->list.v[k] = fl_arena_strndup(self->arena, e->via.str.ptr, e->via.str.size)))
-                    return fl_error_set(err, FL_E_NOMEM, path, "out of memory");
+                    return s_fail(err, FL_E_NOMEM, &at, "out of memory");
             } else {
                 if (e->type != MSGPACK_OBJECT_MAP)
-                    return fl_error_set(err, FL_E_TYPE, path, "%s: must be a map, not %s",
-                                        path, s_object_kind(e));
+                    return s_fail(err, FL_E_TYPE, &at, "must be a map, not %s", s_object_kind(e));
                 fl_msg_t *item = s_alloc(self->arena, spec->item, false);
                 if (!item)
-                    return fl_error_set(err, FL_E_NOMEM, path, "out of memory");
-                if ((rc = s_decode_map(item, e, path, elen, false, err)))
+                    return s_fail(err, FL_E_NOMEM, &at, "out of memory");
+                if ((rc = s_decode_map(item, e, &at, false, err)))
                     return rc;
                 v->list.v[k] = item;
             }
             v->list.n = k + 1;
-            path[plen] = '\0';
         }
         break;
     }
@@ -674,51 +710,42 @@ s_decode_value(fl_msg_t *self, value_t *v, const fl_field_spec_t *spec, const ms
 }
 
 static bool
-s_key_is(const msgpack_object *k, const char *name)
+s_key_is(const msgpack_object *k, const char *name, size_t n)
 {
-    size_t n = strlen(name);
     return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, name, n) == 0;
 }
 
 static int
-s_decode_map(fl_msg_t *self, const msgpack_object *o, char *path, size_t plen, bool top,
-             fl_error_t *err)
+s_decode_map(fl_msg_t *self, const msgpack_object *o, const path_t *path, bool top, fl_error_t *err)
 {
     const msgpack_object_map *map = &o->via.map;
     for (uint32_t i = 0; i < map->size; i++) {
         const msgpack_object *key = &map->ptr[i].key;
-        path[plen] = '\0';
         if (key->type != MSGPACK_OBJECT_STR)
-            return fl_error_set(err, FL_E_TYPE, path, "%s%skeys must be strings, not %s",
-                                path, plen ? ": " : "", s_object_kind(key));
-        if (top && (s_key_is(key, "v") || s_key_is(key, "type")))
+            return s_fail(err, FL_E_TYPE, path, "keys must be strings, not %s", s_object_kind(key));
+        if (top && (s_key_is(key, "v", 1) || s_key_is(key, "type", 4)))
             continue;                     /* checked by the caller */
-        int f = fl_schema_field_by_name(key->via.str.ptr, key->via.str.size);
-        int use = f >= 0 ? fl_schema_use_index(self->type, (fl_field_t) f) : -1;
+        int use = fl_schema_use_by_name(self->type, key->via.str.ptr, key->via.str.size);
         if (use < 0) {
             char name[40];
             size_t n = key->via.str.size < 32 ? key->via.str.size : 32;
             memcpy(name, key->via.str.ptr, n);
-            name[n] = '\0';
             for (size_t c = 0; c < n; c++)
                 if ((unsigned char) name[c] < 0x20 || (unsigned char) name[c] >= 0x7f)
                     name[c] = '?';
-            size_t flen = s_path_push(path, plen, name, -1);
-            (void) flen;
-            return fl_error_set(err, FL_E_UNKNOWN, path, "%s: %s takes no such field",
-                                path, self->spec->name);
+            path_t here = { path, name, n, 0 };
+            return s_fail(err, FL_E_UNKNOWN, &here, "%s takes no such field", self->spec->name);
         }
-        size_t flen = s_path_push(path, plen, fl_schema_field((fl_field_t) f)->name, -1);
+        const fl_field_spec_t *spec = fl_schema_field(self->spec->uses[use].field);
+        path_t here = { path, spec->name, spec->len, 0 };
         value_t *v = &self->values[use];
         if (v->set)
-            return fl_error_set(err, FL_E_DUPLICATE_KEY, path, "%s: appears twice", path);
-        int rc = s_decode_value(self, v, fl_schema_field((fl_field_t) f), &map->ptr[i].val,
-                                path, flen, err);
+            return s_fail(err, FL_E_DUPLICATE_KEY, &here, "appears twice");
+        int rc = s_decode_value(self, v, spec, &map->ptr[i].val, &here, err);
         if (rc)
             return rc;
     }
-    path[plen] = '\0';
-    return s_check(self, path, plen, err);
+    return s_check(self, path, false, err);
 }
 
 /* Find `v` and `type` in a top-level map and check them. */
@@ -728,11 +755,11 @@ s_envelope(const msgpack_object *o, fl_type_t *type, fl_error_t *err)
     const msgpack_object *v = NULL, *t = NULL;
     for (uint32_t i = 0; i < o->via.map.size; i++) {
         const msgpack_object *key = &o->via.map.ptr[i].key;
-        if (s_key_is(key, "v")) {
+        if (s_key_is(key, "v", 1)) {
             if (v)
                 return fl_error_set(err, FL_E_DUPLICATE_KEY, "v", "v: appears twice");
             v = &o->via.map.ptr[i].val;
-        } else if (s_key_is(key, "type")) {
+        } else if (s_key_is(key, "type", 4)) {
             if (t)
                 return fl_error_set(err, FL_E_DUPLICATE_KEY, "type", "type: appears twice");
             t = &o->via.map.ptr[i].val;
@@ -794,8 +821,7 @@ s_decode(fl_type_t want, const void *buf, size_t len, fl_error_t *err)
         fl_error_set(err, FL_E_NOMEM, "", "out of memory");
         goto done;
     }
-    char path[FL_ERROR_FIELD_MAX] = "";
-    if (s_decode_map(self, o, path, 0, top, err))
+    if (s_decode_map(self, o, NULL, top, err))
         fl_msg_destroy(&self);
 done:
     msgpack_unpacked_destroy(&up);

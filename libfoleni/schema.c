@@ -8,6 +8,7 @@
 #include "libfoleni/schema.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <string.h>
 
 #define R(f) { FL_F_##f, true }
@@ -78,12 +79,12 @@ USES(idem_rec,      R(RID), R(EXPIRES), R(REQUEST_HASH), R(REPLY));
 USES(meta_rec,      R(SCHEMA), R(CREATED));
 
 #define FL_X_FIELD(e, nm, k, l, h, f, it) \
-    [FL_F_##e] = { .name = nm, .kind = FL_K_##k, .lo = (l), .hi = (h), .format = FL_FMT_##f, .item = FL_T_##it },
+    [FL_F_##e] = { .name = nm, .len = sizeof nm - 1, .kind = FL_K_##k, .lo = (l), .hi = (h), .format = FL_FMT_##f, .item = FL_T_##it },
 static const fl_field_spec_t s_fields[FL_F__COUNT] = { FL_FIELDS(FL_X_FIELD) };
 
 #define COUNT(a) ((int) (sizeof(a) / sizeof((a)[0])))
 #define FL_X_TYPE(e, nm, rl, list) \
-    [FL_T_##e] = { .name = nm, .role = FL_ROLE_##rl, .uses = s_##list, .nuses = COUNT(s_##list) },
+    [FL_T_##e] = { .name = nm, .len = sizeof nm - 1, .role = FL_ROLE_##rl, .uses = s_##list, .nuses = COUNT(s_##list) },
 static const fl_type_spec_t s_types[FL_T__COUNT] = { FL_TYPES(FL_X_TYPE) };
 
 const fl_field_spec_t *
@@ -108,7 +109,7 @@ fl_schema_type_by_name(const char *name, size_t len)
         const fl_type_spec_t *spec = &s_types[t];
         if (spec->role > FL_ROLE_EVENT)
             continue;
-        if (strlen(spec->name) == len && memcmp(spec->name, name, len) == 0)
+        if (spec->len == len && memcmp(spec->name, name, len) == 0)
             return (fl_type_t) t;
     }
     return FL_T_NONE;
@@ -118,18 +119,48 @@ int
 fl_schema_field_by_name(const char *name, size_t len)
 {
     for (int f = 0; f < FL_F__COUNT; f++)
-        if (strlen(s_fields[f].name) == len && memcmp(s_fields[f].name, name, len) == 0)
+        if (s_fields[f].len == len && memcmp(s_fields[f].name, name, len) == 0)
             return f;
     return -1;
+}
+
+/* Which use of each type each field is, or -1: a table rather than a scan,
+ * since every getter and setter asks.  Types take at most 127 fields. */
+static int8_t s_use_of[FL_T__COUNT][FL_F__COUNT];
+static pthread_once_t s_use_once = PTHREAD_ONCE_INIT;
+
+static void
+s_use_build(void)
+{
+    memset(s_use_of, -1, sizeof s_use_of);
+    for (int t = 0; t < FL_T__COUNT; t++) {
+        assert(s_types[t].nuses < 128);
+        for (int i = 0; i < s_types[t].nuses; i++)
+            s_use_of[t][s_types[t].uses[i].field] = (int8_t) i;
+    }
 }
 
 int
 fl_schema_use_index(fl_type_t type, fl_field_t field)
 {
+    assert(type >= 0 && type < FL_T__COUNT && field >= 0 && field < FL_F__COUNT);
+    pthread_once(&s_use_once, s_use_build);
+    return s_use_of[type][field];
+}
+
+int
+fl_schema_use_by_name(fl_type_t type, const char *name, size_t len)
+{
     const fl_type_spec_t *spec = fl_schema_type(type);
-    for (int i = 0; i < spec->nuses; i++)
-        if (spec->uses[i].field == field)
+    if (len == 0)
+        return -1;
+    /* a type takes a handful of fields: compare lengths and first bytes, which
+     * settles almost every candidate without a memcmp */
+    for (int i = 0; i < spec->nuses; i++) {
+        const fl_field_spec_t *f = &s_fields[spec->uses[i].field];
+        if (f->len == len && f->name[0] == name[0] && memcmp(f->name, name, len) == 0)
             return i;
+    }
     return -1;
 }
 

@@ -209,6 +209,7 @@ typedef enum {
 /* How a field is declared (one per field, from FL_FIELDS). */
 typedef struct {
     const char *name;
+    size_t      len;        /* strlen(name), fixed at build time */
     fl_kind_t   kind;
     uint64_t    lo, hi;
     fl_format_t format;
@@ -224,6 +225,7 @@ typedef struct {
 /* How a type is declared. */
 typedef struct {
     const char     *name;
+    size_t          len;    /* strlen(name) */
     fl_role_t       role;
     const fl_use_t *uses;   /* fields this type takes */
     int             nuses;
@@ -240,8 +242,14 @@ fl_type_t fl_schema_type_by_name(const char *name, size_t len);
 /*  The field with this wire name, or -1.  name need not be NUL-terminated. */
 int fl_schema_field_by_name(const char *name, size_t len);
 
-/*  Index of field within type's uses, or -1 when the type does not take it. */
+/*  Index of field within type's uses, or -1 when the type does not take it.
+ *  A table lookup (built once, thread-safely, on first use). */
 int fl_schema_use_index(fl_type_t type, fl_field_t field);
+
+/*  Index within type's uses of the field with this wire name, or -1 when the
+ *  type takes no field of that name (the decoder's lookup of each map key).
+ *  name need not be NUL-terminated. */
+int fl_schema_use_by_name(fl_type_t type, const char *name, size_t len);
 
 /*  True when the top-level type is a request that changes state and so must
  *  carry a request id (`rid`) for idempotency. */

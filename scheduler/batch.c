@@ -3,9 +3,19 @@
  *  sched_batch() runs inside one store_write().  For each request: decode and
  *  validate it; if it changes state, look its request id up in the
  *  idempotency store (a repeat gets the stored reply and does nothing more);
- *  run its handler in a nested transaction, so a request that fails is rolled
- *  back alone; store a successful reply under the request id.  Then one commit for the
- *  lot.  Replies and events are handed back only after that commit, and the
+ *  run its handler; store a successful reply under the request id.  Then one
+ *  commit for the lot.
+ *
+ *  One failure fails alone.  Handlers check before they write, so nearly
+ *  every refusal (full, conflict, not found, bad input) happens before the
+ *  request's first put, and the handler runs straight in the batch's
+ *  transaction: a nested LMDB transaction per request would copy every page
+ *  the request touches once more.  The store counts puts, deletes and errors
+ *  (store_txn_marks); if a request fails after one of them, the batch is
+ *  thrown away before anything is committed or answered and run again from
+ *  the start with every request in its own nested transaction (store_nested),
+ *  which rolls a failure back alone.  Requests that change nothing (no `rid`)
+ *  never write and need neither.  Replies and events are handed back only after that commit, and the
  *  in-memory caches (event seq, service-time averages) change only then.  If
  *  the store grows its map and runs the whole function again, the per-batch
  *  state is reset first, so nothing is counted twice.
@@ -132,14 +142,18 @@ s_store_events(op_t *op)
         fl_msg_set_uint(e, FL_F_SEQ, seq);
         fl_msg_set_uint(e, FL_F_AT, (uint64_t) op->now);
         store_key_t k = store_key_event(office, seq);
-        int rc = store_put_rec(op->txn, STORE_DB_EVENTS, &k, e);
-        if (rc)
-            return rc;
         sched_event_t *out = calloc(1, sizeof *out);
         if (!out)
             return FL_E_NOMEM;
-        snprintf(out->topic, sizeof out->topic, "%s.%s", office, fl_msg_str(e, FL_F_KIND));
+        /* one encoding serves both the store and the bus */
         s_encode(e, &out->body, &out->len);
+        int rc = out->body ? store_put(op->txn, STORE_DB_EVENTS, &k, out->body, out->len) : FL_E_NOMEM;
+        if (rc) {
+            free(out->body);
+            free(out);
+            return rc;
+        }
+        snprintf(out->topic, sizeof out->topic, "%s.%s", office, fl_msg_str(e, FL_F_KIND));
         zlistx_add_end(op->batch->events, out);
     }
     return 0;
@@ -152,6 +166,9 @@ s_op_clear(op_t *op)
         fl_msg_destroy(&op->events[i]);
     op->nevents = 0;
     fl_msg_destroy(&op->reply);
+    free(op->raw_reply);
+    op->raw_reply = NULL;
+    op->raw_len = 0;
 }
 
 /* The nested transaction of one request. */
@@ -162,7 +179,7 @@ s_run_op(store_txn_t *txn, void *arg)
     op->txn = txn;
     handler_fn *fn = s_handlers[fl_msg_type(op->req)];
     int rc = fn(op);
-    if (rc == 0 && !op->reply)
+    if (rc == 0 && !op->reply && !op->raw_reply)
         rc = sched_fail(op, FL_E_INVALID, "", "internal error: no reply was made");
     if (rc == 0)
         rc = s_store_events(op);
@@ -228,20 +245,24 @@ typedef struct {
     size_t n;
 } run_t;
 
-static void
+/* s_handle's answer when a request failed after writing in the batch's own
+ * transaction: the batch must be thrown away and run again nested. */
+#define S_REDO 1
+
+static int
 s_handle(batch_t *b, store_txn_t *txn, sched_request_t *r)
 {
     fl_error_t err;
     fl_msg_t *req = fl_msg_decode(r->body, r->len, &err);
     if (!req) {
         s_error_reply(r, err.code, err.field, err.message);
-        return;
+        return 0;
     }
     fl_type_t type = fl_msg_type(req);
     if (fl_schema_type(type)->role != FL_ROLE_REQUEST || !s_handlers[type]) {
         s_error_reply(r, FL_E_UNKNOWN, "type", "the scheduler takes requests only");
         fl_msg_destroy(&req);
-        return;
+        return 0;
     }
     bool mutating = fl_schema_is_mutating(type);
     idem_t idem = { .found = false };
@@ -256,14 +277,29 @@ s_handle(batch_t *b, store_txn_t *txn, sched_request_t *r)
             } else
                 s_error_reply(r, FL_E_CONFLICT, "rid", "this request id was already used for another request");
             fl_msg_destroy(&req);
-            return;
+            return 0;
         }
     }
     const char *token = fl_msg_takes(req, FL_F_TOKEN) ? fl_msg_str(req, FL_F_TOKEN) : NULL;
     op_t op = { .batch = b, .req = req, .now = b->now,
                 .role = sched_role_of(b->sched, r->caller, token) };
-    int rc = store_nested(txn, s_run_op, &op);
-    if (rc == 0)
+    int rc;
+    if (b->nested)
+        rc = store_nested(txn, s_run_op, &op);
+    else {
+        unsigned long marks = store_txn_marks(txn);
+        rc = s_run_op(txn, &op);
+        if (rc != 0 && store_txn_marks(txn) != marks) {
+            s_op_clear(&op);                /* it may have left half its writes */
+            fl_msg_destroy(&req);
+            return S_REDO;
+        }
+    }
+    if (rc == 0 && op.raw_reply) {
+        r->reply = op.raw_reply;
+        r->reply_len = op.raw_len;
+        op.raw_reply = NULL;
+    } else if (rc == 0)
         s_encode(op.reply, &r->reply, &r->reply_len);
     else if (op.err.code)
         s_error_reply(r, op.err.code, op.err.field, op.err.message);
@@ -275,6 +311,7 @@ s_handle(batch_t *b, store_txn_t *txn, sched_request_t *r)
     if (mutating && r->reply && rc == 0)
         s_idem_store(txn, rid, idem.hash, r, b->now);
     fl_msg_destroy(&req);
+    return 0;
 }
 
 static int
@@ -288,7 +325,8 @@ s_run_batch(store_txn_t *txn, void *arg)
         r->reply = NULL;
         r->reply_len = 0;
         r->repeat = false;
-        s_handle(run->batch, txn, r);
+        if (s_handle(run->batch, txn, r) == S_REDO)
+            return S_REDO;                  /* store_write aborts the transaction */
     }
     return 0;
 }
@@ -367,6 +405,11 @@ sched_batch(sched_t *self, sched_request_t *reqs, size_t n, int64_t now, sched_e
     run_t run = { .batch = b, .reqs = reqs, .n = n };
     fl_error_t err;
     int rc = store_write(self->store, s_run_batch, &run, &err);
+    if (rc == S_REDO) {
+        fl_log(FL_LOG_DEBUG, "batch run again, each request nested", FL_U("requests", n), NULL);
+        b->nested = true;
+        rc = store_write(self->store, s_run_batch, &run, &err);
+    }
     if (rc == 0)
         s_after_commit(b, events, nevents);
     else {

@@ -11,6 +11,8 @@
  */
 #include "scheduler/internal.h"
 
+#include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "libfoleni/ids.h"
@@ -47,33 +49,23 @@ s_check_slot(op_t *op, const fl_office_t *o, int oi, const fl_service_t *s, int6
     return 0;
 }
 
-/* Take one place in a slot (creating its record), or fail full. */
+/* Take one place in a slot (creating its record), or fail full.  Nothing is
+ * written when it fails. */
 static int
 s_take_place(op_t *op, const char *office, const fl_service_t *s, int64_t start, int64_t end)
 {
     store_key_t k = store_key_slot(office, s->code, (uint64_t) start);
-    fl_msg_t *slot = NULL;
-    int rc = store_get_rec(op->txn, STORE_DB_SLOTS, &k, FL_T_SLOT_REC, &slot);
-    if (rc == FL_E_NOT_FOUND) {
-        if (!(slot = fl_msg_new(FL_T_SLOT_REC)))
-            return FL_E_NOMEM;
-        fl_msg_set_str(slot, FL_F_OFFICE, office);
-        fl_msg_set_str(slot, FL_F_SERVICE, s->code);
-        fl_msg_set_uint(slot, FL_F_START, (uint64_t) start);
-        fl_msg_set_uint(slot, FL_F_END, (uint64_t) end);
-        fl_msg_set_uint(slot, FL_F_CAPACITY, (uint64_t) s->capacity);
-        fl_msg_set_uint(slot, FL_F_TAKEN, 0);
-    } else if (rc)
+    store_slot_t slot;
+    int rc = store_get_slot(op->txn, &k, &slot);
+    if (rc == FL_E_NOT_FOUND)
+        slot = (store_slot_t) { .start = (uint64_t) start, .end = (uint64_t) end,
+                                .capacity = (uint32_t) s->capacity, .taken = 0 };
+    else if (rc)
         return rc;
-    uint64_t taken = fl_msg_uint(slot, FL_F_TAKEN);
-    if (taken >= fl_msg_uint(slot, FL_F_CAPACITY)) {
-        fl_msg_destroy(&slot);
+    if (slot.taken >= slot.capacity)
         return sched_fail(op, FL_E_FULL, "start", "that slot is full; choose another time");
-    }
-    fl_msg_set_uint(slot, FL_F_TAKEN, taken + 1);
-    rc = store_put_rec(op->txn, STORE_DB_SLOTS, &k, slot);
-    fl_msg_destroy(&slot);
-    return rc;
+    slot.taken++;
+    return store_put_slot(op->txn, &k, office, s->code, &slot);
 }
 
 /* Give a place back. */
@@ -81,15 +73,13 @@ static int
 s_release_place(op_t *op, const char *office, const char *service, uint64_t start)
 {
     store_key_t k = store_key_slot(office, service, start);
-    fl_msg_t *slot = NULL;
-    int rc = store_get_rec(op->txn, STORE_DB_SLOTS, &k, FL_T_SLOT_REC, &slot);
+    store_slot_t slot;
+    int rc = store_get_slot(op->txn, &k, &slot);
     if (rc)
         return rc;
-    uint64_t taken = fl_msg_uint(slot, FL_F_TAKEN);
-    fl_msg_set_uint(slot, FL_F_TAKEN, taken ? taken - 1 : 0);
-    rc = store_put_rec(op->txn, STORE_DB_SLOTS, &k, slot);
-    fl_msg_destroy(&slot);
-    return rc;
+    if (slot.taken)
+        slot.taken--;
+    return store_put_slot(op->txn, &k, office, service, &slot);
 }
 
 typedef struct {
@@ -111,13 +101,104 @@ s_avail_entry(const uint8_t *key, size_t klen, const void *val, size_t vlen, voi
     if (a->next == a->n)
         return 1;                               /* past the last slot asked for */
     if (a->starts[a->next] == start) {
-        fl_msg_t *slot = fl_msg_decode_as(FL_T_SLOT_REC, val, vlen, NULL);
-        if (slot) {
-            a->taken[a->next] = (uint16_t) fl_msg_uint(slot, FL_F_TAKEN);
-            a->capacity[a->next] = (uint16_t) fl_msg_uint(slot, FL_F_CAPACITY);
-            fl_msg_destroy(&slot);
+        store_slot_t slot;
+        if (store_slot_parse(val, vlen, &slot) == 0) {
+            a->taken[a->next] = (uint16_t) slot.taken;
+            a->capacity[a->next] = (uint16_t) slot.capacity;
+        } else {                                /* an encoding this build does not write */
+            fl_msg_t *rec = fl_msg_decode_as(FL_T_SLOT_REC, val, vlen, NULL);
+            if (rec) {
+                a->taken[a->next] = (uint16_t) fl_msg_uint(rec, FL_F_TAKEN);
+                a->capacity[a->next] = (uint16_t) fl_msg_uint(rec, FL_F_CAPACITY);
+                fl_msg_destroy(&rec);
+            }
         }
     }
+    return 0;
+}
+
+/* Append msgpack's shortest encoding of v (as msgpack_pack_uint64 writes it). */
+static uint8_t *
+s_mp_uint(uint8_t *p, uint64_t v)
+{
+    if (v <= 0x7f) {
+        *p++ = (uint8_t) v;
+        return p;
+    }
+    int w;
+    if (v <= 0xff) { *p++ = 0xcc; w = 1; }
+    else if (v <= 0xffff) { *p++ = 0xcd; w = 2; }
+    else if (v <= 0xffffffffu) { *p++ = 0xce; w = 4; }
+    else { *p++ = 0xcf; w = 8; }
+    for (int i = w - 1; i >= 0; i--)
+        *p++ = (uint8_t) (v >> (8 * i));
+    return p;
+}
+
+/* Append a short string (under 32 bytes: every field name and code here). */
+static uint8_t *
+s_mp_fixstr(uint8_t *p, const char *s, size_t n)
+{
+    assert(n < 32);
+    *p++ = (uint8_t) (0xa0 | n);
+    memcpy(p, s, n);
+    return p + n;
+}
+
+static uint8_t *
+s_mp_key(uint8_t *p, fl_field_t f)
+{
+    const fl_field_spec_t *spec = fl_schema_field(f);
+    return s_mp_fixstr(p, spec->name, spec->len);
+}
+
+/* The slot_list reply, packed straight from the arrays into one buffer sized
+ * up front: the same bytes fl_msg_encode gives for the message built field by
+ * field (a test holds the two together), without up to 8,192 item objects.
+ * Every value is in bounds by construction: codes come from the
+ * configuration, free is at most the capacity (<= 1000), starts are slot
+ * times, n is at most the list's 8,192. */
+static int
+s_pack_slot_list(op_t *op, const fl_office_t *o, const fl_service_t *s, const avail_t *a)
+{
+    const fl_type_spec_t *t = fl_schema_type(FL_T_SLOT_LIST);
+    size_t olen = strlen(o->code), slen = strlen(s->code);
+    /* header: map, v, type, office, service, slot_minutes, slots + array
+     * header; each item: map, "start", 9-byte number, "free", 3-byte number */
+    size_t max = 128 + t->len + olen + slen + a->n * 24;
+    assert(max <= FL_WIRE_MAX_BYTES);
+    uint8_t *buf = malloc(max), *p = buf;
+    if (!buf)
+        return FL_E_NOMEM;
+    *p++ = 0x86;                                /* map of 6 */
+    p = s_mp_fixstr(p, "v", 1);
+    p = s_mp_uint(p, FL_PROTOCOL_VERSION);
+    p = s_mp_fixstr(p, "type", 4);
+    p = s_mp_fixstr(p, t->name, t->len);
+    p = s_mp_key(p, FL_F_OFFICE);
+    p = s_mp_fixstr(p, o->code, olen);
+    p = s_mp_key(p, FL_F_SERVICE);
+    p = s_mp_fixstr(p, s->code, slen);
+    p = s_mp_key(p, FL_F_SLOT_MINUTES);
+    p = s_mp_uint(p, (uint64_t) s->slot_minutes);
+    p = s_mp_key(p, FL_F_SLOTS);
+    if (a->n <= 15)
+        *p++ = (uint8_t) (0x90 | a->n);         /* fixarray */
+    else {
+        *p++ = 0xdc;                            /* array 16: n <= 8192 */
+        *p++ = (uint8_t) (a->n >> 8);
+        *p++ = (uint8_t) a->n;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        *p++ = 0x82;                            /* map of 2 */
+        p = s_mp_key(p, FL_F_START);
+        p = s_mp_uint(p, (uint64_t) a->starts[i]);
+        p = s_mp_key(p, FL_F_FREE);
+        p = s_mp_uint(p, a->taken[i] >= a->capacity[i] ? 0 : (uint64_t) (a->capacity[i] - a->taken[i]));
+    }
+    assert((size_t) (p - buf) <= max);
+    op->raw_reply = buf;
+    op->raw_len = (size_t) (p - buf);
     return 0;
 }
 
@@ -177,22 +258,7 @@ h_availability(op_t *op)
         if (rc)
             goto done;
     }
-    op->reply = fl_msg_new(FL_T_SLOT_LIST);
-    if (!op->reply) {
-        rc = FL_E_NOMEM;
-        goto done;
-    }
-    fl_msg_set_str(op->reply, FL_F_OFFICE, o->code);
-    fl_msg_set_str(op->reply, FL_F_SERVICE, s->code);
-    fl_msg_set_uint(op->reply, FL_F_SLOT_MINUTES, (uint64_t) s->slot_minutes);
-    fl_msg_set_empty(op->reply, FL_F_SLOTS);
-    for (size_t i = 0; i < a.n; i++) {
-        fl_msg_t *item = fl_msg_add_item(op->reply, FL_F_SLOTS);
-        if (!item)
-            break;
-        fl_msg_set_uint(item, FL_F_START, (uint64_t) a.starts[i]);
-        fl_msg_set_uint(item, FL_F_FREE, a.taken[i] >= a.capacity[i] ? 0 : (uint64_t) (a.capacity[i] - a.taken[i]));
-    }
+    rc = s_pack_slot_list(op, o, s, &a);
 done:
     free(a.starts);
     free(a.taken);

@@ -210,6 +210,8 @@ sched_new(store_t *store, const fl_config_t *config, const uint8_t *secret, size
     self->config = config;
     memcpy(self->secret, secret, secret_len);
     self->secret_len = secret_len;
+    /* key the HMAC once: its two padded-key blocks are the same for every hash */
+    crypto_auth_hmacsha256_init(&self->id_mac, self->secret, self->secret_len);
     self->seq = zhashx_new();
     self->averages = zhashx_new();
     self->roles = zhashx_new();
@@ -275,6 +277,7 @@ sched_destroy(sched_t **self_p)
     zcertstore_destroy(&self->counter_keys);
     zcertstore_destroy(&self->admin_keys);
     sodium_memzero(self->secret, sizeof self->secret);
+    sodium_memzero(&self->id_mac, sizeof self->id_mac);
     free(self);
     *self_p = NULL;
 }
@@ -391,12 +394,12 @@ sched_zone(const sched_t *self, int office_index)
 void
 sched_id_hash(const sched_t *self, const char *id_type, const char *number, uint8_t out[32])
 {
-    crypto_auth_hmacsha256_state st;
-    crypto_auth_hmacsha256_init(&st, self->secret, self->secret_len);
+    crypto_auth_hmacsha256_state st = self->id_mac;
     crypto_auth_hmacsha256_update(&st, (const unsigned char *) id_type, strlen(id_type));
     crypto_auth_hmacsha256_update(&st, (const unsigned char *) ":", 1);
     crypto_auth_hmacsha256_update(&st, (const unsigned char *) number, strlen(number));
     crypto_auth_hmacsha256_final(&st, out);
+    sodium_memzero(&st, sizeof st);
 }
 
 fl_msg_t *

@@ -1,14 +1,18 @@
 /*  internal.h — what the scheduler's files share and nobody else sees.
  *
- *  A batch (batch.c) runs each request as an op_t inside a nested
- *  transaction; the handler for its type (booking.c, tickets.c, counter.c,
+ *  A batch (batch.c) runs each request as an op_t, straight in the batch's
+ *  transaction or, after a request failed having written, each in a nested
+ *  one (see batch.c); so a handler should refuse before its first write.  The
+ *  handler for its type (booking.c, tickets.c, counter.c,
  *  board.c) reads and writes the store through op->txn, builds op->reply, and
  *  queues events with sched_emit().  Events get their seq and are stored when
- *  the handler succeeds, in the same nested transaction, so a request that
- *  fails leaves no event and uses no seq.
+ *  the handler succeeds, so a request that fails leaves no event and uses no
+ *  seq.
  */
 #ifndef FOLENI_SCHEDULER_INTERNAL_H
 #define FOLENI_SCHEDULER_INTERNAL_H
+
+#include <sodium.h>
 
 #include "libfoleni/localtime.h"
 #include "libfoleni/queue.h"
@@ -19,6 +23,7 @@ struct sched {
     const fl_config_t *config;
     uint8_t secret[SCHED_SECRET_MAX];
     size_t secret_len;
+    crypto_auth_hmacsha256_state id_mac;  /* HMAC keyed with secret, copied per ID hash */
     fl_zone_t **zones;              /* one per config office, same index */
     zhashx_t *seq;                  /* office -> uint64_t * : last committed event seq */
     zhashx_t *averages;             /* "OFFICE/SERVICE" -> fl_service_avg_t * (committed) */
@@ -34,6 +39,7 @@ typedef struct {
     zhashx_t *seq;                  /* office -> uint64_t * : seq used so far in this batch */
     zlistx_t *events;               /* sched_event_t * to publish after commit */
     zlistx_t *samples;              /* service-time samples to fold in after commit */
+    bool nested;                    /* each request in its own nested transaction */
 } batch_t;
 
 /* One request being handled. */
@@ -43,7 +49,9 @@ typedef struct {
     const fl_msg_t *req;
     sched_role_t role;
     int64_t now;
-    fl_msg_t *reply;                /* set by a successful handler */
+    fl_msg_t *reply;                /* set by a successful handler, or: */
+    uint8_t *raw_reply;             /* a reply the handler encoded itself (malloc'd) */
+    size_t raw_len;
     fl_msg_t *events[8];            /* queued by sched_emit, stored on success */
     int nevents;
     fl_error_t err;                 /* set by a failing handler */

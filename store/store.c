@@ -35,6 +35,7 @@ struct store_txn {
     MDB_txn   *txn;
     store_txn_t *parent;
     bool       map_full;        /* LMDB said MDB_MAP_FULL: abort everything, grow, redo */
+    unsigned long marks;        /* puts and deletes tried, errors seen (store_txn_marks) */
 };
 
 static const struct { const char *name; fl_type_t rec; } s_dbs[STORE_DB__COUNT] = {
@@ -82,6 +83,12 @@ store_path(const store_t *self)
     return self->path;
 }
 
+unsigned long
+store_txn_marks(const store_txn_t *txn)
+{
+    return txn->marks;
+}
+
 store_t *
 store_txn_store(store_txn_t *txn)
 {
@@ -102,6 +109,7 @@ s_note(store_txn_t *txn, int rc)
         return 0;
     if (rc == MDB_NOTFOUND)
         return FL_E_NOT_FOUND;
+    txn->marks++;
     if (rc == MDB_MAP_FULL || rc == MDB_TXN_FULL) {
         for (store_txn_t *t = txn; t; t = t->parent)
             t->map_full = true;
@@ -365,6 +373,7 @@ int
 store_put(store_txn_t *txn, store_db_t db, const store_key_t *key, const void *val, size_t len)
 {
     MDB_val k = { key->len, (void *) key->b }, v = { len, (void *) val };
+    txn->marks++;
     return s_note(txn, mdb_put(txn->txn, txn->store->dbi[db], &k, &v, 0));
 }
 
@@ -417,6 +426,7 @@ int
 store_del(store_txn_t *txn, store_db_t db, const store_key_t *key)
 {
     MDB_val k = { key->len, (void *) key->b };
+    txn->marks++;
     return s_note(txn, mdb_del(txn->txn, txn->store->dbi[db], &k, NULL));
 }
 
@@ -478,6 +488,174 @@ store_last(store_txn_t *txn, store_db_t db, const store_key_t *prefix, store_key
     }
     mdb_cursor_close(cur);
     return s_note(txn, rc);
+}
+
+/* ---- slot records ---- */
+
+/* Read one msgpack value of the kinds fl_msg_encode uses for a slot_rec: an
+ * unsigned integer (into *u) or a string (into *str, *slen).  Returns the
+ * bytes it took, or 0 when the value is anything else or runs past end. */
+static size_t
+s_mp_value(const uint8_t *p, const uint8_t *end, uint64_t *u, const uint8_t **str, size_t *slen)
+{
+    if (p >= end)
+        return 0;
+    uint8_t b = *p;
+    size_t left = (size_t) (end - p);
+    *str = NULL;
+    if (b <= 0x7f) { *u = b; return 1; }
+    if ((b & 0xe0) == 0xa0) {                   /* fixstr */
+        size_t n = b & 0x1f;
+        if (1 + n > left) return 0;
+        *str = p + 1; *slen = n;
+        return 1 + n;
+    }
+    size_t w;
+    switch (b) {
+    case 0xcc: w = 1; break;
+    case 0xcd: w = 2; break;
+    case 0xce: w = 4; break;
+    case 0xcf: w = 8; break;
+    case 0xd9:                                  /* str 8 */
+        if (left < 2 || 2 + (size_t) p[1] > left) return 0;
+        *str = p + 2; *slen = p[1];
+        return 2 + (size_t) p[1];
+    default: return 0;
+    }
+    if (1 + w > left)
+        return 0;
+    uint64_t v = 0;
+    for (size_t i = 1; i <= w; i++)
+        v = v << 8 | p[i];
+    *u = v;
+    return 1 + w;
+}
+
+int
+store_slot_parse(const void *val, size_t len, store_slot_t *slot)
+{
+    const uint8_t *p = val, *end = p + len;
+    if (len < 1 || *p != (0x80 | 6))            /* a map of exactly the six fields */
+        return FL_E_INVALID;
+    p++;
+    const fl_type_spec_t *type = fl_schema_type(FL_T_SLOT_REC);
+    unsigned seen = 0;
+    uint64_t num[FL_F__COUNT] = { 0 };
+    for (int i = 0; i < 6; i++) {
+        uint64_t u = 0;
+        const uint8_t *key, *str;
+        size_t klen, slen;
+        size_t n = s_mp_value(p, end, &u, &key, &klen);
+        if (!n || !key)
+            return FL_E_INVALID;
+        p += n;
+        int use = fl_schema_use_by_name(FL_T_SLOT_REC, (const char *) key, klen);
+        if (use < 0 || (seen & 1u << use))
+            return FL_E_INVALID;
+        seen |= 1u << use;
+        if (!(n = s_mp_value(p, end, &u, &str, &slen)))
+            return FL_E_INVALID;
+        p += n;
+        const fl_field_spec_t *f = fl_schema_field(type->uses[use].field);
+        if (f->kind == FL_K_UINT) {
+            if (str || u < f->lo || u > f->hi)
+                return FL_E_INVALID;
+        } else if (!str || slen < f->lo || slen > f->hi)
+            return FL_E_INVALID;
+        num[type->uses[use].field] = u;
+    }
+    if (p != end)
+        return FL_E_INVALID;
+    slot->start = num[FL_F_START];
+    slot->end = num[FL_F_END];
+    slot->capacity = (uint32_t) num[FL_F_CAPACITY];
+    slot->taken = (uint32_t) num[FL_F_TAKEN];
+    return 0;
+}
+
+int
+store_get_slot(store_txn_t *txn, const store_key_t *key, store_slot_t *slot)
+{
+    const void *val;
+    size_t len;
+    int rc = store_get(txn, STORE_DB_SLOTS, key, &val, &len);
+    if (rc || store_slot_parse(val, len, slot) == 0)
+        return rc;
+    fl_msg_t *rec = NULL;
+    if ((rc = store_get_rec(txn, STORE_DB_SLOTS, key, FL_T_SLOT_REC, &rec)))
+        return rc;
+    slot->start = fl_msg_uint(rec, FL_F_START);
+    slot->end = fl_msg_uint(rec, FL_F_END);
+    slot->capacity = (uint32_t) fl_msg_uint(rec, FL_F_CAPACITY);
+    slot->taken = (uint32_t) fl_msg_uint(rec, FL_F_TAKEN);
+    fl_msg_destroy(&rec);
+    return 0;
+}
+
+/* A fixed buffer for msgpack_packer: no allocation, and never past its end. */
+typedef struct {
+    uint8_t b[128];
+    size_t n;
+    bool over;
+} fixbuf_t;
+
+static int
+s_fixbuf_write(void *data, const char *buf, size_t len)
+{
+    fixbuf_t *f = data;
+    if (len > sizeof f->b - f->n) {
+        f->over = true;
+        return -1;
+    }
+    memcpy(f->b + f->n, buf, len);
+    f->n += len;
+    return 0;
+}
+
+static void
+s_pack_field(msgpack_packer *pk, fl_field_t f)
+{
+    const fl_field_spec_t *spec = fl_schema_field(f);
+    msgpack_pack_str_with_body(pk, spec->name, spec->len);
+}
+
+/* Capital letters and digits only (the format of office and service codes). */
+static bool
+s_is_code(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
+            return false;
+    return true;
+}
+
+int
+store_put_slot(store_txn_t *txn, const store_key_t *key, const char *office, const char *service,
+               const store_slot_t *slot)
+{
+    uint64_t start = slot->start, end = slot->end;
+    uint32_t capacity = slot->capacity, taken = slot->taken;
+    size_t olen = strlen(office), slen = strlen(service);
+    const fl_field_spec_t *fo = fl_schema_field(FL_F_OFFICE), *fs = fl_schema_field(FL_F_SERVICE);
+    if (olen < fo->lo || olen > fo->hi || slen < fs->lo || slen > fs->hi
+        || start > fl_schema_field(FL_F_START)->hi || end > fl_schema_field(FL_F_END)->hi
+        || capacity > fl_schema_field(FL_F_CAPACITY)->hi || taken > fl_schema_field(FL_F_TAKEN)->hi
+        || !s_is_code(office, olen) || !s_is_code(service, slen))
+        return FL_E_RANGE;
+    fixbuf_t fb = { .n = 0 };                   /* about 95 bytes at most */
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &fb, s_fixbuf_write);
+    /* the order of slot_rec's uses in schema.c, as fl_msg_encode writes them */
+    msgpack_pack_map(&pk, 6);
+    s_pack_field(&pk, FL_F_OFFICE);   msgpack_pack_str_with_body(&pk, office, olen);
+    s_pack_field(&pk, FL_F_SERVICE);  msgpack_pack_str_with_body(&pk, service, slen);
+    s_pack_field(&pk, FL_F_START);    msgpack_pack_uint64(&pk, start);
+    s_pack_field(&pk, FL_F_END);      msgpack_pack_uint64(&pk, end);
+    s_pack_field(&pk, FL_F_CAPACITY); msgpack_pack_uint64(&pk, capacity);
+    s_pack_field(&pk, FL_F_TAKEN);    msgpack_pack_uint64(&pk, taken);
+    if (fb.over)
+        return FL_E_RANGE;
+    return store_put(txn, STORE_DB_SLOTS, key, fb.b, fb.n);
 }
 
 /* ---- the environment ---- */

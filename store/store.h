@@ -106,6 +106,13 @@ int store_read(store_t *self, store_txn_fn *fn, void *arg, fl_error_t *err);
  *  parent so store_write starts again). */
 int store_nested(store_txn_t *parent, store_txn_fn *fn, void *arg);
 
+/*  A count that grows with every put or delete attempted in txn and every
+ *  error LMDB reported in it (a missing key is not an error).  A caller that
+ *  runs a request straight in the parent transaction, without store_nested,
+ *  compares it before and after: unchanged means a failed request left the
+ *  transaction exactly as it found it. */
+unsigned long store_txn_marks(const store_txn_t *txn);
+
 /*  The store a transaction belongs to. */
 store_t *store_txn_store(store_txn_t *txn);
 
@@ -146,6 +153,35 @@ int store_scan(store_txn_t *txn, store_db_t db, const store_key_t *prefix, const
  *  prefix.  FL_E_NOT_FOUND when there is none. */
 int store_last(store_txn_t *txn, store_db_t db, const store_key_t *prefix, store_key_t *key,
                const void **val, size_t *vlen);
+
+/* ---- slot records, without a message object ----
+ * An availability query reads a slot record for every booked slot it shows,
+ * and every booking rewrites one; a full decode and encode of these six-field
+ * records cost more than the rest of the work.  These read and write the same
+ * bytes fl_msg_decode_as / fl_msg_encode would, for the common encoding. */
+
+/* The numbers of a slot record (its office and service are in its key). */
+typedef struct {
+    uint64_t start, end;
+    uint32_t capacity, taken;
+} store_slot_t;
+
+/*  Read a stored slot_rec's numbers.  The whole record is walked: it must be
+ *  one map of slot_rec's six fields, each once, of the right kinds and within
+ *  their schema bounds, with nothing after it.  0, or FL_E_INVALID when the
+ *  record is not in the encoding this build writes (store_get_slot then
+ *  decodes it in full, which accepts any valid encoding). */
+int store_slot_parse(const void *val, size_t len, store_slot_t *slot);
+
+/*  The slot record under key: store_slot_parse, falling back to the full
+ *  decoder.  0, FL_E_NOT_FOUND, FL_E_INVALID (damaged), FL_E_NOMEM, FL_E_STORE. */
+int store_get_slot(store_txn_t *txn, const store_key_t *key, store_slot_t *slot);
+
+/*  Store the slot_rec of office, service and slot under key, encoded byte for
+ *  byte as fl_msg_encode encodes it.  FL_E_RANGE when a value is outside its
+ *  field's bounds or format (nothing is written); otherwise as store_put. */
+int store_put_slot(store_txn_t *txn, const store_key_t *key, const char *office, const char *service,
+                   const store_slot_t *slot);
 
 /* ---- the environment ---- */
 

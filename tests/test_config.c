@@ -775,8 +775,52 @@ START_TEST(test_file_over_the_size_cap_is_rejected)
     ck_assert_ptr_null(fl_config_load(path, &err));
     ck_assert_int_eq(err.code, FL_E_TOO_LONG);
     ck_assert_str_eq(err.field, "");
-    ck_assert_ptr_nonnull(strstr(err.message, "is larger than 4194304 bytes"));
+    char said[64];
+    snprintf(said, sizeof said, "is larger than %u bytes", FL_CONFIG_FILE_MAX);
+    ck_assert_ptr_nonnull(strstr(err.message, said));
     ck_assert_int_eq(strncmp(err.message, path, strlen(path)), 0);
+    tu_rmtree(dir);
+}
+END_TEST
+
+/* A national configuration: 1,000 offices x 26 services with Swahili names
+ * and `bring` texts is well over the old 4 MiB cap, and must load. */
+START_TEST(test_national_configuration_loads)
+{
+    size_t cap = 16u * 1024 * 1024, len = 0;
+    char *text = malloc(cap);
+    ck_assert_ptr_nonnull(text);
+#define PUT(...) do { len += (size_t) snprintf(text + len, cap - len, __VA_ARGS__); \
+                        ck_assert_uint_lt(len, cap); } while (0)
+    PUT("{\"version\":1,\"booking_days_ahead\":365,\"offices\":[");
+    for (int o = 0; o < 1000; o++) {
+        PUT("%s{\"code\":\"OF%04d\",\"name\":{\"en\":\"Huduma Centre number %d, Government Road\","
+            "\"sw\":\"Kituo cha Huduma namba %d, Barabara ya Serikali\"},\"timezone\":\"Africa/Nairobi\","
+            "\"hours\":{\"mon\":[\"08:00\",\"17:00\"],\"tue\":[\"08:00\",\"17:00\"],"
+            "\"wed\":[\"08:00\",\"17:00\"],\"thu\":[\"08:00\",\"17:00\"],\"fri\":[\"08:00\",\"17:00\"]},"
+            "\"services\":[", o ? "," : "", o, o, o);
+        for (int v = 0; v < 26; v++)
+            PUT("%s{\"code\":\"SVC%02d\",\"prefix\":\"%c\",\"name\":{\"en\":\"Service %c of the office\","
+                "\"sw\":\"Huduma %c ya ofisi\"},\"slot_minutes\":15,\"capacity\":4,\"service_minutes\":10,"
+                "\"bring\":{\"en\":\"Your national ID card, a copy of it and two passport photographs\","
+                "\"sw\":\"Kitambulisho chako cha taifa, nakala yake na picha mbili za pasipoti\"}}",
+                v ? "," : "", v, 'A' + v, 'A' + v, 'A' + v);
+        PUT("],\"counters\":[{\"number\":1,\"services\":[");
+        for (int v = 0; v < 26; v++)
+            PUT("%s\"SVC%02d\"", v ? "," : "", v);
+        PUT("]}]}");
+    }
+    PUT("]}");
+#undef PUT
+    ck_assert_uint_gt(len, 4u * 1024 * 1024);
+    ck_assert_uint_le(len, FL_CONFIG_FILE_MAX);
+    char *dir = tu_tempdir();
+    fl_error_t err;
+    fl_config_t *config = fl_config_load(s_write_file(dir, "national.json", text, len), &err);
+    ck_assert_msg(config != NULL, "%s", err.message);
+    ck_assert_uint_eq(config->office_count, 1000);
+    fl_config_destroy(&config);
+    free(text);
     tu_rmtree(dir);
 }
 END_TEST
@@ -980,6 +1024,7 @@ make_suite(void)
     tcase_add_test(tc, test_folder_is_an_io_error);
     tcase_add_test(tc, test_file_at_the_size_cap_loads);
     tcase_add_test(tc, test_file_over_the_size_cap_is_rejected);
+    tcase_add_test(tc, test_national_configuration_loads);
     tcase_add_test(tc, test_text_over_the_size_cap_is_rejected);
     tcase_add_loop_test(tc, test_counts_at_their_limit_pass_and_one_more_fails, 0,
                         sizeof s_limits / sizeof s_limits[0]);

@@ -259,6 +259,22 @@ static const struct { const char *name, *json; int code; const char *field; } s_
                          "\"slot_minutes\":15,\"slots\":[{\"start\":1}]}", FL_E_MISSING, "slots[0].free" },
     { "item is not a map", "{\"v\":1,\"type\":\"slot_list\",\"office\":\"NBI\",\"service\":\"P\","
                          "\"slot_minutes\":15,\"slots\":[[1,2]]}", FL_E_TYPE, "slots[0]" },
+    /* the decoder builds a path only when it fails: deep and wide ones must
+     * still come out whole */
+    { "unknown field in an item", "{\"v\":1,\"type\":\"slot_list\",\"office\":\"NBI\",\"service\":\"P\","
+                         "\"slot_minutes\":15,\"slots\":[{\"start\":1,\"free\":2},{\"start\":1,\"bogus\":2}]}",
+                         FL_E_UNKNOWN, "slots[1].bogus" },
+    { "bad field in item 12", "{\"v\":1,\"type\":\"slot_list\",\"office\":\"NBI\",\"service\":\"P\","
+                         "\"slot_minutes\":15,\"slots\":[{\"start\":1,\"free\":2},{\"start\":1,\"free\":2},"
+                         "{\"start\":1,\"free\":2},{\"start\":1,\"free\":2},{\"start\":1,\"free\":2},"
+                         "{\"start\":1,\"free\":2},{\"start\":1,\"free\":2},{\"start\":1,\"free\":2},"
+                         "{\"start\":1,\"free\":2},{\"start\":1,\"free\":2},{\"start\":1,\"free\":2},"
+                         "{\"start\":1,\"free\":2},{\"start\":1,\"free\":2000}]}",
+                         FL_E_RANGE, "slots[12].free" },
+    { "control char in an item field", "{\"v\":1,\"type\":\"service_list\",\"office\":\"NBI\","
+                         "\"services\":[{\"service\":\"P\",\"prefix\":\"P\",\"name\":\"A\",\"slot_minutes\":15,"
+                         "\"capacity\":1,\"service_minutes\":5,\"bring_sw\":\"\\u0001\"}]}",
+                         FL_E_INVALID, "services[0].bring_sw" },
     { "counter out of range", "{\"v\":1,\"type\":\"next\",\"rid\":\"r-0000001\",\"office\":\"NBI\","
                          "\"counter\":1000}", FL_E_RANGE, "counter" },
     { "request id too short", "{\"v\":1,\"type\":\"next\",\"rid\":\"r1\",\"office\":\"NBI\","

@@ -252,6 +252,147 @@ START_TEST(test_every_record_type_round_trips_through_the_store)
 }
 END_TEST
 
+/* ---- slot records without a message object ---- */
+
+typedef struct {
+    store_slot_t put, got;
+    int get_rc;
+    const void *raw;
+    size_t raw_len;
+    msgpack_sbuffer *odd;           /* stored as is under key SLOT2 */
+} slotio_t;
+
+static int
+s_put_slots(store_txn_t *txn, void *arg)
+{
+    slotio_t *io = arg;
+    store_key_t k = store_key_slot("NBI", "PASSPORT", io->put.start);
+    int rc = store_put_slot(txn, &k, "NBI", "PASSPORT", &io->put);
+    if (rc == 0 && io->odd) {
+        store_key_t k2 = store_key_slot("NBI", "PASSPORT", io->put.start + 900);
+        rc = store_put(txn, STORE_DB_SLOTS, &k2, io->odd->data, io->odd->size);
+    }
+    return rc;
+}
+
+static int
+s_get_slots(store_txn_t *txn, void *arg)
+{
+    slotio_t *io = arg;
+    store_key_t k = store_key_slot("NBI", "PASSPORT", io->put.start);
+    ck_assert_int_eq(store_get(txn, STORE_DB_SLOTS, &k, &io->raw, &io->raw_len), 0);
+    /* the bytes are the codec's: same as fl_msg_encode of the same record */
+    fl_msg_t *m = fl_msg_new(FL_T_SLOT_REC);
+    fl_msg_set_str(m, FL_F_OFFICE, "NBI");
+    fl_msg_set_str(m, FL_F_SERVICE, "PASSPORT");
+    fl_msg_set_uint(m, FL_F_START, io->put.start);
+    fl_msg_set_uint(m, FL_F_END, io->put.end);
+    fl_msg_set_uint(m, FL_F_CAPACITY, io->put.capacity);
+    fl_msg_set_uint(m, FL_F_TAKEN, io->put.taken);
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    ck_assert_int_eq(fl_msg_encode(m, &buf, NULL), 0);
+    ck_assert_uint_eq(buf.size, io->raw_len);
+    ck_assert(memcmp(buf.data, io->raw, buf.size) == 0);
+    msgpack_sbuffer_destroy(&buf);
+    fl_msg_destroy(&m);
+    ck_assert_int_eq(store_get_slot(txn, &k, &io->got), 0);
+    if (io->odd) {
+        store_key_t k2 = store_key_slot("NBI", "PASSPORT", io->put.start + 900);
+        io->get_rc = store_get_slot(txn, &k2, &io->got);
+    }
+    return 0;
+}
+
+START_TEST(test_slot_records_read_and_written_directly)
+{
+    char *dir = tu_tempdir();
+    store_t *s = s_open(dir, 0);
+    fl_error_t err;
+    /* small and large numbers take different msgpack widths */
+    const store_slot_t cases[] = { { T0, T0 + 900, 4, 0 }, { T0, T0 + 900, 1000, 999 },
+                                   { T0, T0 + 300, 200, 128 }, { T0, T0 + 300, 0, 0 } };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        slotio_t io = { .put = cases[i] };
+        ck_assert_int_eq(store_write(s, s_put_slots, &io, &err), 0);
+        ck_assert_int_eq(store_read(s, s_get_slots, &io, &err), 0);
+        ck_assert(io.got.start == io.put.start && io.got.end == io.put.end);
+        ck_assert_uint_eq(io.got.capacity, io.put.capacity);
+        ck_assert_uint_eq(io.got.taken, io.put.taken);
+        store_slot_t back;
+        ck_assert_int_eq(store_slot_parse(io.raw, io.raw_len, &back), 0);
+        ck_assert_uint_eq(back.taken, io.put.taken);
+    }
+    /* out of bounds or a bad code: refused, nothing written */
+    slotio_t bad = { .put = { T0, T0 + 900, 4, 1001 } };
+    ck_assert_int_eq(store_write(s, s_put_slots, &bad, &err), FL_E_RANGE);
+
+    /* a valid record in another encoding (keys reordered, numbers in 8 bytes,
+     * a string as str8) is not the codec's, but store_get_slot still reads it */
+    msgpack_sbuffer odd;
+    msgpack_sbuffer_init(&odd);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &odd, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 6);
+    msgpack_pack_str_with_body(&pk, "taken", 5);
+    const uint8_t eight[9] = { 0xcf, 0, 0, 0, 0, 0, 0, 0, 3 };
+    msgpack_sbuffer_write(&odd, (const char *) eight, 9);
+    msgpack_pack_str_with_body(&pk, "capacity", 8); msgpack_pack_uint64(&pk, 4);
+    msgpack_pack_str_with_body(&pk, "start", 5);    msgpack_pack_uint64(&pk, T0 + 900);
+    msgpack_pack_str_with_body(&pk, "end", 3);      msgpack_pack_uint64(&pk, T0 + 1800);
+    msgpack_pack_str_with_body(&pk, "office", 6);   msgpack_pack_str_with_body(&pk, "NBI", 3);
+    msgpack_pack_str_with_body(&pk, "service", 7);  msgpack_pack_str_with_body(&pk, "PASSPORT", 8);
+    store_slot_t got;
+    ck_assert_int_eq(store_slot_parse(odd.data, odd.size, &got), 0);   /* 0xcf is read too */
+    ck_assert_uint_eq(got.taken, 3);
+    slotio_t io = { .put = cases[0], .odd = &odd };
+    ck_assert_int_eq(store_write(s, s_put_slots, &io, &err), 0);
+    ck_assert_int_eq(store_read(s, s_get_slots, &io, &err), 0);
+    ck_assert_int_eq(io.get_rc, 0);
+    ck_assert_uint_eq(io.got.taken, 3);
+    ck_assert_uint_eq(io.got.capacity, 4);
+
+    /* what the direct reader must refuse: every cut, a byte too many, a
+     * repeated key, a number out of bounds, a field of another type */
+    for (size_t cut = 0; cut < odd.size; cut++)
+        ck_assert_int_eq(store_slot_parse(odd.data, cut, &got), FL_E_INVALID);
+    char more[256];
+    memcpy(more, odd.data, odd.size);
+    more[odd.size] = 0;
+    ck_assert_int_eq(store_slot_parse(more, odd.size + 1, &got), FL_E_INVALID);
+    msgpack_sbuffer_clear(&odd);
+    msgpack_pack_map(&pk, 6);
+    msgpack_pack_str_with_body(&pk, "taken", 5);    msgpack_pack_uint64(&pk, 1001);
+    msgpack_pack_str_with_body(&pk, "capacity", 8); msgpack_pack_uint64(&pk, 4);
+    msgpack_pack_str_with_body(&pk, "start", 5);    msgpack_pack_uint64(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "end", 3);      msgpack_pack_uint64(&pk, 2);
+    msgpack_pack_str_with_body(&pk, "office", 6);   msgpack_pack_str_with_body(&pk, "NBI", 3);
+    msgpack_pack_str_with_body(&pk, "service", 7);  msgpack_pack_str_with_body(&pk, "P", 1);
+    ck_assert_int_eq(store_slot_parse(odd.data, odd.size, &got), FL_E_INVALID);
+    msgpack_sbuffer_clear(&odd);
+    msgpack_pack_map(&pk, 6);
+    msgpack_pack_str_with_body(&pk, "taken", 5);    msgpack_pack_uint64(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "taken", 5);    msgpack_pack_uint64(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "start", 5);    msgpack_pack_uint64(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "end", 3);      msgpack_pack_uint64(&pk, 2);
+    msgpack_pack_str_with_body(&pk, "office", 6);   msgpack_pack_str_with_body(&pk, "NBI", 3);
+    msgpack_pack_str_with_body(&pk, "service", 7);  msgpack_pack_str_with_body(&pk, "P", 1);
+    ck_assert_int_eq(store_slot_parse(odd.data, odd.size, &got), FL_E_INVALID);
+    msgpack_sbuffer_clear(&odd);
+    msgpack_pack_map(&pk, 6);
+    msgpack_pack_str_with_body(&pk, "taken", 5);    msgpack_pack_uint64(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "counter", 7);  msgpack_pack_uint64(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "start", 5);    msgpack_pack_uint64(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "end", 3);      msgpack_pack_uint64(&pk, 2);
+    msgpack_pack_str_with_body(&pk, "office", 6);   msgpack_pack_str_with_body(&pk, "NBI", 3);
+    msgpack_pack_str_with_body(&pk, "service", 7);  msgpack_pack_str_with_body(&pk, "P", 1);
+    ck_assert_int_eq(store_slot_parse(odd.data, odd.size, &got), FL_E_INVALID);
+    msgpack_sbuffer_destroy(&odd);
+    store_destroy(&s);
+    tu_rmtree(dir);
+}
+END_TEST
+
 /* ---- opening and the schema ---- */
 
 static int
@@ -746,6 +887,7 @@ make_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_keys_sort_by_time);
     tcase_add_test(tc, test_every_record_type_round_trips_through_the_store);
+    tcase_add_test(tc, test_slot_records_read_and_written_directly);
     tcase_add_test(tc, test_store_records_its_schema_and_refuses_a_newer_one);
     tcase_add_test(tc, test_read_only_open_of_a_missing_store_says_so);
     tcase_add_test(tc, test_tiny_map_grows_and_completes_the_write);
