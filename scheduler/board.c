@@ -253,7 +253,13 @@ h_stats(op_t *op)
                 continue;
             const char *state = fl_msg_str(t, FL_F_STATE);
             if (fl_msg_has(t, FL_F_CALLED)) {
-                uint64_t w = fl_msg_uint(t, FL_F_CALLED) - fl_msg_uint(t, FL_F_ISSUED);
+                /* An appointment holder who checks in early chose to wait until the
+                   slot starts: the office owes them nothing before then, so their wait
+                   counts from the later of arrival and slot start. */
+                uint64_t from = fl_msg_uint(t, FL_F_ISSUED), called = fl_msg_uint(t, FL_F_CALLED);
+                if (fl_msg_has(t, FL_F_START) && fl_msg_uint(t, FL_F_START) > from)
+                    from = fl_msg_uint(t, FL_F_START);
+                uint64_t w = called > from ? called - from : 0;
                 waits[nwaits++] = (uint32_t) (w > 10000000 ? 10000000 : w);
                 wait_sum += w;
             }

@@ -770,6 +770,39 @@ START_TEST(test_counter_transitions)
 }
 END_TEST
 
+/* A citizen who checks in 20 minutes before a 09:30 slot and is called at 09:35 waited
+   5 minutes, not 25: the day's statistics count from the later of arrival and slot. */
+START_TEST(test_stats_count_an_early_appointment_wait_from_its_slot)
+{
+    fx_t fx = { 0 };
+    fx_start(&fx, TUE_0900);
+    fl_msg_t *r = fx_book(&fx, TUE_0900, "PASSPORT", TUE_0900 + MINUTES(30), "20000003");
+    ck_assert_str_eq(s_code(r), "ok");
+    char ref[16];
+    snprintf(ref, sizeof ref, "%s", fl_msg_str(r, FL_F_REF));
+    fl_msg_destroy(&r);
+    r = fx_call(&fx, TUE_0900 + MINUTES(10), "{\"type\":\"checkin\"," RID ",\"office\":\"NBI\",\"ref\":\"%s\"}", ++s_rid, ref);
+    ck_assert_str_eq(s_code(r), "ok");
+    fl_msg_destroy(&r);
+    r = fx_walkin(&fx, TUE_0900 + MINUTES(10), "PASSPORT", "none");   /* a walk-in waits from arrival */
+    fl_msg_destroy(&r);
+    fx_open_counter(&fx, TUE_0900, 1, "\"PASSPORT\"");
+    ck_assert_str_eq(fx_next(&fx, TUE_0900 + MINUTES(35), 1), "P-001");   /* the appointment: 5 min */
+    r = fx_counter(&fx, TUE_0900 + MINUTES(36), "done", 1);
+    fl_msg_destroy(&r);
+    ck_assert_str_eq(fx_next(&fx, TUE_0900 + MINUTES(40), 1), "P-002");   /* the walk-in: 30 min */
+    fl_msg_t *stats = fx_call(&fx, TUE_0900 + MINUTES(50), "{\"type\":\"stats\",\"office\":\"NBI\",\"day\":20261201,"
+                              "\"token\":\"admin-secret\"}");
+    ck_assert_str_eq(s_code(stats), "ok");
+    fl_msg_t *passport = fl_msg_item(stats, FL_F_BY_SERVICE, 0);
+    ck_assert_str_eq(fl_msg_str(passport, FL_F_SERVICE), "PASSPORT");
+    ck_assert_uint_eq(fl_msg_uint(passport, FL_F_AVG_WAIT_S), (5 * 60 + 30 * 60) / 2);
+    ck_assert_uint_eq(fl_msg_uint(passport, FL_F_P95_WAIT_S), 30 * 60);
+    fl_msg_destroy(&stats);
+    fx_end(&fx);
+}
+END_TEST
+
 START_TEST(test_wait_estimate_uses_position_average_and_open_counters)
 {
     fx_t fx = { 0 };
@@ -856,6 +889,7 @@ make_suite(void)
     tcase_add_test(tc, test_one_failure_in_a_batch_fails_alone);
     tcase_add_test(tc, test_event_seq_keeps_rising_across_a_restart);
     tcase_add_test(tc, test_counter_transitions);
+    tcase_add_test(tc, test_stats_count_an_early_appointment_wait_from_its_slot);
     tcase_add_test(tc, test_wait_estimate_uses_position_average_and_open_counters);
     tcase_add_test(tc, test_slots_follow_daylight_saving);
     suite_add_tcase(s, tc);
