@@ -73,7 +73,8 @@ s_worker(const char *endpoint, const char *service, const fl_worker_options_t *w
         }
         if (delay_ms)
             zclock_sleep(delay_ms);
-        zmsg_t *reply = zmsg_dup(req->body);
+        zmsg_t *reply = req->body;      /* echo the request's own frames: no copy */
+        req->body = NULL;
         zmsg_addstrf(reply, "pid=%d caller=%s", (int) getpid(), req->caller);
         fl_worker_reply(worker, &req, &reply);
     }
