@@ -55,6 +55,7 @@ s_worker(const char *endpoint, const char *service, const fl_worker_options_t *w
     }
     fl_request_t *held[HELD_MAX];
     size_t nheld = 0;
+    const int pid = (int) getpid();     /* once: getpid is a system call per reply otherwise */
     while (!zsys_interrupted) {
         fl_request_t *req;
         int rc = fl_worker_recv(worker, &req, 500);
@@ -75,7 +76,7 @@ s_worker(const char *endpoint, const char *service, const fl_worker_options_t *w
             zclock_sleep(delay_ms);
         zmsg_t *reply = req->body;      /* echo the request's own frames: no copy */
         req->body = NULL;
-        zmsg_addstrf(reply, "pid=%d caller=%s", (int) getpid(), req->caller);
+        zmsg_addstrf(reply, "pid=%d caller=%s", pid, req->caller);
         fl_worker_reply(worker, &req, &reply);
     }
     while (nheld)
