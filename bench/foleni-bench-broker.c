@@ -11,7 +11,9 @@
  *             reference that "does about 120k round trips/s" on these machines;
  *    broker   libfoleni clients (fl_client_send / fl_client_recv with request
  *             ids) -> build/bin/foleni-broker -> build/bin/foleni-echo worker
- *             with a credit window: the real thing;
+ *             with a credit window: the real thing.  The echo runs --bare
+ *             (returns the request's frames, as the relay's echo does) unless
+ *             --echo-tag asks for its extra pid/caller frame;
  *    mdp-raw  the same broker process between a client and a worker that speak
  *             MDP/0.2 with request ids and a window in raw libzmq (a helper):
  *             a diagnostic that tells the broker's own cost from that of the
@@ -844,6 +846,7 @@ typedef struct {
     char broker_ep[BENCH_ENDPOINT_MAX];
     pid_t echo_pid, relay_pid, relay_worker_pid, broker_pid, worker_pid, mdp_worker_pid;
     unsigned window;
+    bool echo_tag;                  /* foleni-echo adds its pid/caller frame (not --bare) */
 } setup_t;
 
 /*  Start a helper (this program again) and read the line it prints. */
@@ -954,7 +957,7 @@ s_start_broker(setup_t *setup)
     char window[16];
     snprintf(window, sizeof window, "%u", setup->window);
     char *wargv[] = { setup->echo_path, "worker", "--endpoint", setup->broker_ep, "--service", BENCH_SERVICE,
-                      "--window", window, NULL };
+                      "--window", window, setup->echo_tag ? NULL : "--bare", NULL };
     setup->worker_pid = s_spawn(wargv, NULL);
     if (setup->worker_pid < 0
         || s_wait_service(setup->broker_ep, BENCH_SERVICE, setup->broker_pid, setup->worker_pid,
@@ -1137,6 +1140,9 @@ s_usage(FILE *out)
         "  --window N      the echo worker's credit window       [256]\n"
         "  --broker PATH   the broker program    [foleni-broker next to this program]\n"
         "  --echo PATH     the echo worker       [foleni-echo next to this program]\n"
+        "  --echo-tag      let foleni-echo add its pid/caller frame to each reply (the\n"
+        "                  figures before it took --bare); default: --bare, the frames\n"
+        "                  the relay's echo returns\n"
         "  --event-loop    one socket too: poll + fl_client_recv(.., 0), as a portal does\n"
         "                  (default for one socket: blocking fl_client_recv, as a counter)\n"
         "  --only N        run only configuration N (1..%zu: 1x1 1x16 4x4 1x64 4x16)\n"
@@ -1177,16 +1183,16 @@ main(int argc, char **argv)
 
     double seconds = 3, warmup = 0.5;
     long size = 32, window = 256, only = 0, busy_retries = 3;
-    bool event_loop = false;
+    bool event_loop = false, echo_tag = false;
     static setup_t setup;
     const char *broker_path = NULL, *echo_path = NULL;
-    enum { O_SECONDS = 256, O_WARMUP, O_SIZE, O_WINDOW, O_BROKER, O_ECHO, O_EVLOOP, O_ONLY, O_RETRIES };
+    enum { O_SECONDS = 256, O_WARMUP, O_SIZE, O_WINDOW, O_BROKER, O_ECHO, O_EVLOOP, O_ONLY, O_RETRIES, O_TAG };
     static const struct option longopts[] = {
         { "seconds", required_argument, NULL, O_SECONDS }, { "warmup", required_argument, NULL, O_WARMUP },
         { "size", required_argument, NULL, O_SIZE }, { "window", required_argument, NULL, O_WINDOW },
         { "broker", required_argument, NULL, O_BROKER }, { "echo", required_argument, NULL, O_ECHO },
         { "event-loop", no_argument, NULL, O_EVLOOP }, { "only", required_argument, NULL, O_ONLY },
-        { "busy-retries", required_argument, NULL, O_RETRIES },
+        { "busy-retries", required_argument, NULL, O_RETRIES }, { "echo-tag", no_argument, NULL, O_TAG },
         { "help", no_argument, NULL, 'h' }, { 0 }
     };
     int opt, li = 0;
@@ -1201,6 +1207,7 @@ main(int argc, char **argv)
         case O_BROKER: broker_path = optarg; break;
         case O_ECHO: echo_path = optarg; break;
         case O_EVLOOP: event_loop = true; break;
+        case O_TAG: echo_tag = true; break;
         case O_ONLY: only = strtol(optarg, &end, 10); ok = !*end && only >= 1 && only <= (long) BENCH_CONFIGS; break;
         case O_RETRIES: busy_retries = strtol(optarg, &end, 10); ok = !*end && busy_retries >= 0 && busy_retries <= 10; break;
         case 'h': s_usage(stdout); return 0;
@@ -1235,6 +1242,7 @@ main(int argc, char **argv)
         return 1;
     }
     setup.window = (unsigned) window;
+    setup.echo_tag = echo_tag;
 
     /* plain sockets everywhere; our own signal handling; a bound on the whole run */
     unsetenv("FOLENI_CURVE_CERT");
@@ -1266,7 +1274,8 @@ main(int argc, char **argv)
         goto done;
     }
     printf("foleni-bench-broker: %.1f s per run after %.1f s warm-up, %ld-byte payload, worker window %u, "
-           "%ld cores\n", seconds, warmup, size, setup.window, sysconf(_SC_NPROCESSORS_ONLN));
+           "echo %s, %ld cores\n", seconds, warmup, size, setup.window, echo_tag ? "with its tag frame" : "--bare",
+           sysconf(_SC_NPROCESSORS_ONLN));
     printf("  direct %s | relay %s | broker %s\n", setup.direct_ep, setup.relay_ep, setup.broker_ep);
     printf("  cpu µs/rt: CPU time per round trip of the client, the middle (relay or broker) and the end\n"
            "  (echo server or worker); cores: those three together; other: cores busy with anything else\n\n");

@@ -2,9 +2,17 @@
  *  See broker.h for the behaviour; docs/protocol.md for the frames.
  *
  *  Services keep two lists: workers with credit left (least recently used
- *  first) and requests waiting (oldest first).  dispatch() pairs them until one
- *  runs out.  A worker is in its service's credit list exactly when
- *  inflight < window, and its handle there is kept so it can leave in O(1).
+ *  first) and requests waiting (oldest first).  A worker is in its service's
+ *  credit list exactly when inflight < window.  Both lists are intrusive, so
+ *  moving a worker to the back or taking a request costs no allocation.
+ *
+ *  The hot path works on zmq_msg_t, not CZMQ messages: a message is received
+ *  into a fixed array of frames, checked in place (fl_mdp_check_*), and its
+ *  body frames are passed on with zmq_msg_send, which moves them without a
+ *  copy.  The protocol frames going out are constants sent with zmq_send.  A
+ *  request that finds a worker with credit goes out at once and is never
+ *  stored; only a request that must wait is moved into a request_t.  Workers
+ *  are found by their binary ROUTER identity in a small hash table.
  */
 #include "broker/broker.h"
 
@@ -18,42 +26,63 @@
 
 #define BROKER_SERVICES_MAX 1024    /* distinct service names kept at once */
 #define BROKER_LOG_BURST    20      /* malformed-input warnings per stats period */
+#define BROKER_DRAIN_MAX    1000    /* messages read per wake-up before timers run */
+#define BROKER_BUCKETS_MIN  64      /* worker table size to start with (a power of 2) */
+
+/* Frames kept from one message: identity, then a worker's header, command,
+ * address and delimiter, then the largest body; one spare.  A message with
+ * more frames is counted through and refused (its body is too long). */
+#define BROKER_FRAMES_MAX   (1 + 4 + FL_MDP_BODY_FRAMES_MAX + 1)
 
 typedef struct service service_t;
+typedef struct worker worker_t;
+typedef struct request request_t;
 
-typedef struct {
-    char       key[2 * FL_MDP_ADDRESS_MAX + 1];   /* identity as hex */
-    zframe_t  *identity;
+struct worker {
+    worker_t  *hnext;               /* next in its hash bucket */
+    worker_t  *cprev, *cnext;       /* neighbours in service->credit */
+    bool       in_credit;
+    uint32_t   hash;                /* of id */
     service_t *service;
     unsigned   window;              /* requests it may hold */
     unsigned   inflight;
     bool       foleni;              /* announced a window: wants caller frames */
     int64_t    expires;
-    void      *credit_handle;       /* in service->credit, or NULL */
-} worker_t;
+    size_t     id_size;
+    uint8_t    id[FL_MDP_ADDRESS_MAX];  /* ROUTER identity */
+};
 
-typedef struct {
-    zframe_t *client;               /* identity of the client */
-    char      caller[FL_CURVE_KEY_TEXT + 1];
-    zmsg_t   *body;                 /* rid + payload (Foleni), or payload */
-    int64_t   expires;
-} request_t;
+/* A request waiting for a worker; it owns its frames. */
+struct request {
+    request_t *next;
+    int64_t    expires;
+    char       caller[FL_CURVE_KEY_TEXT + 1];
+    zmq_msg_t  client;              /* identity of the client */
+    size_t     nbody;
+    zmq_msg_t  body[];              /* rid + payload (Foleni), or payload */
+};
 
 struct service {
-    char      name[FL_MDP_SERVICE_MAX + 1];
-    zlistx_t *credit;               /* worker_t with inflight < window, LRU first */
-    zlistx_t *requests;             /* request_t, oldest first (owned) */
-    size_t    workers;
+    char       name[FL_MDP_SERVICE_MAX + 1];
+    size_t     name_size;
+    worker_t  *credit_head, *credit_tail;   /* workers with inflight < window, LRU first */
+    request_t *req_head, *req_tail;         /* oldest first (owned) */
+    size_t     waiting;
+    size_t     workers;
 };
 
 struct broker {
     broker_options_t opts;
     zsock_t  *router, *xsub, *xpub;
+    void     *router_h;             /* the ROUTER's libzmq handle */
     zap_t    *auth;                 /* CURVE authenticator, NULL when plain */
     zcert_t  *cert;
     zhashx_t *services;             /* name -> service_t (owned) */
-    zhashx_t *workers;              /* identity hex -> worker_t (owned) */
+    service_t *last_service;        /* the last one looked up (services are never removed) */
+    worker_t **buckets;             /* identity -> worker_t (owned), chained */
+    size_t    nbuckets, nworkers;
     broker_stats_t stats;
+    int64_t   now;                  /* zclock_mono, read once per batch of input */
     int64_t   heartbeat_at, stats_at;
     int       warnings_left;        /* rate limit for malformed-input logs */
 };
@@ -61,15 +90,12 @@ struct broker {
 /* ---- small helpers ---- */
 
 static void
-s_request_destroy(void **item)
+s_request_free(request_t *r)
 {
-    request_t *r = *item;
-    if (r) {
-        zframe_destroy(&r->client);
-        zmsg_destroy(&r->body);
-        free(r);
-        *item = NULL;
-    }
+    zmq_msg_close(&r->client);
+    for (size_t i = 0; i < r->nbody; i++)
+        zmq_msg_close(&r->body[i]);
+    free(r);
 }
 
 static void
@@ -77,20 +103,12 @@ s_service_destroy(void **item)
 {
     service_t *s = *item;
     if (s) {
-        zlistx_destroy(&s->credit);
-        zlistx_destroy(&s->requests);
+        while (s->req_head) {
+            request_t *r = s->req_head;
+            s->req_head = r->next;
+            s_request_free(r);
+        }
         free(s);
-        *item = NULL;
-    }
-}
-
-static void
-s_worker_free(void **item)
-{
-    worker_t *w = *item;
-    if (w) {
-        zframe_destroy(&w->identity);
-        free(w);
         *item = NULL;
     }
 }
@@ -116,38 +134,170 @@ broker_endpoint_is_local(const char *e)
     return !strncmp(e, "127.", 4) || !strncmp(e, "localhost:", 10) || !strncmp(e, "[::1]:", 6);
 }
 
-/* ---- sending to clients ---- */
+/* ---- the worker table: binary identity -> worker ---- */
 
-/* Send msg (consumed) to the peer with this identity; false (and counted)
- * when the peer has gone (ROUTER_MANDATORY tells us). */
-static bool
-s_route(broker_t *self, const zframe_t *identity, zmsg_t **msg_p)
+static uint32_t
+s_hash(const uint8_t *data, size_t size)
 {
-    if (!*msg_p)
-        return false;
-    fl_mdp_prepend_identity(*msg_p, identity);
-    if (zmsg_send(msg_p, self->router) != 0) {
+    uint32_t h = 2166136261u;           /* FNV-1a */
+    for (size_t i = 0; i < size; i++) {
+        h ^= data[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static worker_t *
+s_worker_find(broker_t *self, const void *id, size_t size)
+{
+    uint32_t h = s_hash(id, size);
+    for (worker_t *w = self->buckets[h & (self->nbuckets - 1)]; w; w = w->hnext)
+        if (w->hash == h && w->id_size == size && !memcmp(w->id, id, size))
+            return w;
+    return NULL;
+}
+
+static void
+s_worker_link(broker_t *self, worker_t *w)
+{
+    if (self->nworkers >= self->nbuckets) {     /* grow; if that fails, chains get longer */
+        size_t n = self->nbuckets * 2;
+        worker_t **b = calloc(n, sizeof *b);
+        if (b) {
+            for (size_t i = 0; i < self->nbuckets; i++)
+                for (worker_t *x = self->buckets[i], *next; x; x = next) {
+                    next = x->hnext;
+                    x->hnext = b[x->hash & (n - 1)];
+                    b[x->hash & (n - 1)] = x;
+                }
+            free(self->buckets);
+            self->buckets = b;
+            self->nbuckets = n;
+        }
+    }
+    worker_t **head = &self->buckets[w->hash & (self->nbuckets - 1)];
+    w->hnext = *head;
+    *head = w;
+    self->nworkers++;
+}
+
+static void
+s_worker_unlink(broker_t *self, worker_t *w)
+{
+    for (worker_t **p = &self->buckets[w->hash & (self->nbuckets - 1)]; *p; p = &(*p)->hnext)
+        if (*p == w) {
+            *p = w->hnext;
+            self->nworkers--;
+            return;
+        }
+}
+
+/* ---- the credit list and the queue of a service ---- */
+
+static void
+s_credit_add(service_t *s, worker_t *w)
+{
+    w->cnext = NULL;
+    w->cprev = s->credit_tail;
+    if (s->credit_tail)
+        s->credit_tail->cnext = w;
+    else
+        s->credit_head = w;
+    s->credit_tail = w;
+    w->in_credit = true;
+}
+
+static void
+s_credit_remove(service_t *s, worker_t *w)
+{
+    if (!w->in_credit)
+        return;
+    if (w->cprev)
+        w->cprev->cnext = w->cnext;
+    else
+        s->credit_head = w->cnext;
+    if (w->cnext)
+        w->cnext->cprev = w->cprev;
+    else
+        s->credit_tail = w->cprev;
+    w->cprev = w->cnext = NULL;
+    w->in_credit = false;
+}
+
+static void
+s_queue_push(service_t *s, request_t *r)
+{
+    r->next = NULL;
+    if (s->req_tail)
+        s->req_tail->next = r;
+    else
+        s->req_head = r;
+    s->req_tail = r;
+    s->waiting++;
+}
+
+static request_t *
+s_queue_pop(service_t *s)
+{
+    request_t *r = s->req_head;
+    if (r) {
+        s->req_head = r->next;
+        if (!s->req_head)
+            s->req_tail = NULL;
+        s->waiting--;
+    }
+    return r;
+}
+
+/* ---- sending ---- */
+
+/* Start a message to the peer with this identity; false (and counted) when
+ * the peer has gone (ROUTER_MANDATORY tells us, and nothing was sent). */
+static bool
+s_route(broker_t *self, const void *id, size_t size)
+{
+    if (zmq_send(self->router_h, id, size, ZMQ_SNDMORE) < 0) {
         self->stats.unroutable++;
-        zmsg_destroy(msg_p);
         return false;
     }
     return true;
 }
 
-/* Reply to a client: the request's rid frame (if it had one), then body. */
+/* Send a constant or small frame (copied by libzmq). */
 static void
-s_reply(broker_t *self, const zframe_t *client, const char *service, zframe_t *rid, zmsg_t **body_p)
+s_put(broker_t *self, const void *data, size_t size, bool more)
 {
-    if (rid)
-        zmsg_pushmem(*body_p, zframe_data(rid), zframe_size(rid));
-    zmsg_t *msg = fl_mdp_broker_to_client(service, true, body_p);
-    s_route(self, client, &msg);
+    zmq_send(self->router_h, data, size, more ? ZMQ_SNDMORE : 0);
 }
 
-/* An error reply, with the msgpack `error` body every Foleni client reads. */
+/* Pass a frame on without copying it; the (now empty) frame stays the
+ * caller's to close. */
 static void
-s_error(broker_t *self, const zframe_t *client, const char *service, const zmsg_t *request_body,
-        int code, const char *message)
+s_pass(broker_t *self, zmq_msg_t *frame, bool more)
+{
+    zmq_msg_send(frame, self->router_h, more ? ZMQ_SNDMORE : 0);
+}
+
+/* A broker-made FINAL to a client: [rid,] body. */
+static void
+s_reply(broker_t *self, const void *client, size_t client_size, const char *service,
+        const void *rid, size_t rid_size, const void *body, size_t body_size)
+{
+    if (!s_route(self, client, client_size))
+        return;
+    s_put(self, FL_MDP_CLIENT_HEADER, FL_MDP_HEADER_SIZE, true);
+    s_put(self, (uint8_t[]) { FL_MDP_CLIENT_FINAL }, 1, true);
+    s_put(self, service, strlen(service), true);
+    if (rid)
+        s_put(self, rid, rid_size, true);
+    s_put(self, body, body_size, false);
+}
+
+/* An error reply, with the msgpack `error` body every Foleni client reads;
+ * rid (NULL for a plain request) is the request's id frame. */
+static void
+s_error(broker_t *self, zmq_msg_t *client, const char *service, zmq_msg_t *rid, int code,
+        const char *message)
 {
     fl_msg_t *err = fl_msg_new(FL_T_ERROR);
     fl_msg_set_str(err, FL_F_CODE, fl_error_name(code));
@@ -156,11 +306,40 @@ s_error(broker_t *self, const zframe_t *client, const char *service, const zmsg_
     msgpack_sbuffer_init(&buf);
     fl_msg_encode(err, &buf, NULL);
     fl_msg_destroy(&err);
-    zmsg_t *body = zmsg_new();
-    zmsg_addmem(body, buf.data, buf.size);
+    s_reply(self, zmq_msg_data(client), zmq_msg_size(client), service, rid ? zmq_msg_data(rid) : NULL,
+            rid ? zmq_msg_size(rid) : 0, buf.data, buf.size);
     msgpack_sbuffer_destroy(&buf);
-    zframe_t *rid = zmsg_size((zmsg_t *) request_body) >= 2 ? zmsg_first((zmsg_t *) request_body) : NULL;
-    s_reply(self, client, service, rid, &body);
+}
+
+/* A two-frame worker command (HEARTBEAT, DISCONNECT) to this identity. */
+static void
+s_worker_command(broker_t *self, const void *id, size_t size, uint8_t command)
+{
+    if (s_route(self, id, size)) {
+        s_put(self, FL_MDP_WORKER_HEADER, FL_MDP_HEADER_SIZE, true);
+        s_put(self, &command, 1, false);
+    }
+}
+
+/* Hand a request to w, moving the client identity and body frames out (they
+ * stay the caller's to close); false when w has gone, and then nothing was
+ * moved and the request can go to another worker (a worker that reconnected
+ * leaves its old registration behind until its heartbeats run out). */
+static bool
+s_send_to_worker(broker_t *self, worker_t *w, zmq_msg_t *client, const char *caller, zmq_msg_t *body,
+                 size_t nbody)
+{
+    if (!s_route(self, w->id, w->id_size))
+        return false;
+    s_put(self, FL_MDP_WORKER_HEADER, FL_MDP_HEADER_SIZE, true);
+    s_put(self, (uint8_t[]) { FL_MDP_WORKER_REQUEST }, 1, true);
+    s_pass(self, client, true);
+    s_put(self, "", 0, true);
+    if (w->foleni)
+        s_put(self, caller, strlen(caller), true);
+    for (size_t i = 0; i < nbody; i++)
+        s_pass(self, &body[i], i + 1 < nbody);
+    return true;
 }
 
 /* ---- services and workers ---- */
@@ -168,17 +347,17 @@ s_error(broker_t *self, const zframe_t *client, const char *service, const zmsg_
 static service_t *
 s_service(broker_t *self, const char *name)
 {
-    service_t *s = zhashx_lookup(self->services, name);
-    if (s || zhashx_size(self->services) >= BROKER_SERVICES_MAX)
+    service_t *s = self->last_service;
+    if (s && !strcmp(s->name, name))
         return s;
-    s = calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
-    snprintf(s->name, sizeof s->name, "%s", name);
-    s->credit = zlistx_new();
-    s->requests = zlistx_new();
-    zlistx_set_destructor(s->requests, s_request_destroy);
-    zhashx_insert(self->services, s->name, s);
+    s = zhashx_lookup(self->services, name);
+    if (!s && zhashx_size(self->services) < BROKER_SERVICES_MAX && (s = calloc(1, sizeof *s))) {
+        snprintf(s->name, sizeof s->name, "%s", name);
+        s->name_size = strlen(s->name);
+        zhashx_insert(self->services, s->name, s);
+    }
+    if (s)
+        self->last_service = s;
     return s;
 }
 
@@ -186,29 +365,24 @@ s_service(broker_t *self, const char *name)
 static void
 s_expire_requests(broker_t *self, service_t *s, int64_t now)
 {
-    request_t *r;
-    while ((r = zlistx_first(s->requests)) && r->expires <= now) {
-        s_error(self, r->client, s->name, r->body, FL_E_UNAVAILABLE,
+    while (s->req_head && s->req_head->expires <= now) {
+        request_t *r = s_queue_pop(s);
+        s_error(self, &r->client, s->name, r->nbody >= 2 ? &r->body[0] : NULL, FL_E_UNAVAILABLE,
                 s->workers ? "the service is busy: no worker took the request in time"
                            : "the service is not available: no worker has registered for it");
         self->stats.expired++;
-        zlistx_delete(s->requests, zlistx_cursor(s->requests));
+        s_request_free(r);
     }
 }
 
-/* Hand r to w; false when w has gone (then r is untouched and can go to
- * another worker: a worker that reconnected leaves its old registration
- * behind until its heartbeats run out). */
-static bool
-s_send_to_worker(broker_t *self, worker_t *w, request_t *r)
+/* w took one request: one credit less, and to the back of the LRU order. */
+static void
+s_took(service_t *s, worker_t *w)
 {
-    zmsg_t *body = zmsg_dup(r->body);
-    if (!body)
-        return false;
-    if (w->foleni)
-        zmsg_pushstr(body, r->caller);
-    zmsg_t *msg = fl_mdp_broker_to_worker_request(r->client, &body);
-    return s_route(self, w->identity, &msg);
+    w->inflight++;
+    s_credit_remove(s, w);
+    if (w->inflight < w->window)
+        s_credit_add(s, w);
 }
 
 static void s_worker_delete(broker_t *self, worker_t *w, bool tell);
@@ -217,131 +391,148 @@ static void s_worker_delete(broker_t *self, worker_t *w, bool tell);
 static void
 s_dispatch(broker_t *self, service_t *s)
 {
-    s_expire_requests(self, s, zclock_mono());
-    while (zlistx_size(s->credit) && zlistx_size(s->requests)) {
-        worker_t *w = zlistx_first(s->credit);
-        request_t *r = zlistx_first(s->requests);
-        if (!s_send_to_worker(self, w, r)) {
+    s_expire_requests(self, s, self->now);
+    while (s->credit_head && s->req_head) {
+        worker_t *w = s->credit_head;
+        request_t *r = s->req_head;
+        if (!s_send_to_worker(self, w, &r->client, r->caller, r->body, r->nbody)) {
             fl_log(FL_LOG_INFO, "worker gone: dropped", FL_S("service", s->name), NULL);
             s_worker_delete(self, w, false);    /* the request stays queued for the next */
             continue;
         }
-        zlistx_delete(s->requests, zlistx_cursor(s->requests));
-        w->inflight++;
-        zlistx_delete(s->credit, w->credit_handle);
-        w->credit_handle = w->inflight < w->window ? zlistx_add_end(s->credit, w) : NULL;
+        s_request_free(s_queue_pop(s));
+        s_took(s, w);
     }
 }
 
 static void
 s_worker_delete(broker_t *self, worker_t *w, bool tell)
 {
-    if (tell) {
-        zmsg_t *bye = fl_mdp_worker_disconnect();
-        s_route(self, w->identity, &bye);
-    }
+    if (tell)
+        s_worker_command(self, w->id, w->id_size, FL_MDP_WORKER_DISCONNECT);
     if (w->service) {
-        if (w->credit_handle)
-            zlistx_delete(w->service->credit, w->credit_handle);
+        s_credit_remove(w->service, w);
         w->service->workers--;
     }
-    zhashx_delete(self->workers, w->key);   /* frees w */
+    s_worker_unlink(self, w);
+    free(w);
 }
 
 /* ---- input ---- */
 
-/* A client's request; caller is the User-Id libzmq attached (the client's
- * CURVE key, set by zap.c) or "". */
+/* The mmi. services, answered here; body is the request's body frames. */
 static void
-s_client_request(broker_t *self, zframe_t *identity, const char *caller, const char *service,
-                 zmsg_t **body_p)
+s_mmi(broker_t *self, zmq_msg_t *client, const char *service, zmq_msg_t *body, size_t nbody)
 {
-    zmsg_t *body = *body_p;
-    *body_p = NULL;
+    zmq_msg_t *rid = nbody >= 2 ? &body[0] : NULL;
+    zmq_msg_t *asked = &body[nbody >= 2 ? 1 : 0];
+    char *text = NULL;
+    const char *answer = FL_MDP_MMI_NOT_IMPLEMENTED;
+    if (!strcmp(service, FL_MDP_MMI_SERVICE)) {
+        char name[FL_MDP_SERVICE_MAX + 1] = "";
+        size_t size = zmq_msg_size(asked);
+        if (size < sizeof name)
+            memcpy(name, zmq_msg_data(asked), size);
+        name[size < sizeof name ? size : 0] = '\0';
+        service_t *s = zhashx_lookup(self->services, name);
+        answer = s && s->workers ? FL_MDP_MMI_FOUND : FL_MDP_MMI_NOT_FOUND;
+    } else if (!strcmp(service, "mmi.stats")) {
+        text = broker_stats_text(self);
+        answer = text ? text : "";
+    }
+    s_reply(self, zmq_msg_data(client), zmq_msg_size(client), service, rid ? zmq_msg_data(rid) : NULL,
+            rid ? zmq_msg_size(rid) : 0, answer, strlen(answer));
+    free(text);
+}
+
+/* A client's request: f[0] the client's identity, f[4 .. n-1] the body;
+ * caller is the User-Id libzmq attached (the client's CURVE key, set by
+ * zap.c) or "". */
+static void
+s_client_request(broker_t *self, zmq_msg_t *f, size_t n, const char *caller, const char *service)
+{
+    zmq_msg_t *client = &f[0], *body = &f[4];
+    size_t nbody = n - 4;
     if (fl_mdp_service_is_mmi(service)) {
-        zframe_t *rid = zmsg_size(body) >= 2 ? zmsg_pop(body) : NULL;
-        char *asked = zmsg_popstr(body);
-        zmsg_t *answer = zmsg_new();
-        if (!strcmp(service, FL_MDP_MMI_SERVICE)) {
-            service_t *s = asked ? zhashx_lookup(self->services, asked) : NULL;
-            zmsg_addstr(answer, s && s->workers ? FL_MDP_MMI_FOUND : FL_MDP_MMI_NOT_FOUND);
-        } else if (!strcmp(service, "mmi.stats")) {
-            char *text = broker_stats_text(self);
-            zmsg_addstr(answer, text ? text : "");
-            free(text);
-        } else
-            zmsg_addstr(answer, FL_MDP_MMI_NOT_IMPLEMENTED);
-        s_reply(self, identity, service, rid, &answer);
-        zframe_destroy(&rid);
-        zstr_free(&asked);
-        zmsg_destroy(&body);
+        s_mmi(self, client, service, body, nbody);
         return;
     }
     service_t *s = s_service(self, service);
-    if (!s || zlistx_size(s->requests) >= self->opts.queue_max) {
+    if (!s || s->waiting >= self->opts.queue_max) {
         self->stats.refused++;
-        s_error(self, identity, service, body, FL_E_UNAVAILABLE,
+        s_error(self, client, service, nbody >= 2 ? &body[0] : NULL, FL_E_UNAVAILABLE,
                 s ? "the service is overloaded: its queue is full" : "too many services");
-        zmsg_destroy(&body);
         return;
     }
-    request_t *r = calloc(1, sizeof *r);
-    if (!r) {
-        zmsg_destroy(&body);
-        return;
-    }
-    r->client = zframe_dup(identity);
-    r->body = body;
-    r->expires = zclock_mono() + self->opts.queue_timeout_ms;
-    snprintf(r->caller, sizeof r->caller, "%s", caller);
     self->stats.requests++;
-    if (!zlistx_size(s->credit))
-        self->stats.queued++;
-    zlistx_add_end(s->requests, r);
+    /* Nothing waiting before it: straight to a worker with credit, unstored. */
+    while (!s->req_head && s->credit_head) {
+        worker_t *w = s->credit_head;
+        if (s_send_to_worker(self, w, client, caller, body, nbody)) {
+            s_took(s, w);
+            return;
+        }
+        fl_log(FL_LOG_INFO, "worker gone: dropped", FL_S("service", s->name), NULL);
+        s_worker_delete(self, w, false);
+    }
+    request_t *r = malloc(sizeof *r + nbody * sizeof(zmq_msg_t));
+    if (!r)
+        return;                         /* dropped: the client will retry */
+    zmq_msg_init(&r->client);
+    zmq_msg_move(&r->client, client);
+    r->nbody = nbody;
+    for (size_t i = 0; i < nbody; i++) {
+        zmq_msg_init(&r->body[i]);
+        zmq_msg_move(&r->body[i], &body[i]);
+    }
+    r->expires = self->now + self->opts.queue_timeout_ms;
+    snprintf(r->caller, sizeof r->caller, "%s", caller);
+    self->stats.queued++;
+    s_queue_push(s, r);
     s_dispatch(self, s);
 }
 
-/* A message from a worker; *msg_p may be consumed (forwarded). */
+/* A message from a worker: f[0] its identity, v[] views of the n frames kept,
+ * total frames received. */
 static void
-s_worker_message(broker_t *self, zframe_t *identity, zmsg_t **msg_p)
+s_worker_message(broker_t *self, zmq_msg_t *f, const fl_mdp_frame_t *v, size_t n, size_t total)
 {
-    zmsg_t *msg = *msg_p;
     fl_mdp_worker_msg_t cmd;
     fl_error_t err;
-    char *key = zframe_strhex(identity);
-    worker_t *w = zhashx_lookup(self->workers, key);
-    if (fl_mdp_parse_worker(msg, &cmd, &err) != 0) {
+    const void *id = v[0].data;
+    size_t id_size = v[0].size;
+    if (fl_mdp_check_worker(v + 1, total - 1, &cmd, &err) != 0) {
         s_warn(self, "dropped a malformed worker message", err.message);
-        free(key);
         return;
     }
+    worker_t *w = s_worker_find(self, id, id_size);
     if (w)
-        w->expires = zclock_mono() + (int64_t) self->opts.heartbeat_ms * self->opts.liveness;
+        w->expires = self->now + (int64_t) self->opts.heartbeat_ms * self->opts.liveness;
     switch (cmd.command) {
     case FL_MDP_WORKER_READY: {
-        service_t *s = w ? NULL : s_service(self, cmd.service);
-        if (w || !s || fl_mdp_service_is_mmi(cmd.service)) {
+        bool mmi = fl_mdp_service_is_mmi(cmd.service);
+        service_t *s = w || mmi ? NULL : s_service(self, cmd.service);
+        if (!s) {
             s_warn(self, "refused a READY", w ? "worker already registered" : "bad or too many services");
             if (w)
                 s_worker_delete(self, w, true);
-            else {
-                zmsg_t *bye = fl_mdp_worker_disconnect();
-                s_route(self, identity, &bye);
-            }
+            else
+                s_worker_command(self, id, id_size, FL_MDP_WORKER_DISCONNECT);
             break;
         }
         w = calloc(1, sizeof *w);
         if (!w)
             break;
-        snprintf(w->key, sizeof w->key, "%s", key);
-        w->identity = zframe_dup(identity);
+        memcpy(w->id, id, id_size);
+        w->id_size = id_size;
+        w->hash = s_hash(w->id, id_size);
         w->service = s;
         w->foleni = cmd.window > 0;
         w->window = cmd.window > 0 ? cmd.window : 1;
-        w->expires = zclock_mono() + (int64_t) self->opts.heartbeat_ms * self->opts.liveness;
-        zhashx_insert(self->workers, w->key, w);
+        w->expires = self->now + (int64_t) self->opts.heartbeat_ms * self->opts.liveness;
+        s_worker_link(self, w);
         s->workers++;
-        w->credit_handle = zlistx_add_end(s->credit, w);
+        s_credit_add(s, w);
         fl_log(FL_LOG_INFO, "worker ready", FL_S("service", s->name), FL_U("window", w->window),
                FL_U("workers", s->workers), NULL);
         s_dispatch(self, s);
@@ -350,28 +541,34 @@ s_worker_message(broker_t *self, zframe_t *identity, zmsg_t **msg_p)
     case FL_MDP_WORKER_PARTIAL:
     case FL_MDP_WORKER_FINAL: {
         if (!w) {                           /* not registered: tell it to start over */
-            zmsg_t *bye = fl_mdp_worker_disconnect();
-            s_route(self, identity, &bye);
+            s_worker_command(self, id, id_size, FL_MDP_WORKER_DISCONNECT);
             break;
         }
+        /* f[1] header, f[2] command, f[3] client address, f[4] "", f[5..] body */
         bool final = cmd.command == FL_MDP_WORKER_FINAL;
-        zmsg_t *out = fl_mdp_broker_to_client(w->service->name, final, msg_p);
-        s_route(self, cmd.address, &out);
+        if (zmq_msg_send(&f[3], self->router_h, ZMQ_SNDMORE) < 0)
+            self->stats.unroutable++;       /* the client has gone */
+        else {
+            service_t *s = w->service;
+            s_put(self, FL_MDP_CLIENT_HEADER, FL_MDP_HEADER_SIZE, true);
+            s_put(self, (uint8_t[]) { final ? FL_MDP_CLIENT_FINAL : FL_MDP_CLIENT_PARTIAL }, 1, true);
+            s_put(self, s->name, s->name_size, true);
+            for (size_t i = 5; i < n; i++)
+                s_pass(self, &f[i], i + 1 < n);
+        }
         if (final) {
             self->stats.replies++;
             if (w->inflight > 0)
                 w->inflight--;
-            if (!w->credit_handle && w->inflight < w->window)
-                w->credit_handle = zlistx_add_end(w->service->credit, w);
+            if (!w->in_credit && w->inflight < w->window)
+                s_credit_add(w->service, w);
             s_dispatch(self, w->service);
         }
         break;
     }
     case FL_MDP_WORKER_HEARTBEAT:
-        if (!w) {
-            zmsg_t *bye = fl_mdp_worker_disconnect();
-            s_route(self, identity, &bye);
-        }
+        if (!w)
+            s_worker_command(self, id, id_size, FL_MDP_WORKER_DISCONNECT);
         break;
     case FL_MDP_WORKER_DISCONNECT:
         if (w)
@@ -381,51 +578,80 @@ s_worker_message(broker_t *self, zframe_t *identity, zmsg_t **msg_p)
         s_warn(self, "dropped a worker message a worker may not send", fl_mdp_command_name(FL_MDP_PROTO_WORKER, cmd.command));
         break;
     }
-    fl_mdp_worker_msg_reset(&cmd);
-    free(key);
 }
 
-/* Handle one waiting message; false when none was waiting (the ROUTER has a
- * receive timeout of 0, so reading is the cheapest way to ask). */
-static bool
-s_router_input(broker_t *self)
+/* One received message: f[0 .. n-1] the frames kept (identity first), v[]
+ * views of them, total the frames it had. */
+static void
+s_handle(broker_t *self, zmq_msg_t *f, const fl_mdp_frame_t *v, size_t n, size_t total)
 {
-    zmsg_t *msg = zmsg_recv(self->router);
-    if (!msg)
-        return false;
     fl_error_t err;
-    zframe_t *identity = fl_mdp_pop_identity(msg, &err);
-    if (!identity) {
+    if (fl_mdp_address_check(v[0].data, v[0].size, &err) != 0) {
         s_warn(self, "dropped a message without identity", err.message);
-        zmsg_destroy(&msg);
-        return true;
+        return;
     }
-    switch (fl_mdp_protocol_of(msg)) {
+    switch (fl_mdp_protocol_of_frame(total >= 2 ? &v[1] : NULL)) {
     case FL_MDP_PROTO_CLIENT: {
         /* metadata rides on frames that came over the wire, not on the
-         * identity frame the ROUTER made up: read it from the header */
-        const char *user = zframe_meta(zmsg_first(msg), "User-Id");
+         * identity frame the ROUTER made up: read it from the header.  Only
+         * the ZAP handler sets User-Id, and it runs only with CURVE. */
         char caller[FL_CURVE_KEY_TEXT + 1] = "";
-        if (user && strlen(user) == FL_CURVE_KEY_TEXT)
-            memcpy(caller, user, FL_CURVE_KEY_TEXT + 1);
+        if (self->cert) {
+            const char *user = zmq_msg_gets(&f[1], "User-Id");
+            if (user && strlen(user) == FL_CURVE_KEY_TEXT)
+                memcpy(caller, user, FL_CURVE_KEY_TEXT + 1);
+        }
         fl_mdp_client_msg_t cmd;
-        if (fl_mdp_parse_client(msg, &cmd, &err) != 0)
+        if (fl_mdp_check_client(v + 1, total - 1, &cmd, &err) != 0)
             s_warn(self, "dropped a malformed client message", err.message);
         else if (cmd.command != FL_MDP_CLIENT_REQUEST)
             s_warn(self, "dropped a client message a client may not send", "PARTIAL or FINAL");
         else
-            s_client_request(self, identity, caller, cmd.service, &msg);
+            s_client_request(self, f, n, caller, cmd.service);
         break;
     }
     case FL_MDP_PROTO_WORKER:
-        s_worker_message(self, identity, &msg);
+        s_worker_message(self, f, v, n, total);
         break;
     default:
         s_warn(self, "dropped a message that is neither MDP client nor worker", "unknown header");
         break;
     }
-    zmsg_destroy(&msg);
-    zframe_destroy(&identity);
+}
+
+/* Handle one waiting message; false when none was waiting (reading without
+ * waiting is the cheapest way to ask). */
+static bool
+s_router_input(broker_t *self)
+{
+    zmq_msg_t f[BROKER_FRAMES_MAX];
+    zmq_msg_init(&f[0]);
+    if (zmq_msg_recv(&f[0], self->router_h, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&f[0]);
+        return false;
+    }
+    size_t n = 1, total = 1;
+    bool more = zmq_msg_more(&f[0]);
+    while (more) {                      /* the rest of a message is always there at once */
+        zmq_msg_t spare, *m = n < BROKER_FRAMES_MAX ? &f[n] : &spare;
+        zmq_msg_init(m);
+        if (zmq_msg_recv(m, self->router_h, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(m);
+            break;
+        }
+        more = zmq_msg_more(m);
+        total++;
+        if (m == &spare)
+            zmq_msg_close(m);           /* counted only: the check refuses the message */
+        else
+            n++;
+    }
+    fl_mdp_frame_t v[BROKER_FRAMES_MAX];
+    for (size_t i = 0; i < n; i++)
+        v[i] = (fl_mdp_frame_t) { zmq_msg_data(&f[i]), zmq_msg_size(&f[i]) };
+    s_handle(self, f, v, n, total);
+    for (size_t i = 0; i < n; i++)
+        zmq_msg_close(&f[i]);           /* frames passed on are empty by now */
     return true;
 }
 
@@ -434,22 +660,18 @@ s_router_input(broker_t *self)
 static void
 s_heartbeat(broker_t *self, int64_t now)
 {
-    zlistx_t *dead = zlistx_new();
-    for (worker_t *w = zhashx_first(self->workers); w; w = zhashx_next(self->workers)) {
-        if (w->expires <= now)
-            zlistx_add_end(dead, w);
-        else {
-            zmsg_t *hb = fl_mdp_worker_heartbeat();
-            s_route(self, w->identity, &hb);
+    for (size_t i = 0; i < self->nbuckets; i++)
+        for (worker_t *w = self->buckets[i], *next; w; w = next) {
+            next = w->hnext;                /* w may be freed below */
+            if (w->expires > now) {
+                s_worker_command(self, w->id, w->id_size, FL_MDP_WORKER_HEARTBEAT);
+                continue;
+            }
+            fl_log(FL_LOG_WARN, "worker silent: dropped", FL_S("service", w->service->name),
+                   FL_U("inflight", w->inflight), NULL);
+            self->stats.workers_dropped++;
+            s_worker_delete(self, w, false);
         }
-    }
-    for (worker_t *w = zlistx_first(dead); w; w = zlistx_next(dead)) {
-        fl_log(FL_LOG_WARN, "worker silent: dropped", FL_S("service", w->service->name),
-               FL_U("inflight", w->inflight), NULL);
-        self->stats.workers_dropped++;
-        s_worker_delete(self, w, false);
-    }
-    zlistx_destroy(&dead);
     for (service_t *s = zhashx_first(self->services); s; s = zhashx_next(self->services))
         s_expire_requests(self, s, now);
 }
@@ -510,9 +732,13 @@ broker_new(const broker_options_t *opts, fl_error_t *err)
     if (self->opts.queue_timeout_ms <= 0) self->opts.queue_timeout_ms = 5000;
     if (self->opts.max_message_bytes <= 0) self->opts.max_message_bytes = 1 << 20;
     self->services = zhashx_new();
-    self->workers = zhashx_new();
     zhashx_set_destructor(self->services, s_service_destroy);
-    zhashx_set_destructor(self->workers, s_worker_free);
+    self->nbuckets = BROKER_BUCKETS_MIN;
+    self->buckets = calloc(self->nbuckets, sizeof *self->buckets);
+    if (!self->buckets) {
+        fl_error_set(err, FL_E_NOMEM, "", "out of memory");
+        goto fail;
+    }
     self->warnings_left = BROKER_LOG_BURST;
 
     if (opts->cert_path && *opts->cert_path) {
@@ -530,12 +756,13 @@ broker_new(const broker_options_t *opts, fl_error_t *err)
     }
     if (s_bind(self, &self->router, ZMQ_ROUTER, opts->endpoint, err))
         goto fail;
+    self->router_h = zsock_resolve(self->router);
     if (opts->publish_endpoint && *opts->publish_endpoint) {
         if (s_bind(self, &self->xsub, ZMQ_XSUB, opts->publish_endpoint, err)
             || s_bind(self, &self->xpub, ZMQ_XPUB, opts->subscribe_endpoint, err))
             goto fail;
     }
-    int64_t now = zclock_mono();
+    int64_t now = self->now = zclock_mono();
     self->heartbeat_at = now + self->opts.heartbeat_ms;
     self->stats_at = now + (int64_t) self->opts.stats_interval_s * 1000;
     return self;
@@ -550,7 +777,12 @@ broker_destroy(broker_t **self_p)
     if (!self_p || !*self_p)
         return;
     broker_t *self = *self_p;
-    zhashx_destroy(&self->workers);
+    for (size_t i = 0; self->buckets && i < self->nbuckets; i++)
+        for (worker_t *w = self->buckets[i], *next; w; w = next) {
+            next = w->hnext;
+            free(w);
+        }
+    free(self->buckets);
     zhashx_destroy(&self->services);
     zsock_destroy(&self->router);
     zsock_destroy(&self->xsub);
@@ -565,10 +797,10 @@ void
 broker_stats(const broker_t *self, broker_stats_t *out)
 {
     *out = self->stats;
-    out->workers = zhashx_size(self->workers);
+    out->workers = self->nworkers;
     out->waiting = 0;
     for (service_t *s = zhashx_first(self->services); s; s = zhashx_next(self->services))
-        out->waiting += zlistx_size(s->requests);
+        out->waiting += s->waiting;
 }
 
 char *
@@ -614,7 +846,8 @@ broker_run(broker_t *self, volatile bool *stop)
         zsock_t *which = zpoller_wait(poller, wait);
         if (which == self->router) {
             /* drain what is there, up to a bound, before looking at timers */
-            for (int i = 0; i < 1000 && s_router_input(self); i++)
+            self->now = zclock_mono();
+            for (int i = 0; i < BROKER_DRAIN_MAX && s_router_input(self); i++)
                 ;
         } else if (which && which == self->xsub)
             s_forward(self->xsub, self->xpub, &self->stats.events);
@@ -624,7 +857,7 @@ broker_run(broker_t *self, volatile bool *stop)
             zap_handle(self->auth);
         else if (zpoller_terminated(poller))
             break;
-        now = zclock_mono();
+        now = self->now = zclock_mono();
         if (now >= self->heartbeat_at) {
             s_heartbeat(self, now);
             self->heartbeat_at = now + self->opts.heartbeat_ms;

@@ -7,7 +7,8 @@
  *  starting the real services; the broker's tests use it as a real worker
  *  process they can start, kill and restart.  The worker replies with the
  *  request's frames followed by one frame "pid=P caller=KEY" (KEY is the
- *  client's CURVE public key, empty when plain).  Security comes from
+ *  client's CURVE public key, empty when plain); with --bare, with the
+ *  request's frames alone (as the benchmark's bare relay echo does).  Security comes from
  *  FOLENI_CURVE_CERT and FOLENI_CURVE_SERVER, as for every Foleni process.
  */
 #include <getopt.h>
@@ -36,6 +37,7 @@ s_usage(FILE *out)
         "      --window N        requests held at once [1]\n"
         "      --delay-ms N      wait before each reply [0]\n"
         "      --hold            take requests and never reply (prints 'got RID')\n"
+        "      --bare            reply with the request's frames only, no pid/caller frame\n"
         "      --heartbeat-ms N  [2500]\n"
         "call:\n"
         "      --timeout-ms N    per attempt [3000]\n"
@@ -45,7 +47,7 @@ s_usage(FILE *out)
 
 static int
 s_worker(const char *endpoint, const char *service, const fl_worker_options_t *wopts, int delay_ms, bool hold,
-         const fl_security_t *sec)
+         bool bare, const fl_security_t *sec)
 {
     fl_error_t err;
     fl_worker_t *worker = fl_worker_new(endpoint, service, sec, wopts, &err);
@@ -55,6 +57,7 @@ s_worker(const char *endpoint, const char *service, const fl_worker_options_t *w
     }
     fl_request_t *held[HELD_MAX];
     size_t nheld = 0;
+    const int pid = (int) getpid();     /* once: getpid is a system call per reply otherwise */
     while (!zsys_interrupted) {
         fl_request_t *req;
         int rc = fl_worker_recv(worker, &req, 500);
@@ -73,8 +76,10 @@ s_worker(const char *endpoint, const char *service, const fl_worker_options_t *w
         }
         if (delay_ms)
             zclock_sleep(delay_ms);
-        zmsg_t *reply = zmsg_dup(req->body);
-        zmsg_addstrf(reply, "pid=%d caller=%s", (int) getpid(), req->caller);
+        zmsg_t *reply = req->body;      /* echo the request's own frames: no copy */
+        req->body = NULL;
+        if (!bare)
+            zmsg_addstrf(reply, "pid=%d caller=%s", pid, req->caller);
         fl_worker_reply(worker, &req, &reply);
     }
     while (nheld)
@@ -120,14 +125,14 @@ main(int argc, char **argv)
     fl_worker_options_t wopts = { .window = 1 };
     fl_client_options_t copts = { .timeout_ms = 3000, .retries = 3 };
     int delay_ms = 0;
-    bool hold = false;
-    enum { O_WINDOW = 256, O_DELAY, O_HOLD, O_HB, O_TIMEOUT, O_RETRIES };
+    bool hold = false, bare = false;
+    enum { O_WINDOW = 256, O_DELAY, O_HOLD, O_HB, O_TIMEOUT, O_RETRIES, O_BARE };
     static const struct option longopts[] = {
         { "endpoint", required_argument, NULL, 'e' }, { "service", required_argument, NULL, 's' },
         { "window", required_argument, NULL, O_WINDOW }, { "delay-ms", required_argument, NULL, O_DELAY },
         { "hold", no_argument, NULL, O_HOLD }, { "heartbeat-ms", required_argument, NULL, O_HB },
         { "timeout-ms", required_argument, NULL, O_TIMEOUT }, { "retries", required_argument, NULL, O_RETRIES },
-        { 0 }
+        { "bare", no_argument, NULL, O_BARE }, { 0 }
     };
     optind = 2;
     int opt;
@@ -138,6 +143,7 @@ main(int argc, char **argv)
         case O_WINDOW: wopts.window = (unsigned) atoi(optarg); break;
         case O_DELAY: delay_ms = atoi(optarg); break;
         case O_HOLD: hold = true; break;
+        case O_BARE: bare = true; break;
         case O_HB: wopts.heartbeat_ms = atoi(optarg); break;
         case O_TIMEOUT: copts.timeout_ms = atoi(optarg); break;
         case O_RETRIES: copts.retries = atoi(optarg); break;
@@ -153,7 +159,7 @@ main(int argc, char **argv)
     }
     int rc;
     if (!strcmp(mode, "worker") && optind == argc)
-        rc = s_worker(endpoint, service, &wopts, delay_ms, hold, sec);
+        rc = s_worker(endpoint, service, &wopts, delay_ms, hold, bare, sec);
     else if (!strcmp(mode, "call") && optind == argc - 1)
         rc = s_call(endpoint, service, &copts, argv[optind], sec);
     else {

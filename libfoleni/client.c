@@ -2,8 +2,14 @@
  *
  *  Outstanding requests live in a hash by request id (to match replies) and a
  *  list in send order.  Every attempt has the same timeout, so the list is also
- *  in deadline order and its head is the next to expire; a reply removes its
- *  request from the middle through the handle kept in the request.
+ *  in deadline order and its head is the next to expire.  Both are intrusive:
+ *  a request is one allocation (its body inline, kept for a retry), and when
+ *  its reply comes the same block moves to the list of finished requests.
+ *
+ *  The socket is read and written with zmq_msg_t and zmq_send, not CZMQ
+ *  messages: a reply is received into a fixed array of frames and checked in
+ *  place; only its body becomes a zmsg_t, because fl_reply_t hands one out.
+ *  fl_client_recv drains every reply waiting (up to a bound) in one go.
  */
 #include "libfoleni/client.h"
 
@@ -16,55 +22,141 @@
 #include "libfoleni/log.h"
 #include "libfoleni/mdp.h"
 
+#define CLIENT_BUCKETS_MIN 64       /* request table size to start with (a power of 2) */
+#define CLIENT_DRAIN_MAX   1024     /* replies read per call before looking at timers */
+/* Frames kept from one reply: header, command, service, the largest body, one
+ * spare; a reply with more is counted through and refused. */
+#define CLIENT_FRAMES_MAX  (3 + FL_MDP_BODY_FRAMES_MAX + 1)
+
+typedef struct pending pending_t;
+struct pending {
+    pending_t *hnext;               /* next in its hash bucket (while outstanding) */
+    pending_t *prev, *next;         /* in self->order, or in self->finished */
+    uint32_t   hash;                /* of rid */
+    int        status;              /* when finished */
+    zmsg_t    *reply;               /* when finished: the reply frames after the id */
+    int64_t    deadline;            /* zclock_mono, ms */
+    int        retries_left;
+    size_t     rid_size, service_size, len;
+    char       rid[FL_RID_MAX + 1];
+    char       service[FL_MDP_SERVICE_MAX + 1];
+    uint8_t    body[];              /* kept to send again on a retry */
+};
+
+/* A doubly linked list of pending_t. */
 typedef struct {
-    char      rid[FL_RID_MAX + 1];
-    char      service[FL_MDP_SERVICE_MAX + 1];
-    zframe_t *body;
-    int64_t   deadline;             /* zclock_mono, ms */
-    int       retries_left;
-    void     *handle;               /* its place in self->order */
-} pending_t;
+    pending_t *head, *tail;
+} plist_t;
 
 struct fl_client {
     char       *endpoint;
     const fl_security_t *security;  /* borrowed; NULL when plain */
     zsock_t    *sock;
+    void       *handle;             /* sock's libzmq handle */
     fl_client_options_t opts;
-    zhashx_t   *by_rid;             /* rid -> pending_t (owns) */
-    zlistx_t   *order;              /* pending_t in deadline order (borrows) */
-    zlistx_t   *finished;           /* fl_reply_t * ready to hand out (owns) */
+    pending_t **buckets;            /* rid -> outstanding pending_t (owns them) */
+    size_t      nbuckets, outstanding;
+    plist_t     order;              /* outstanding, in deadline order */
+    plist_t     finished;           /* ready to hand out (owns them) */
 };
 
+/* ---- lists and the table ---- */
+
 static void
-s_pending_destroy(void **item)
+s_append(plist_t *list, pending_t *p)
 {
-    pending_t *p = *item;
-    if (p) {
-        zframe_destroy(&p->body);
-        free(p);
-        *item = NULL;
-    }
+    p->next = NULL;
+    p->prev = list->tail;
+    if (list->tail)
+        list->tail->next = p;
+    else
+        list->head = p;
+    list->tail = p;
 }
 
 static void
-s_reply_destroy(void **item)
+s_remove(plist_t *list, pending_t *p)
 {
-    fl_reply_t *r = *item;
-    if (r) {
-        fl_reply_reset(r);
-        free(r);
-        *item = NULL;
-    }
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        list->head = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    else
+        list->tail = p->prev;
+    p->prev = p->next = NULL;
 }
+
+static uint32_t
+s_hash(const void *data, size_t size)
+{
+    const uint8_t *d = data;
+    uint32_t h = 2166136261u;           /* FNV-1a */
+    for (size_t i = 0; i < size; i++) {
+        h ^= d[i];
+        h *= 16777619u;
+    }
+    return h;
+}
+
+static pending_t *
+s_find(fl_client_t *self, const void *rid, size_t size)
+{
+    uint32_t h = s_hash(rid, size);
+    for (pending_t *p = self->buckets[h & (self->nbuckets - 1)]; p; p = p->hnext)
+        if (p->hash == h && p->rid_size == size && !memcmp(p->rid, rid, size))
+            return p;
+    return NULL;
+}
+
+static void
+s_link(fl_client_t *self, pending_t *p)
+{
+    if (self->outstanding >= self->nbuckets) {  /* grow; if that fails, chains get longer */
+        size_t n = self->nbuckets * 2;
+        pending_t **b = calloc(n, sizeof *b);
+        if (b) {
+            for (size_t i = 0; i < self->nbuckets; i++)
+                for (pending_t *x = self->buckets[i], *next; x; x = next) {
+                    next = x->hnext;
+                    x->hnext = b[x->hash & (n - 1)];
+                    b[x->hash & (n - 1)] = x;
+                }
+            free(self->buckets);
+            self->buckets = b;
+            self->nbuckets = n;
+        }
+    }
+    pending_t **head = &self->buckets[p->hash & (self->nbuckets - 1)];
+    p->hnext = *head;
+    *head = p;
+    self->outstanding++;
+}
+
+static void
+s_unlink(fl_client_t *self, pending_t *p)
+{
+    for (pending_t **at = &self->buckets[p->hash & (self->nbuckets - 1)]; *at; at = &(*at)->hnext)
+        if (*at == p) {
+            *at = p->hnext;
+            self->outstanding--;
+            return;
+        }
+}
+
+/* ---- life cycle ---- */
 
 /* (Re)open the socket: a new socket is a new identity at the broker. */
 static int
 s_connect(fl_client_t *self, fl_error_t *err)
 {
     zsock_destroy(&self->sock);
+    self->handle = NULL;
     self->sock = zsock_new(ZMQ_DEALER);
     if (!self->sock)
         return fl_error_set(err, FL_E_IO, "", "cannot create a socket");
+    self->handle = zsock_resolve(self->sock);
     zsock_set_linger(self->sock, 0);
     zsock_set_sndhwm(self->sock, 0);
     zsock_set_rcvhwm(self->sock, 0);
@@ -93,16 +185,13 @@ fl_client_new(const char *endpoint, const fl_security_t *security, const fl_clie
     }
     self->security = security;
     self->endpoint = strdup(endpoint);
-    self->by_rid = zhashx_new();
-    self->order = zlistx_new();
-    self->finished = zlistx_new();
-    if (!self->endpoint || !self->by_rid || !self->order || !self->finished) {
+    self->nbuckets = CLIENT_BUCKETS_MIN;
+    self->buckets = calloc(self->nbuckets, sizeof *self->buckets);
+    if (!self->endpoint || !self->buckets) {
         fl_error_set(err, FL_E_NOMEM, "", "out of memory");
         fl_client_destroy(&self);
         return NULL;
     }
-    zhashx_set_destructor(self->by_rid, s_pending_destroy);
-    zlistx_set_destructor(self->finished, s_reply_destroy);
     if (s_connect(self, err) != 0)
         fl_client_destroy(&self);
     return self;
@@ -115,9 +204,16 @@ fl_client_destroy(fl_client_t **self_p)
         return;
     fl_client_t *self = *self_p;
     zsock_destroy(&self->sock);
-    zlistx_destroy(&self->order);
-    zhashx_destroy(&self->by_rid);
-    zlistx_destroy(&self->finished);
+    for (pending_t *p = self->order.head, *next; p; p = next) {
+        next = p->next;
+        free(p);
+    }
+    for (pending_t *p = self->finished.head, *next; p; p = next) {
+        next = p->next;
+        zmsg_destroy(&p->reply);
+        free(p);
+    }
+    free(self->buckets);
     free(self->endpoint);
     free(self);
     *self_p = NULL;
@@ -132,7 +228,7 @@ fl_client_socket(fl_client_t *self)
 size_t
 fl_client_outstanding(const fl_client_t *self)
 {
-    return zhashx_size(self->by_rid);
+    return self->outstanding;
 }
 
 void
@@ -145,16 +241,19 @@ fl_reply_reset(fl_reply_t *reply)
     }
 }
 
+/* ---- sending ---- */
+
 static int
 s_transmit(fl_client_t *self, pending_t *p)
 {
-    zmsg_t *msg = zmsg_new();
-    zmsg_addstr(msg, FL_MDP_CLIENT_HEADER);
-    zmsg_addmem(msg, (byte[]) { FL_MDP_CLIENT_REQUEST }, 1);
-    zmsg_addstr(msg, p->service);
-    zmsg_addstr(msg, p->rid);
-    zmsg_addmem(msg, zframe_data(p->body), zframe_size(p->body));
-    return zmsg_send(&msg, self->sock) == 0 ? 0 : FL_E_IO;
+    void *h = self->handle;
+    if (!h || zmq_send(h, FL_MDP_CLIENT_HEADER, FL_MDP_HEADER_SIZE, ZMQ_SNDMORE) < 0)
+        return FL_E_IO;             /* nothing sent: the message is all or nothing */
+    int rc = zmq_send(h, (uint8_t[]) { FL_MDP_CLIENT_REQUEST }, 1, ZMQ_SNDMORE);
+    if (rc >= 0) rc = zmq_send(h, p->service, p->service_size, ZMQ_SNDMORE);
+    if (rc >= 0) rc = zmq_send(h, p->rid, p->rid_size, ZMQ_SNDMORE);
+    if (rc >= 0) rc = zmq_send(h, p->body, p->len, 0);
+    return rc >= 0 ? 0 : FL_E_IO;
 }
 
 static bool
@@ -172,47 +271,46 @@ s_rid_ok(const char *rid)
 int
 fl_client_send(fl_client_t *self, const char *service, const char *rid, const void *body, size_t len)
 {
-    if (!s_rid_ok(rid) || fl_mdp_service_check(service, strlen(service), NULL) != 0)
+    size_t service_size = strlen(service);
+    if (!s_rid_ok(rid) || fl_mdp_service_check(service, service_size, NULL) != 0)
         return FL_E_INVALID;
-    if (zhashx_lookup(self->by_rid, rid))
+    size_t rid_size = strlen(rid);
+    if (s_find(self, rid, rid_size))
         return FL_E_CONFLICT;
-    if (zhashx_size(self->by_rid) >= self->opts.max_outstanding)
+    if (self->outstanding >= self->opts.max_outstanding)
         return FL_E_FULL;
-    pending_t *p = calloc(1, sizeof *p);
+    pending_t *p = malloc(sizeof *p + len);
     if (!p)
         return FL_E_NOMEM;
-    snprintf(p->rid, sizeof p->rid, "%s", rid);
-    snprintf(p->service, sizeof p->service, "%s", service);
-    p->body = zframe_new(body, len);
-    p->deadline = zclock_mono() + self->opts.timeout_ms;
-    p->retries_left = self->opts.retries;
+    *p = (pending_t) { .rid_size = rid_size, .service_size = service_size, .len = len,
+                       .hash = s_hash(rid, rid_size),
+                       .deadline = zclock_mono() + self->opts.timeout_ms,
+                       .retries_left = self->opts.retries };
+    memcpy(p->rid, rid, rid_size + 1);
+    memcpy(p->service, service, service_size + 1);
+    if (len)
+        memcpy(p->body, body, len);
     int rc = s_transmit(self, p);
     if (rc) {
-        s_pending_destroy((void **) &p);
+        free(p);
         return rc;
     }
-    zhashx_insert(self->by_rid, p->rid, p);
-    p->handle = zlistx_add_end(self->order, p);
+    s_link(self, p);
+    s_append(&self->order, p);
     return 0;
 }
 
-/* Move a request to the finished list with this status and body. */
+/* ---- receiving ---- */
+
+/* Move a request to the finished list with this status and reply (taken). */
 static void
-s_finish(fl_client_t *self, pending_t *p, int status, zmsg_t **body_p)
+s_finish(fl_client_t *self, pending_t *p, int status, zmsg_t *reply)
 {
-    fl_reply_t *r = calloc(1, sizeof *r);
-    if (r) {
-        snprintf(r->rid, sizeof r->rid, "%s", p->rid);
-        r->status = status;
-        if (body_p) {
-            r->body = *body_p;
-            *body_p = NULL;
-        }
-        zlistx_add_end(self->finished, r);
-    } else if (body_p)
-        zmsg_destroy(body_p);
-    zlistx_delete(self->order, p->handle);
-    zhashx_delete(self->by_rid, p->rid);
+    s_unlink(self, p);
+    s_remove(&self->order, p);
+    p->status = status;
+    p->reply = reply;
+    s_append(&self->finished, p);
 }
 
 /* Give up on overdue requests with no retries left; if any other request is
@@ -220,11 +318,15 @@ s_finish(fl_client_t *self, pending_t *p, int status, zmsg_t **body_p)
 static void
 s_expire(fl_client_t *self)
 {
+    pending_t *p = self->order.head;
+    if (!p)
+        return;
     int64_t now = zclock_mono();
+    if (p->deadline > now)
+        return;
     bool resend = false;
-    pending_t *p = zlistx_first(self->order);
     while (p && p->deadline <= now) {
-        pending_t *next = zlistx_next(self->order);
+        pending_t *next = p->next;
         if (p->retries_left <= 0)
             s_finish(self, p, FL_E_TIMEOUT, NULL);
         else {
@@ -236,14 +338,43 @@ s_expire(fl_client_t *self)
     if (!resend)
         return;
     fl_log(FL_LOG_INFO, "no reply in time: new socket, sending again", FL_S("endpoint", self->endpoint),
-           FL_U("outstanding", zhashx_size(self->by_rid)), NULL);
+           FL_U("outstanding", self->outstanding), NULL);
     if (s_connect(self, NULL) != 0)
         return;                     /* try again at the next expiry */
     int64_t deadline = now + self->opts.timeout_ms;
-    for (p = zlistx_first(self->order); p; p = zlistx_next(self->order)) {
+    for (p = self->order.head; p; p = p->next) {
         p->deadline = deadline;     /* all resent now: order stays deadline order */
         s_transmit(self, p);
     }
+}
+
+/* The reply f[0 .. n-1] (total frames received), matched to its request. */
+static void
+s_on_reply(fl_client_t *self, zmq_msg_t *f, size_t n, size_t total)
+{
+    fl_mdp_frame_t v[CLIENT_FRAMES_MAX];
+    for (size_t i = 0; i < n; i++)
+        v[i] = (fl_mdp_frame_t) { zmq_msg_data(&f[i]), zmq_msg_size(&f[i]) };
+    fl_mdp_client_msg_t cmd;
+    fl_error_t err;
+    const char *reason = NULL;
+    if (fl_mdp_check_client(v, total, &cmd, &err) != 0)
+        reason = err.message;
+    else if (cmd.command != FL_MDP_CLIENT_FINAL)
+        reason = "not a FINAL reply";
+    else if (n < 5)
+        reason = "no request id frame before the body";
+    if (reason) {
+        fl_log(FL_LOG_WARN, "dropped a malformed reply", FL_S("reason", reason), NULL);
+        return;
+    }
+    pending_t *p = s_find(self, v[3].data, v[3].size);
+    if (!p)
+        return;                     /* a late reply to a finished request is dropped */
+    zmsg_t *body = zmsg_new();
+    for (size_t i = 4; i < n; i++)
+        zmsg_addmem(body, v[i].data, v[i].size);
+    s_finish(self, p, 0, body);
 }
 
 /* Read one message from the broker, if one is waiting, and match it to its
@@ -251,30 +382,50 @@ s_expire(fl_client_t *self)
 static bool
 s_receive(fl_client_t *self)
 {
-    zmsg_t *msg = zmsg_recv(self->sock);
-    if (!msg)
+    if (!self->handle)
         return false;
-    fl_mdp_client_msg_t cmd;
-    fl_error_t err;
-    if (fl_mdp_parse_client(msg, &cmd, &err) != 0 || cmd.command != FL_MDP_CLIENT_FINAL
-        || zmsg_size(msg) < 2) {
-        fl_log(FL_LOG_WARN, "dropped a malformed reply", FL_S("reason", err.message), NULL);
-        zmsg_destroy(&msg);
-        return true;
+    zmq_msg_t f[CLIENT_FRAMES_MAX];
+    zmq_msg_init(&f[0]);
+    if (zmq_msg_recv(&f[0], self->handle, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&f[0]);
+        return false;
     }
-    char *rid = zmsg_popstr(msg);
-    pending_t *p = rid ? zhashx_lookup(self->by_rid, rid) : NULL;
-    if (p)
-        s_finish(self, p, 0, &msg);
-    zstr_free(&rid);                /* a late reply to a finished request is dropped */
-    zmsg_destroy(&msg);
+    size_t n = 1, total = 1;
+    bool more = zmq_msg_more(&f[0]);
+    while (more) {                  /* the rest of a message is always there at once */
+        zmq_msg_t spare, *m = n < CLIENT_FRAMES_MAX ? &f[n] : &spare;
+        zmq_msg_init(m);
+        if (zmq_msg_recv(m, self->handle, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(m);
+            break;
+        }
+        more = zmq_msg_more(m);
+        total++;
+        if (m == &spare)
+            zmq_msg_close(m);       /* counted only: the check refuses the reply */
+        else
+            n++;
+    }
+    s_on_reply(self, f, n, total);
+    for (size_t i = 0; i < n; i++)
+        zmq_msg_close(&f[i]);
     return true;
+}
+
+/* Read every reply waiting, up to a bound; true if there was any. */
+static bool
+s_drain(fl_client_t *self)
+{
+    int i = 0;
+    while (i < CLIENT_DRAIN_MAX && s_receive(self))
+        i++;
+    return i > 0;
 }
 
 int
 fl_client_next_timeout_ms(fl_client_t *self)
 {
-    pending_t *p = zlistx_first(self->order);
+    pending_t *p = self->order.head;
     if (!p)
         return -1;
     int64_t left = p->deadline - zclock_mono();
@@ -287,16 +438,18 @@ fl_client_recv(fl_client_t *self, fl_reply_t *out, int timeout_ms)
     int64_t until = timeout_ms < 0 ? INT64_MAX : zclock_mono() + timeout_ms;
     while (true) {
         s_expire(self);
-        fl_reply_t *r = zlistx_first(self->finished);
-        if (r) {
-            *out = *r;
-            r->body = NULL;
-            zlistx_delete(self->finished, zlistx_cursor(self->finished));
+        pending_t *p = self->finished.head;
+        if (p) {
+            s_remove(&self->finished, p);
+            memcpy(out->rid, p->rid, p->rid_size + 1);
+            out->status = p->status;
+            out->body = p->reply;
+            free(p);
             return 0;
         }
-        if (zhashx_size(self->by_rid) == 0)
+        if (self->outstanding == 0)
             return FL_E_EMPTY;
-        if (s_receive(self))            /* take what is already here first */
+        if (s_drain(self))              /* take what is already here first */
             continue;
         int64_t now = zclock_mono();
         if (now >= until && timeout_ms >= 0)
@@ -304,13 +457,16 @@ fl_client_recv(fl_client_t *self, fl_reply_t *out, int timeout_ms)
         int64_t wait = fl_client_next_timeout_ms(self);
         if (until != INT64_MAX && until - now < wait)
             wait = until - now;
-        zmq_pollitem_t item = { zsock_resolve(self->sock), 0, ZMQ_POLLIN, 0 };
+        if (!self->handle) {            /* no socket: a retry will open one */
+            zclock_sleep((int) wait);
+            continue;
+        }
+        zmq_pollitem_t item = { self->handle, 0, ZMQ_POLLIN, 0 };
         int rc = zmq_poll(&item, 1, (long) wait);
         if (rc < 0)
             return FL_E_IO;         /* interrupted: let the caller decide */
         if (rc > 0)
-            while (s_receive(self))
-                ;
+            s_drain(self);
     }
 }
 

@@ -17,18 +17,27 @@
 
 /* ---- small helpers -------------------------------------------------------- */
 
-/*  CZMQ's frame accessors take a non-const frame although they only read it;
- *  these wrappers keep the casts in one place. */
+/*  The checks below read frames through fl_mdp_frame_t views, so the same code
+ *  serves CZMQ messages (fl_mdp_parse_*) and frames received straight into
+ *  zmq_msg_t (fl_mdp_check_*).  A missing frame is a NULL view. */
 static size_t
-s_size(const zframe_t *frame)
+s_size(const fl_mdp_frame_t *frame)
 {
-    return zframe_size((zframe_t *) frame);
+    return frame->size;
 }
 
 static const uint8_t *
-s_data(const zframe_t *frame)
+s_data(const fl_mdp_frame_t *frame)
 {
-    return zframe_data((zframe_t *) frame);
+    return frame->data;
+}
+
+/*  A view of a CZMQ frame (which CZMQ's accessors take as non-const although
+ *  they only read it). */
+static fl_mdp_frame_t
+s_view(const zframe_t *frame)
+{
+    return (fl_mdp_frame_t) { zframe_data((zframe_t *) frame), zframe_size((zframe_t *) frame) };
 }
 
 static const char *
@@ -38,24 +47,35 @@ s_header_of(fl_mdp_proto_t proto)
 }
 
 static bool
-s_is_header(const zframe_t *frame, const char *header)
+s_is_header(const fl_mdp_frame_t *frame, const char *header)
 {
     return s_size(frame) == FL_MDP_HEADER_SIZE
         && memcmp(s_data(frame), header, FL_MDP_HEADER_SIZE) == 0;
 }
 
-/*  Store the first `cap` frames of msg in frames[] (NULL past the end) and
- *  return the message's frame count. */
+/*  Views of the first S_LOOK_FRAMES frames of msg in views[], pointers to them
+ *  in f[] (NULL past the end); returns the message's frame count. */
 static size_t
-s_look(zmsg_t *msg, zframe_t **frames, size_t cap)
+s_look(zmsg_t *msg, fl_mdp_frame_t *views, const fl_mdp_frame_t **f)
 {
     zframe_t *frame = zmsg_first(msg);
-    for (size_t i = 0; i < cap; i++) {
-        frames[i] = frame;
-        if (frame)
+    for (size_t i = 0; i < S_LOOK_FRAMES; i++) {
+        f[i] = NULL;
+        if (frame) {
+            views[i] = s_view(frame);
+            f[i] = &views[i];
             frame = zmsg_next(msg);
+        }
     }
     return zmsg_size(msg);
+}
+
+/*  Pointers to the first S_LOOK_FRAMES of n caller-given views (NULL past n). */
+static void
+s_point(const fl_mdp_frame_t *frames, size_t n, const fl_mdp_frame_t **f)
+{
+    for (size_t i = 0; i < S_LOOK_FRAMES; i++)
+        f[i] = i < n ? &frames[i] : NULL;
 }
 
 /*  Pop and destroy the first n frames of msg. */
@@ -91,7 +111,7 @@ s_check_service(const uint8_t *data, size_t size, const char *where, fl_error_t 
 
 /*  Client address or ROUTER identity: 1..FL_MDP_ADDRESS_MAX bytes. */
 static int
-s_check_address(const zframe_t *frame, const char *field, const char *what,
+s_check_address(const fl_mdp_frame_t *frame, const char *field, const char *what,
                 unsigned index, fl_error_t *err)
 {
     size_t size = s_size(frame);
@@ -106,7 +126,7 @@ s_check_address(const zframe_t *frame, const char *field, const char *what,
 /*  Frame 0 must be the header of `want`.  Anything else is told apart as well as
  *  the bytes allow, so a log line says what kind of peer is talking. */
 static int
-s_check_header(const zframe_t *f0, const zframe_t *f1, fl_mdp_proto_t want, fl_error_t *err)
+s_check_header(const fl_mdp_frame_t *f0, const fl_mdp_frame_t *f1, fl_mdp_proto_t want, fl_error_t *err)
 {
     const char *header = s_header_of(want);
     const fl_mdp_proto_t other = want == FL_MDP_PROTO_CLIENT ? FL_MDP_PROTO_WORKER
@@ -142,7 +162,7 @@ s_check_header(const zframe_t *f0, const zframe_t *f1, fl_mdp_proto_t want, fl_e
 
 /*  Frame 1 must be exactly one byte; return it through *command. */
 static int
-s_check_command(const zframe_t *f1, fl_mdp_proto_t proto, int *command, fl_error_t *err)
+s_check_command(const fl_mdp_frame_t *f1, fl_mdp_proto_t proto, int *command, fl_error_t *err)
 {
     if (!f1)
         return fl_error_set(err, FL_E_TRUNCATED, "command", "frame 1: command missing");
@@ -250,13 +270,14 @@ s_worker_envelope(uint8_t command, const zframe_t *client_addr, zmsg_t **body_p)
 {
     assert(client_addr);
     zmsg_t *body = s_take_body(body_p);
-    if (s_check_address(client_addr, "address", "client address", 2, NULL) != FL_OK
+    fl_mdp_frame_t addr = s_view(client_addr);
+    if (s_check_address(&addr, "address", "client address", 2, NULL) != FL_OK
         || !s_body_fits(body)) {
         zmsg_destroy(&body);
         return NULL;
     }
     zmsg_t *msg = s_command(FL_MDP_WORKER_HEADER, command);
-    zmsg_addmem(msg, s_data(client_addr), s_size(client_addr));
+    zmsg_addmem(msg, addr.data, addr.size);
     zmsg_addmem(msg, NULL, 0);
     s_append_body(msg, &body);
     return msg;
@@ -331,7 +352,7 @@ fl_mdp_worker_final(const zframe_t *client_addr, zmsg_t **body_p)
 /* READY's optional frame 3: the worker's window, 1..FL_MDP_WINDOW_MAX in
  * ASCII decimal without leading zeros. */
 static int
-s_check_window(zframe_t *f, unsigned *window, fl_error_t *err)
+s_check_window(const fl_mdp_frame_t *f, unsigned *window, fl_error_t *err)
 {
     const char *d = (const char *) s_data(f);
     size_t n = s_size(f);
@@ -348,14 +369,12 @@ s_check_window(zframe_t *f, unsigned *window, fl_error_t *err)
     return FL_OK;
 }
 
-/* The part every parse shares: look at the frames, then check the header and
- * the command byte of the given sub-protocol.  Changes nothing. */
+/* The part every check shares: the header and the command byte of the given
+ * sub-protocol, in frames f[0] and f[1] of an n-frame message. */
 static int
-s_prologue(zmsg_t *msg, fl_mdp_proto_t proto, zframe_t **f, size_t *n, int *command,
-           fl_error_t *err)
+s_prologue(const fl_mdp_frame_t **f, size_t n, fl_mdp_proto_t proto, int *command, fl_error_t *err)
 {
-    *n = s_look(msg, f, S_LOOK_FRAMES);
-    if (*n == 0)
+    if (n == 0)
         return fl_error_set(err, FL_E_TRUNCATED, "frames",
                             "frame 0: empty message; expected the %s header",
                             proto == FL_MDP_PROTO_CLIENT ? FL_MDP_CLIENT_HEADER : FL_MDP_WORKER_HEADER);
@@ -365,17 +384,13 @@ s_prologue(zmsg_t *msg, fl_mdp_proto_t proto, zframe_t **f, size_t *n, int *comm
     return rc;
 }
 
-int
-fl_mdp_parse_client(zmsg_t *msg, fl_mdp_client_msg_t *out, fl_error_t *err)
+/* Decide on an MDP/Client command, touching nothing but *out (zeroed first). */
+static int
+s_client_check(const fl_mdp_frame_t **f, size_t n, fl_mdp_client_msg_t *out, fl_error_t *err)
 {
-    assert(msg);
-    assert(out);
     memset(out, 0, sizeof *out);
-
-    zframe_t *f[S_LOOK_FRAMES];
-    size_t n;
     int command = 0;
-    int rc = s_prologue(msg, FL_MDP_PROTO_CLIENT, f, &n, &command, err);
+    int rc = s_prologue(f, n, FL_MDP_PROTO_CLIENT, &command, err);
     if (rc != FL_OK)
         return rc;
     const char *name = fl_mdp_command_name(FL_MDP_PROTO_CLIENT, command);
@@ -385,26 +400,20 @@ fl_mdp_parse_client(zmsg_t *msg, fl_mdp_client_msg_t *out, fl_error_t *err)
     if ((rc = s_check_service(s_data(f[2]), s_size(f[2]), "frame 2: ", err)) != FL_OK
         || (rc = s_check_body(n, 3, name, err)) != FL_OK)
         return rc;
-
-    /* Accepted: now, and only now, change msg. */
     out->command = (fl_mdp_client_command_t) command;
     memcpy(out->service, s_data(f[2]), s_size(f[2]));
     out->service[s_size(f[2])] = '\0';
-    s_drop_front(msg, 3);
     return FL_OK;
 }
 
-int
-fl_mdp_parse_worker(zmsg_t *msg, fl_mdp_worker_msg_t *out, fl_error_t *err)
+/* Decide on an MDP/Worker command, touching nothing but *out (zeroed first;
+ * out->address stays NULL). */
+static int
+s_worker_check(const fl_mdp_frame_t **f, size_t n, fl_mdp_worker_msg_t *out, fl_error_t *err)
 {
-    assert(msg);
-    assert(out);
     memset(out, 0, sizeof *out);
-
-    zframe_t *f[S_LOOK_FRAMES];
-    size_t n;
     int command = 0;
-    int rc = s_prologue(msg, FL_MDP_PROTO_WORKER, f, &n, &command, err);
+    int rc = s_prologue(f, n, FL_MDP_PROTO_WORKER, &command, err);
     if (rc != FL_OK)
         return rc;
     const char *name = fl_mdp_command_name(FL_MDP_PROTO_WORKER, command);
@@ -419,14 +428,13 @@ fl_mdp_parse_worker(zmsg_t *msg, fl_mdp_worker_msg_t *out, fl_error_t *err)
         if (n > 4)
             return fl_error_set(err, FL_E_TRAILING, "frames",
                                 "frame 4: READY has 3 frames, or 4 with a window, got %zu", n);
-        if (n == 4 && (rc = s_check_window(f[3], &out->window, err)) != FL_OK)
+        if (n == 4 && (rc = s_check_window(f[3], &out->window, err)) != FL_OK) {
+            out->window = 0;
             return rc;
+        }
         out->command = FL_MDP_WORKER_READY;
         memcpy(out->service, s_data(f[2]), s_size(f[2]));
         out->service[s_size(f[2])] = '\0';
-        if (n == 4)
-            s_drop_front(msg, 1);       /* the window frame, read above */
-        s_drop_front(msg, 3);
         return FL_OK;
 
     case FL_MDP_WORKER_HEARTBEAT:
@@ -435,7 +443,6 @@ fl_mdp_parse_worker(zmsg_t *msg, fl_mdp_worker_msg_t *out, fl_error_t *err)
             return fl_error_set(err, FL_E_TRAILING, "frames",
                                 "frame 2: %s has exactly 2 frames, got %zu", name, n);
         out->command = (fl_mdp_worker_command_t) command;
-        s_drop_front(msg, 2);
         return FL_OK;
 
     default:    /* REQUEST, PARTIAL, FINAL */
@@ -457,11 +464,70 @@ fl_mdp_parse_worker(zmsg_t *msg, fl_mdp_worker_msg_t *out, fl_error_t *err)
         if ((rc = s_check_body(n, 4, name, err)) != FL_OK)
             return rc;
         out->command = (fl_mdp_worker_command_t) command;
+        return FL_OK;
+    }
+}
+
+int
+fl_mdp_parse_client(zmsg_t *msg, fl_mdp_client_msg_t *out, fl_error_t *err)
+{
+    assert(msg);
+    assert(out);
+    fl_mdp_frame_t views[S_LOOK_FRAMES];
+    const fl_mdp_frame_t *f[S_LOOK_FRAMES];
+    size_t n = s_look(msg, views, f);
+    int rc = s_client_check(f, n, out, err);
+    if (rc == FL_OK)
+        s_drop_front(msg, 3);       /* accepted: now, and only now, change msg */
+    return rc;
+}
+
+int
+fl_mdp_parse_worker(zmsg_t *msg, fl_mdp_worker_msg_t *out, fl_error_t *err)
+{
+    assert(msg);
+    assert(out);
+    fl_mdp_frame_t views[S_LOOK_FRAMES];
+    const fl_mdp_frame_t *f[S_LOOK_FRAMES];
+    size_t n = s_look(msg, views, f);
+    int rc = s_worker_check(f, n, out, err);
+    if (rc != FL_OK)
+        return rc;
+    switch (out->command) {     /* accepted: now, and only now, change msg */
+    case FL_MDP_WORKER_READY:
+        s_drop_front(msg, n);   /* 3, or 4 with the window read above */
+        break;
+    case FL_MDP_WORKER_HEARTBEAT:
+    case FL_MDP_WORKER_DISCONNECT:
+        s_drop_front(msg, 2);
+        break;
+    default:
         s_drop_front(msg, 2);
         out->address = zmsg_pop(msg);
         s_drop_front(msg, 1);
-        return FL_OK;
+        break;
     }
+    return FL_OK;
+}
+
+int
+fl_mdp_check_client(const fl_mdp_frame_t *frames, size_t n, fl_mdp_client_msg_t *out, fl_error_t *err)
+{
+    assert(frames || n == 0);
+    assert(out);
+    const fl_mdp_frame_t *f[S_LOOK_FRAMES];
+    s_point(frames, n, f);
+    return s_client_check(f, n, out, err);
+}
+
+int
+fl_mdp_check_worker(const fl_mdp_frame_t *frames, size_t n, fl_mdp_worker_msg_t *out, fl_error_t *err)
+{
+    assert(frames || n == 0);
+    assert(out);
+    const fl_mdp_frame_t *f[S_LOOK_FRAMES];
+    s_point(frames, n, f);
+    return s_worker_check(f, n, out, err);
 }
 
 void
@@ -484,7 +550,8 @@ fl_mdp_pop_identity(zmsg_t *msg, fl_error_t *err)
                      "frame 0: empty message; expected a peer identity");
         return NULL;
     }
-    if (s_check_address(identity, "identity", "peer identity", 0, err) != FL_OK)
+    fl_mdp_frame_t view = s_view(identity);
+    if (s_check_address(&view, "identity", "peer identity", 0, err) != FL_OK)
         return NULL;
     return zmsg_pop(msg);
 }
@@ -494,10 +561,11 @@ fl_mdp_prepend_identity(zmsg_t *msg, const zframe_t *identity)
 {
     assert(msg);
     assert(identity);
-    int rc = s_check_address(identity, "identity", "peer identity", 0, NULL);
+    fl_mdp_frame_t view = s_view(identity);
+    int rc = s_check_address(&view, "identity", "peer identity", 0, NULL);
     if (rc != FL_OK)
         return rc;
-    zmsg_pushmem(msg, s_data(identity), s_size(identity));
+    zmsg_pushmem(msg, view.data, view.size);
     return FL_OK;
 }
 
@@ -506,11 +574,28 @@ fl_mdp_protocol_of(zmsg_t *msg)
 {
     assert(msg);
     zframe_t *first = zmsg_first(msg);
+    if (!first)
+        return FL_MDP_PROTO_NONE;
+    fl_mdp_frame_t view = s_view(first);
+    return fl_mdp_protocol_of_frame(&view);
+}
+
+fl_mdp_proto_t
+fl_mdp_protocol_of_frame(const fl_mdp_frame_t *first)
+{
     if (first && s_is_header(first, FL_MDP_CLIENT_HEADER))
         return FL_MDP_PROTO_CLIENT;
     if (first && s_is_header(first, FL_MDP_WORKER_HEADER))
         return FL_MDP_PROTO_WORKER;
     return FL_MDP_PROTO_NONE;
+}
+
+int
+fl_mdp_address_check(const void *data, size_t size, fl_error_t *err)
+{
+    assert(data || size == 0);
+    fl_mdp_frame_t view = { data, size };
+    return s_check_address(&view, "identity", "peer identity", 0, err);
 }
 
 /* ---- names and rules ------------------------------------------------------ */

@@ -172,6 +172,18 @@ typedef struct fl_mdp_worker_msg {
                                                    else NULL */
 } fl_mdp_worker_msg_t;
 
+/* A frame seen in place, for checking frames received straight into zmq_msg_t
+ * (the broker's and the client library's hot paths) with the same rules as
+ * the zmsg_t parsers.  Borrows data. */
+typedef struct fl_mdp_frame {
+    const void *data;
+    size_t size;
+} fl_mdp_frame_t;
+
+/* The checks read at most this many leading frames; past them only the count
+ * matters (to bound the body). */
+#define FL_MDP_CHECK_FRAMES 5
+
 /* ---- builders --------------------------------------------------------------
  *
  *  Each builder returns a new message, ready for zmsg_send on a DEALER (or, after
@@ -252,6 +264,22 @@ int fl_mdp_parse_client(zmsg_t *msg, fl_mdp_client_msg_t *out, fl_error_t *err);
  *  FL_E_UNKNOWN, FL_E_TOO_LONG. */
 int fl_mdp_parse_worker(zmsg_t *msg, fl_mdp_worker_msg_t *out, fl_error_t *err);
 
+/*  Check an MDP/Client command held as n frame views, without copying or
+ *  changing anything: the same rules, codes and messages as
+ *  fl_mdp_parse_client.  Only frames[0 .. min(n, FL_MDP_CHECK_FRAMES) - 1] are
+ *  read, so a caller that kept only the first frames of a longer message may
+ *  pass its full count.  On success the body is frames 3 .. n-1.
+ *  frames may be NULL only when n is 0; out must not be NULL; err may be. */
+int fl_mdp_check_client(const fl_mdp_frame_t *frames, size_t n, fl_mdp_client_msg_t *out,
+                        fl_error_t *err);
+
+/*  The same for an MDP/Worker command, as fl_mdp_parse_worker but leaving
+ *  out->address NULL: for REQUEST, PARTIAL and FINAL the client address is
+ *  frame 2, the (empty) delimiter frame 3 and the body frames 4 .. n-1.
+ *  Nothing to reset afterwards. */
+int fl_mdp_check_worker(const fl_mdp_frame_t *frames, size_t n, fl_mdp_worker_msg_t *out,
+                        fl_error_t *err);
+
 /*  Destroy out->address, if any, and zero *self.  Safe to call twice, and on a
  *  zeroed struct.  self must not be NULL.  Cannot fail. */
 void fl_mdp_worker_msg_reset(fl_mdp_worker_msg_t *self);
@@ -274,6 +302,13 @@ int fl_mdp_prepend_identity(zmsg_t *msg, const zframe_t *identity);
  *  its cursor).  FL_MDP_PROTO_NONE for anything else, including an empty
  *  message.  msg must not be NULL. */
 fl_mdp_proto_t fl_mdp_protocol_of(zmsg_t *msg);
+
+/*  As fl_mdp_protocol_of, for a frame view (NULL: FL_MDP_PROTO_NONE). */
+fl_mdp_proto_t fl_mdp_protocol_of_frame(const fl_mdp_frame_t *first);
+
+/*  Check a ROUTER peer identity or client address: 1..FL_MDP_ADDRESS_MAX
+ *  bytes.  Returns 0, FL_E_INVALID (empty) or FL_E_TOO_LONG. */
+int fl_mdp_address_check(const void *data, size_t size, fl_error_t *err);
 
 /* ---- names and rules ------------------------------------------------------ */
 

@@ -1,4 +1,11 @@
-/*  worker.c — the MDP worker with a credit window.  See worker.h. */
+/*  worker.c — the MDP worker with a credit window.  See worker.h.
+ *
+ *  Requests are read with zmq_msg_recv into a fixed array of frames and
+ *  checked in place (fl_mdp_check_worker); only what fl_request_t hands out
+ *  (the address frame and the body) is copied into CZMQ objects.  Replies go
+ *  out with zmq_send for the protocol frames and zframe_send for the
+ *  application's frames, which moves them without a copy.
+ */
 #include "libfoleni/worker.h"
 
 #include <string.h>
@@ -6,12 +13,18 @@
 #include "libfoleni/log.h"
 #include "libfoleni/mdp.h"
 
+/* Frames kept from one message: header, command, address, delimiter, the
+ * largest body, one spare; a message with more is counted through and
+ * refused. */
+#define WORKER_FRAMES_MAX (4 + FL_MDP_BODY_FRAMES_MAX + 1)
+
 struct fl_worker {
     char *endpoint;
     char  service[FL_MDP_SERVICE_MAX + 1];
     const fl_security_t *security;
     fl_worker_options_t opts;
     zsock_t *sock;                  /* NULL while waiting to reconnect */
+    void    *handle;                /* sock's libzmq handle, or NULL */
     int64_t  heartbeat_at;          /* when to send the next heartbeat */
     int64_t  broker_expires;        /* no traffic by then: reconnect */
     int64_t  reconnect_at;          /* when sock is NULL: when to connect */
@@ -30,6 +43,7 @@ static void
 s_connect(fl_worker_t *self)
 {
     zsock_destroy(&self->sock);
+    self->handle = NULL;
     self->sock = zsock_new(ZMQ_DEALER);
     if (!self->sock)
         return;
@@ -43,6 +57,7 @@ s_connect(fl_worker_t *self)
         self->reconnect_at = zclock_mono() + self->backoff_ms;
         return;
     }
+    self->handle = zsock_resolve(self->sock);
     self->connects++;
     int64_t now = zclock_mono();
     self->heartbeat_at = now + self->opts.heartbeat_ms;
@@ -155,6 +170,7 @@ s_timers(fl_worker_t *self)
         fl_log(FL_LOG_WARN, "broker silent: reconnecting", FL_S("service", self->service),
                FL_I("backoff_ms", self->backoff_ms), NULL);
         zsock_destroy(&self->sock);
+        self->handle = NULL;
         self->reconnect_at = now + self->backoff_ms;
         self->backoff_ms = self->backoff_ms * 2 > self->opts.reconnect_max_ms ? self->opts.reconnect_max_ms
                                                                               : self->backoff_ms * 2;
@@ -167,59 +183,83 @@ s_timers(fl_worker_t *self)
     }
 }
 
+/* A REQUEST's frames f[4 .. n-1] (caller, then rid + payload or payload) as
+ * a request for the application; NULL when it has too few frames. */
+static fl_request_t *
+s_request(const fl_mdp_frame_t *f, size_t n)
+{
+    if (n < 6)                      /* caller and at least one more frame */
+        return NULL;
+    fl_request_t *req = calloc(1, sizeof *req);
+    if (!req)
+        return NULL;
+    req->address = zframe_new(f[2].data, f[2].size);
+    req->body = zmsg_new();
+    if (f[4].size <= FL_CURVE_KEY_TEXT)
+        memcpy(req->caller, f[4].data, f[4].size);
+    size_t first = 5;
+    if (n - first >= 2) {           /* a Foleni client's request id */
+        if (f[5].size <= FL_RID_MAX)
+            memcpy(req->rid, f[5].data, f[5].size);
+        first = 6;
+    }
+    for (size_t i = first; i < n; i++)
+        zmsg_addmem(req->body, f[i].data, f[i].size);
+    return req;
+}
+
 /* Handle one message from the broker, if one is waiting (*got says whether
  * one was); returns a request or NULL. */
 static fl_request_t *
 s_receive(fl_worker_t *self, bool *got)
 {
-    zmsg_t *msg = zmsg_recv(self->sock);
-    *got = msg != NULL;
-    if (!msg)
+    zmq_msg_t m[WORKER_FRAMES_MAX];
+    *got = false;
+    zmq_msg_init(&m[0]);
+    if (zmq_msg_recv(&m[0], self->handle, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&m[0]);
         return NULL;
+    }
+    *got = true;
+    size_t n = 1, total = 1;
+    bool more = zmq_msg_more(&m[0]);
+    while (more) {                  /* the rest of a message is always there at once */
+        zmq_msg_t spare, *x = n < WORKER_FRAMES_MAX ? &m[n] : &spare;
+        zmq_msg_init(x);
+        if (zmq_msg_recv(x, self->handle, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(x);
+            break;
+        }
+        more = zmq_msg_more(x);
+        total++;
+        if (x == &spare)
+            zmq_msg_close(x);       /* counted only: the check refuses the message */
+        else
+            n++;
+    }
     int64_t now = zclock_mono();
     self->broker_expires = now + (int64_t) self->opts.heartbeat_ms * self->opts.liveness;
     self->backoff_ms = self->opts.reconnect_min_ms;     /* the broker is alive */
+    fl_mdp_frame_t f[WORKER_FRAMES_MAX];
+    for (size_t i = 0; i < n; i++)
+        f[i] = (fl_mdp_frame_t) { zmq_msg_data(&m[i]), zmq_msg_size(&m[i]) };
     fl_mdp_worker_msg_t cmd;
     fl_error_t err;
-    if (fl_mdp_parse_worker(msg, &cmd, &err) != 0) {
-        fl_log(FL_LOG_WARN, "dropped a malformed message from the broker", FL_S("reason", err.message), NULL);
-        zmsg_destroy(&msg);
-        return NULL;
-    }
     fl_request_t *req = NULL;
-    switch (cmd.command) {
-    case FL_MDP_WORKER_REQUEST:
-        /* body: caller, then (Foleni clients) rid + payload, or (plain) payload */
-        if (zmsg_size(msg) < 2)
-            break;
-        req = calloc(1, sizeof *req);
-        if (!req)
-            break;
-        req->address = cmd.address;
-        cmd.address = NULL;
-        zframe_t *caller = zmsg_pop(msg);
-        if (zframe_size(caller) <= FL_CURVE_KEY_TEXT)
-            memcpy(req->caller, zframe_data(caller), zframe_size(caller));
-        zframe_destroy(&caller);
-        if (zmsg_size(msg) >= 2) {
-            zframe_t *rid = zmsg_pop(msg);
-            if (zframe_size(rid) <= FL_RID_MAX)
-                memcpy(req->rid, zframe_data(rid), zframe_size(rid));
-            zframe_destroy(&rid);
-        }
-        req->body = msg;
-        msg = NULL;
-        break;
-    case FL_MDP_WORKER_DISCONNECT:
+    if (fl_mdp_check_worker(f, total, &cmd, &err) != 0)
+        fl_log(FL_LOG_WARN, "dropped a malformed message from the broker", FL_S("reason", err.message), NULL);
+    else if (cmd.command == FL_MDP_WORKER_REQUEST)
+        req = s_request(f, n);
+    else if (cmd.command == FL_MDP_WORKER_DISCONNECT) {
         fl_log(FL_LOG_INFO, "broker asked us to reconnect", FL_S("service", self->service), NULL);
-        zsock_destroy(&self->sock);
         self->reconnect_at = now;
-        break;
-    default:                        /* HEARTBEAT, or what a broker should not send */
-        break;
+    }                               /* else HEARTBEAT, or what a broker should not send */
+    for (size_t i = 0; i < n; i++)
+        zmq_msg_close(&m[i]);
+    if (cmd.command == FL_MDP_WORKER_DISCONNECT) {
+        zsock_destroy(&self->sock);
+        self->handle = NULL;
     }
-    fl_mdp_worker_msg_reset(&cmd);
-    zmsg_destroy(&msg);
     return req;
 }
 
@@ -245,7 +285,7 @@ fl_worker_recv(fl_worker_t *self, fl_request_t **req, int timeout_ms)
             zclock_sleep((int) wait);
             continue;
         }
-        zmq_pollitem_t item = { zsock_resolve(self->sock), 0, ZMQ_POLLIN, 0 };
+        zmq_pollitem_t item = { self->handle, 0, ZMQ_POLLIN, 0 };
         if (zmq_poll(&item, 1, (long) wait) < 0)
             return FL_E_IO;
     }
@@ -257,14 +297,27 @@ fl_worker_reply(fl_worker_t *self, fl_request_t **req_p, zmsg_t **reply_p)
     fl_request_t *req = *req_p;
     zmsg_t *body = *reply_p;
     *reply_p = NULL;
-    if (req->rid[0])
-        zmsg_pushstr(body, req->rid);
+    size_t rid_size = strlen(req->rid);
+    size_t frames = (rid_size ? 1 : 0) + (body ? zmsg_size(body) : 0);
+    void *h = self->handle;
     int rc = FL_E_IO;
-    if (self->sock) {
-        zmsg_t *msg = fl_mdp_worker_final(req->address, &body);
-        if (msg && zmsg_send(&msg, self->sock) == 0)
-            rc = 0;
-        zmsg_destroy(&msg);
+    if (h && frames <= FL_MDP_BODY_FRAMES_MAX
+        && zmq_send(h, FL_MDP_WORKER_HEADER, FL_MDP_HEADER_SIZE, ZMQ_SNDMORE) >= 0) {
+        /* after the first frame the rest of a message cannot fail on a DEALER
+         * with no high-water mark */
+        zmq_send(h, (uint8_t[]) { FL_MDP_WORKER_FINAL }, 1, ZMQ_SNDMORE);
+        zmq_send(h, zframe_data(req->address), zframe_size(req->address), ZMQ_SNDMORE);
+        zmq_send(h, "", 0, ZMQ_SNDMORE);
+        if (frames == 0)            /* RFC 18: a body has at least one frame */
+            zmq_send(h, "", 0, 0);
+        if (rid_size)
+            zmq_send(h, req->rid, rid_size, --frames ? ZMQ_SNDMORE : 0);
+        zframe_t *frame;
+        while (body && (frame = zmsg_pop(body))) {
+            if (zframe_send(&frame, self->sock, --frames ? ZFRAME_MORE : 0) != 0)
+                zframe_destroy(&frame);
+        }
+        rc = 0;
     }
     zmsg_destroy(&body);
     fl_request_destroy(req_p);

@@ -614,6 +614,147 @@ START_TEST(test_plain_mdp_client_and_worker_work_with_a_window_of_one)
 }
 END_TEST
 
+/* ---- many peers, many frames ---- */
+
+/* A hundred workers (more than the worker table's first size) register,
+ * half leave, and a request still finds one of those that stayed: the table
+ * grows and shrinks without losing anyone. */
+START_TEST(test_a_hundred_workers_register_and_half_leave)
+{
+    s_quiet_czmq();
+    broker_proc_t b = { 0 };
+    /* these raw workers send no heartbeats: give them 15 s before they count as silent */
+    s_broker_start(&b, (const char *[]) { "--heartbeat-ms", "5000", NULL });
+    enum { N = 100 };
+    zsock_t *w[N];
+    for (int i = 0; i < N; i++) {
+        w[i] = zsock_new_dealer(b.endpoint);
+        ck_assert_ptr_nonnull(w[i]);
+        zsock_set_linger(w[i], 0);
+        zsock_set_rcvtimeo(w[i], 0);
+        zmsg_t *ready = fl_mdp_worker_ready_window("many", 4);
+        ck_assert_int_eq(zmsg_send(&ready, w[i]), 0);
+    }
+    fl_client_t *c = s_client(&b, 3000, 0);
+    for (int i = 0; i < 100 && s_stat(c, "workers.many") < N; i++)
+        zclock_sleep(20);
+    ck_assert_int_eq(s_stat(c, "workers.many"), N);
+    for (int i = 0; i < N; i += 2) {                /* the even ones leave */
+        zmsg_t *bye = fl_mdp_worker_disconnect();
+        ck_assert_int_eq(zmsg_send(&bye, w[i]), 0);
+    }
+    for (int i = 0; i < 100 && s_stat(c, "workers.many") > N / 2; i++)
+        zclock_sleep(20);
+    ck_assert_int_eq(s_stat(c, "workers.many"), N / 2);
+    ck_assert_int_eq(s_stat(c, "workers"), N / 2);
+
+    ck_assert_int_eq(fl_client_send(c, "many", "many-0001", "hello", 5), 0);
+    int64_t until = zclock_mono() + 5000;
+    int served = -1;
+    while (served < 0 && zclock_mono() < until) {
+        for (int i = 1; i < N && served < 0; i += 2) {
+            zmsg_t *req = zmsg_recv(w[i]);
+            if (!req)
+                continue;
+            fl_mdp_worker_msg_t cmd;
+            ck_assert_int_eq(fl_mdp_parse_worker(req, &cmd, NULL), 0);
+            if (cmd.command == FL_MDP_WORKER_REQUEST) {
+                ck_assert_uint_eq(zmsg_size(req), 3);   /* caller, rid, payload */
+                zframe_t *caller = zmsg_pop(req);
+                ck_assert_uint_eq(zframe_size(caller), 0);  /* plain link */
+                zframe_destroy(&caller);
+                zmsg_t *final = fl_mdp_worker_final(cmd.address, &req);
+                ck_assert_int_eq(zmsg_send(&final, w[i]), 0);
+                served = i;
+            }
+            fl_mdp_worker_msg_reset(&cmd);
+            zmsg_destroy(&req);
+        }
+        zclock_sleep(1);
+    }
+    ck_assert_int_eq(served % 2, 1);                /* never one that left */
+    fl_reply_t r;
+    ck_assert_int_eq(fl_client_recv(c, &r, 5000), 0);
+    ck_assert_str_eq(r.rid, "many-0001");
+    char *text = zmsg_popstr(r.body);
+    ck_assert_str_eq(text, "hello");
+    zstr_free(&text);
+    fl_reply_reset(&r);
+    fl_client_destroy(&c);
+    for (int i = 0; i < N; i++)
+        zsock_destroy(&w[i]);
+    s_broker_stop(&b);
+    tu_rmtree(b.dir);
+}
+END_TEST
+
+/* Three hundred requests in flight from one socket through a small window,
+ * so most wait in the broker's queue; and a body of several frames, which
+ * must arrive whole and in order whether it waited or not. */
+START_TEST(test_hundreds_in_flight_and_multi_frame_bodies_arrive_whole)
+{
+    s_quiet_czmq();
+    broker_proc_t b = { 0 };
+    s_broker_start(&b, NULL);
+    int w = s_worker_start(&b, (const char *[]) { "--window", "3", NULL });
+    fl_client_t *c = s_client(&b, 5000, 1);
+    s_wait_service(c, "echo");
+    enum { N = 300 };
+    for (int i = 0; i < N; i++) {
+        char rid[32];
+        snprintf(rid, sizeof rid, "flight-%04d", i);
+        ck_assert_int_eq(fl_client_send(c, "echo", rid, rid, strlen(rid)), 0);
+    }
+    ck_assert_uint_eq(fl_client_outstanding(c), N);
+    bool seen[N] = { false };
+    fl_reply_t r;
+    for (int got = 0; got < N; got++) {
+        ck_assert_int_eq(fl_client_recv(c, &r, 10000), 0);
+        ck_assert_int_eq(r.status, 0);
+        char *echoed = zmsg_popstr(r.body);
+        ck_assert_str_eq(echoed, r.rid);
+        int i = atoi(r.rid + 7);
+        ck_assert(i >= 0 && i < N && !seen[i]);
+        seen[i] = true;
+        zstr_free(&echoed);
+        fl_reply_reset(&r);
+    }
+    ck_assert_uint_eq(fl_client_outstanding(c), 0);
+    ck_assert_int_eq(fl_client_recv(c, &r, 0), FL_E_EMPTY);
+    ck_assert_int_gt(s_stat(c, "queued"), 0);       /* the window made requests wait */
+    ck_assert_int_eq(s_stat(c, "waiting"), 0);
+
+    /* a raw client: rid and three payload frames, one of them empty */
+    zsock_t *raw = zsock_new_dealer(b.endpoint);
+    zsock_set_linger(raw, 0);
+    zsock_set_rcvtimeo(raw, 5000);
+    for (int k = 0; k < 2; k++)
+        zstr_sendx(raw, "MDPC02", "\x01", "echo", k ? "raw-rid-2" : "raw-rid-1", "alpha", "", "gamma", NULL);
+    for (int k = 0; k < 2; k++) {
+        zmsg_t *reply = zmsg_recv(raw);
+        ck_assert_ptr_nonnull(reply);
+        fl_mdp_client_msg_t cmd;
+        ck_assert_int_eq(fl_mdp_parse_client(reply, &cmd, NULL), 0);
+        ck_assert_int_eq(cmd.command, FL_MDP_CLIENT_FINAL);
+        ck_assert_uint_eq(zmsg_size(reply), 5);     /* rid, alpha, "", gamma, the echo's tag */
+        char *rid = zmsg_popstr(reply), *a = zmsg_popstr(reply), *e = zmsg_popstr(reply),
+             *g = zmsg_popstr(reply), *tag = zmsg_popstr(reply);
+        ck_assert(!strcmp(rid, "raw-rid-1") || !strcmp(rid, "raw-rid-2"));
+        ck_assert_str_eq(a, "alpha");
+        ck_assert_str_eq(e, "");
+        ck_assert_str_eq(g, "gamma");
+        ck_assert(!strncmp(tag, "pid=", 4));
+        zstr_free(&rid); zstr_free(&a); zstr_free(&e); zstr_free(&g); zstr_free(&tag);
+        zmsg_destroy(&reply);
+    }
+    zsock_destroy(&raw);
+    fl_client_destroy(&c);
+    tu_stop(w, SIGKILL, 1000);
+    s_broker_stop(&b);
+    tu_rmtree(b.dir);
+}
+END_TEST
+
 /* ---- the event bus ---- */
 
 START_TEST(test_events_reach_subscribers_of_their_office_only)
@@ -701,6 +842,8 @@ make_suite(void)
     tcase_add_test(tc, test_garbage_then_a_valid_request_is_served);
     tcase_add_test(tc, test_reply_for_a_client_that_left_is_dropped);
     tcase_add_test(tc, test_plain_mdp_client_and_worker_work_with_a_window_of_one);
+    tcase_add_test(tc, test_a_hundred_workers_register_and_half_leave);
+    tcase_add_test(tc, test_hundreds_in_flight_and_multi_frame_bodies_arrive_whole);
     tcase_add_test(tc, test_events_reach_subscribers_of_their_office_only);
     tcase_add_test(tc, test_sigterm_stops_the_broker_cleanly);
     suite_add_tcase(s, tc);

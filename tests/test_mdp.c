@@ -652,9 +652,27 @@ START_TEST(test_garbage_never_crashes_a_parser)
             zmsg_append(msg, &frame);
         }
         zmsg_t *other = frames ? zmsg_dup(msg) : zmsg_new();
+        /* the in-place checks (the broker's hot path) decide exactly as the
+         * parsers do, with the same code and sentence */
+        fl_mdp_frame_t views[13];
+        size_t nv = 0;
+        for (zframe_t *f = zmsg_first(msg); f; f = zmsg_next(msg))
+            views[nv++] = (fl_mdp_frame_t) { zframe_data(f), zframe_size(f) };
+        fl_error_t verr_c = { 0 }, verr_w = { 0 };
+        fl_mdp_client_msg_t vc;
+        fl_mdp_worker_msg_t vw;
+        int vrc_c = fl_mdp_check_client(views, nv, &vc, &verr_c);
+        int vrc_w = fl_mdp_check_worker(views, nv, &vw, &verr_w);
+        ck_assert_ptr_null(vw.address);
         fl_error_t err;
         fl_mdp_client_msg_t c;
         int rc = fl_mdp_parse_client(msg, &c, &err);
+        ck_assert_int_eq(rc, vrc_c);
+        if (rc == 0) {
+            ck_assert_int_eq(c.command, vc.command);
+            ck_assert_str_eq(c.service, vc.service);
+        } else
+            ck_assert_str_eq(err.message, verr_c.message);
         if (rc == 0) {
             accepted++;
             ck_assert_uint_ge(zmsg_size(msg), 1);
@@ -666,6 +684,13 @@ START_TEST(test_garbage_never_crashes_a_parser)
         }
         fl_mdp_worker_msg_t w;
         rc = fl_mdp_parse_worker(other, &w, &err);
+        ck_assert_int_eq(rc, vrc_w);
+        if (rc == 0) {
+            ck_assert_int_eq(w.command, vw.command);
+            ck_assert_str_eq(w.service, vw.service);
+            ck_assert_uint_eq(w.window, vw.window);
+        } else
+            ck_assert_str_eq(err.message, verr_w.message);
         if (rc == 0) {
             accepted++;
             bool envelope = w.command == FL_MDP_WORKER_REQUEST
@@ -680,6 +705,42 @@ START_TEST(test_garbage_never_crashes_a_parser)
         zmsg_destroy(&other);
     }
     ck_assert_int_gt(accepted, 0);      /* the generator does reach the happy path */
+}
+END_TEST
+
+/* The in-place checks read only the leading frames, so a receiver that kept
+ * five frames of a longer message can still have its body bounded by count. */
+START_TEST(test_checks_bound_the_body_by_count_alone)
+{
+    fl_mdp_frame_t f[FL_MDP_CHECK_FRAMES] = {
+        { "MDPC02", 6 }, { "\x01", 1 }, { "svc", 3 }, { "rid-0001", 8 }, { "body", 4 },
+    };
+    fl_mdp_client_msg_t c;
+    fl_error_t err;
+    ck_assert_int_eq(fl_mdp_check_client(f, 3 + FL_MDP_BODY_FRAMES_MAX, &c, &err), 0);
+    ck_assert_str_eq(c.service, "svc");
+    ck_assert_int_eq(fl_mdp_check_client(f, 4 + FL_MDP_BODY_FRAMES_MAX, &c, &err), FL_E_TOO_LONG);
+    ck_assert_str_eq(err.field, "body");
+    ck_assert_int_eq(fl_mdp_check_client(f, 3, &c, &err), FL_E_TRUNCATED);
+    ck_assert_int_eq(fl_mdp_check_client(NULL, 0, &c, &err), FL_E_TRUNCATED);
+
+    fl_mdp_frame_t w[FL_MDP_CHECK_FRAMES] = {
+        { "MDPW02", 6 }, { "\x04", 1 }, { "\x00\x01\x02\x03\x04", 5 }, { "", 0 }, { "rid-0001", 8 },
+    };
+    fl_mdp_worker_msg_t wm;
+    ck_assert_int_eq(fl_mdp_check_worker(w, 4 + FL_MDP_BODY_FRAMES_MAX, &wm, &err), 0);
+    ck_assert_int_eq(wm.command, FL_MDP_WORKER_FINAL);
+    ck_assert_ptr_null(wm.address);
+    ck_assert_int_eq(fl_mdp_check_worker(w, 5 + FL_MDP_BODY_FRAMES_MAX, &wm, &err), FL_E_TOO_LONG);
+    ck_assert_int_eq(fl_mdp_protocol_of_frame(&w[0]), FL_MDP_PROTO_WORKER);
+    ck_assert_int_eq(fl_mdp_protocol_of_frame(&f[0]), FL_MDP_PROTO_CLIENT);
+    ck_assert_int_eq(fl_mdp_protocol_of_frame(&f[2]), FL_MDP_PROTO_NONE);
+    ck_assert_int_eq(fl_mdp_protocol_of_frame(NULL), FL_MDP_PROTO_NONE);
+    ck_assert_int_eq(fl_mdp_address_check("", 0, NULL), FL_E_INVALID);
+    ck_assert_int_eq(fl_mdp_address_check("x", 1, NULL), 0);
+    static const char long_id[FL_MDP_ADDRESS_MAX + 1] = { 0 };
+    ck_assert_int_eq(fl_mdp_address_check(long_id, FL_MDP_ADDRESS_MAX, NULL), 0);
+    ck_assert_int_eq(fl_mdp_address_check(long_id, FL_MDP_ADDRESS_MAX + 1, NULL), FL_E_TOO_LONG);
 }
 END_TEST
 
@@ -918,6 +979,7 @@ make_suite(void)
 
     TCase *fuzz = tcase_create("garbage");
     tcase_add_test(fuzz, test_garbage_never_crashes_a_parser);
+    tcase_add_test(fuzz, test_checks_bound_the_body_by_count_alone);
     tcase_set_timeout(fuzz, 60);
     suite_add_tcase(suite, fuzz);
 
