@@ -2118,7 +2118,8 @@ s_check_records(sim_t *s)
                    number);
     }
     /* the statistics, recomputed from the tickets as the scheduler defines them:
-     * wait = called - issued of every called ticket, p95 by nearest rank */
+     * wait = called - issued of every called ticket (from the slot's start for an
+     * appointment checked in before it), p95 by nearest rank */
     int64_t *w = malloc((size_t) (s_ndump + 1) * sizeof *w);
     if (!w) {
         s_fatal(s, "out of memory");
@@ -2134,7 +2135,8 @@ s_check_records(sim_t *s)
             if (strcmp(t->service, code) != 0)
                 continue;
             if (t->has_called) {
-                uint64_t x = t->called - t->issued;
+                uint64_t from = t->start > t->issued ? t->start : t->issued;
+                uint64_t x = t->called > from ? t->called - from : 0;
                 w[n++] = (int64_t) (x > 10000000 ? 10000000 : x);
                 sum += x;
             }
