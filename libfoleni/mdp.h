@@ -33,16 +33,15 @@
  *  but this module treats bodies as opaque frames, as MDP does.  The broker also
  *  answers the "mmi." services of RFC 8 itself (FL_MDP_MMI_*).
  *
- *  Room for Foleni's extensions.  Plain MDP allows one request in flight per
- *  worker and per client.  Foleni will add a credit window per worker (a worker
- *  says how many requests it can hold, so the scheduler can group-commit many at
- *  once) and many outstanding requests per client, matched by a client-made
- *  request id.  None of that is implemented here.  Room is left for it:
- *    - command bytes 0x10 and above (FL_MDP_EXT_COMMAND_FIRST) are reserved for
- *      Foleni commands such as CREDIT; today the parsers reject them as unknown;
- *    - the parsed structs below have no field tying a peer to one request, and
- *      a request id (or credit count) will be a new struct field filled from a
- *      new frame, not a change to the frames 0..3 that stock MDP tools read.
+ *  Foleni's extensions (docs/protocol.md, "Broker extensions").  Plain MDP
+ *  allows one request in flight per worker and per client.  Foleni adds a
+ *  credit window per worker (a fourth READY frame: how many requests the worker
+ *  can hold, so the scheduler can group-commit many at once) and many
+ *  outstanding requests per client, each matched by a client-made request id
+ *  frame before the body.  Both ride in new frames, never in frames 0..3 that
+ *  stock MDP tools read, so a plain MDP/0.2 peer still works with a window of
+ *  one.  Command bytes 0x10 and above (FL_MDP_EXT_COMMAND_FIRST) stay reserved;
+ *  the parsers reject them as unknown.
  *
  *  Choices where RFC 18 is loose (each is checked by tests/test_mdp.c):
  *    - "4 or more frames" / "5 or more frames": a body has at least one frame.
@@ -140,8 +139,9 @@ typedef enum {
     FL_MDP_WORKER_DISCONNECT = 0x06,    /* either way: goodbye, reconnect afresh */
 } fl_mdp_worker_command_t;
 
-/* First command byte reserved for Foleni's own extensions (credit window,
- * request ids).  None is defined yet; parsers reject them as unknown. */
+/* First command byte reserved for future Foleni commands.  None is defined
+ * (the credit window and request ids travel in extra frames instead); parsers
+ * reject them as unknown. */
 #define FL_MDP_EXT_COMMAND_FIRST 0x10
 
 /* Who sends a command, for fl_mdp_may_send. */
