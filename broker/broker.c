@@ -18,6 +18,7 @@
 
 #include <string.h>
 
+#include "libfoleni/keytab.h"
 #include "libfoleni/log.h"
 #include "libfoleni/mdp.h"
 #include "libfoleni/msg.h"
@@ -39,10 +40,9 @@ typedef struct worker worker_t;
 typedef struct request request_t;
 
 struct worker {
-    worker_t  *hnext;               /* next in its hash bucket */
+    fl_keynode_t node;              /* in self->workers, keyed by id */
     worker_t  *cprev, *cnext;       /* neighbours in service->credit */
     bool       in_credit;
-    uint32_t   hash;                /* of id */
     service_t *service;
     unsigned   window;              /* requests it may hold */
     unsigned   inflight;
@@ -79,8 +79,7 @@ struct broker {
     zcert_t  *cert;
     zhashx_t *services;             /* name -> service_t (owned) */
     service_t *last_service;        /* the last one looked up (services are never removed) */
-    worker_t **buckets;             /* identity -> worker_t (owned), chained */
-    size_t    nbuckets, nworkers;
+    fl_keytab_t workers;            /* identity -> worker_t (owned) */
     broker_stats_t stats;
     int64_t   now;                  /* zclock_mono, read once per batch of input */
     int64_t   heartbeat_at, stats_at;
@@ -136,60 +135,11 @@ broker_endpoint_is_local(const char *e)
 
 /* ---- the worker table: binary identity -> worker ---- */
 
-static uint32_t
-s_hash(const uint8_t *data, size_t size)
-{
-    uint32_t h = 2166136261u;           /* FNV-1a */
-    for (size_t i = 0; i < size; i++) {
-        h ^= data[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
 static worker_t *
 s_worker_find(broker_t *self, const void *id, size_t size)
 {
-    uint32_t h = s_hash(id, size);
-    for (worker_t *w = self->buckets[h & (self->nbuckets - 1)]; w; w = w->hnext)
-        if (w->hash == h && w->id_size == size && !memcmp(w->id, id, size))
-            return w;
-    return NULL;
-}
-
-static void
-s_worker_link(broker_t *self, worker_t *w)
-{
-    if (self->nworkers >= self->nbuckets) {     /* grow; if that fails, chains get longer */
-        size_t n = self->nbuckets * 2;
-        worker_t **b = calloc(n, sizeof *b);
-        if (b) {
-            for (size_t i = 0; i < self->nbuckets; i++)
-                for (worker_t *x = self->buckets[i], *next; x; x = next) {
-                    next = x->hnext;
-                    x->hnext = b[x->hash & (n - 1)];
-                    b[x->hash & (n - 1)] = x;
-                }
-            free(self->buckets);
-            self->buckets = b;
-            self->nbuckets = n;
-        }
-    }
-    worker_t **head = &self->buckets[w->hash & (self->nbuckets - 1)];
-    w->hnext = *head;
-    *head = w;
-    self->nworkers++;
-}
-
-static void
-s_worker_unlink(broker_t *self, worker_t *w)
-{
-    for (worker_t **p = &self->buckets[w->hash & (self->nbuckets - 1)]; *p; p = &(*p)->hnext)
-        if (*p == w) {
-            *p = w->hnext;
-            self->nworkers--;
-            return;
-        }
+    fl_keynode_t *n = fl_keytab_find(&self->workers, id, size);
+    return n ? fl_keytab_entry(n, worker_t, node) : NULL;
 }
 
 /* ---- the credit list and the queue of a service ---- */
@@ -414,7 +364,7 @@ s_worker_delete(broker_t *self, worker_t *w, bool tell)
         s_credit_remove(w->service, w);
         w->service->workers--;
     }
-    s_worker_unlink(self, w);
+    fl_keytab_remove(&self->workers, &w->node);
     free(w);
 }
 
@@ -525,12 +475,13 @@ s_worker_message(broker_t *self, zmq_msg_t *f, const fl_mdp_frame_t *v, size_t n
             break;
         memcpy(w->id, id, id_size);
         w->id_size = id_size;
-        w->hash = s_hash(w->id, id_size);
+        w->node.key = w->id;
+        w->node.key_size = id_size;
         w->service = s;
         w->foleni = cmd.window > 0;
         w->window = cmd.window > 0 ? cmd.window : 1;
         w->expires = self->now + (int64_t) self->opts.heartbeat_ms * self->opts.liveness;
-        s_worker_link(self, w);
+        fl_keytab_insert(&self->workers, &w->node);
         s->workers++;
         s_credit_add(s, w);
         fl_log(FL_LOG_INFO, "worker ready", FL_S("service", s->name), FL_U("window", w->window),
@@ -660,18 +611,19 @@ s_router_input(broker_t *self)
 static void
 s_heartbeat(broker_t *self, int64_t now)
 {
-    for (size_t i = 0; i < self->nbuckets; i++)
-        for (worker_t *w = self->buckets[i], *next; w; w = next) {
-            next = w->hnext;                /* w may be freed below */
-            if (w->expires > now) {
-                s_worker_command(self, w->id, w->id_size, FL_MDP_WORKER_HEARTBEAT);
-                continue;
-            }
-            fl_log(FL_LOG_WARN, "worker silent: dropped", FL_S("service", w->service->name),
-                   FL_U("inflight", w->inflight), NULL);
-            self->stats.workers_dropped++;
-            s_worker_delete(self, w, false);
+    size_t at = 0;
+    fl_keynode_t *n, *next = NULL;
+    while ((n = fl_keytab_next(&self->workers, &at, &next))) {  /* w may be freed below */
+        worker_t *w = fl_keytab_entry(n, worker_t, node);
+        if (w->expires > now) {
+            s_worker_command(self, w->id, w->id_size, FL_MDP_WORKER_HEARTBEAT);
+            continue;
         }
+        fl_log(FL_LOG_WARN, "worker silent: dropped", FL_S("service", w->service->name),
+               FL_U("inflight", w->inflight), NULL);
+        self->stats.workers_dropped++;
+        s_worker_delete(self, w, false);
+    }
     for (service_t *s = zhashx_first(self->services); s; s = zhashx_next(self->services))
         s_expire_requests(self, s, now);
 }
@@ -733,9 +685,7 @@ broker_new(const broker_options_t *opts, fl_error_t *err)
     if (self->opts.max_message_bytes <= 0) self->opts.max_message_bytes = 1 << 20;
     self->services = zhashx_new();
     zhashx_set_destructor(self->services, s_service_destroy);
-    self->nbuckets = BROKER_BUCKETS_MIN;
-    self->buckets = calloc(self->nbuckets, sizeof *self->buckets);
-    if (!self->buckets) {
+    if (fl_keytab_init(&self->workers, BROKER_BUCKETS_MIN)) {
         fl_error_set(err, FL_E_NOMEM, "", "out of memory");
         goto fail;
     }
@@ -777,12 +727,11 @@ broker_destroy(broker_t **self_p)
     if (!self_p || !*self_p)
         return;
     broker_t *self = *self_p;
-    for (size_t i = 0; self->buckets && i < self->nbuckets; i++)
-        for (worker_t *w = self->buckets[i], *next; w; w = next) {
-            next = w->hnext;
-            free(w);
-        }
-    free(self->buckets);
+    size_t at = 0;
+    fl_keynode_t *n, *next = NULL;
+    while ((n = fl_keytab_next(&self->workers, &at, &next)))
+        free(fl_keytab_entry(n, worker_t, node));
+    fl_keytab_fini(&self->workers);
     zhashx_destroy(&self->services);
     zsock_destroy(&self->router);
     zsock_destroy(&self->xsub);
@@ -797,7 +746,7 @@ void
 broker_stats(const broker_t *self, broker_stats_t *out)
 {
     *out = self->stats;
-    out->workers = self->nworkers;
+    out->workers = self->workers.count;
     out->waiting = 0;
     for (service_t *s = zhashx_first(self->services); s; s = zhashx_next(self->services))
         out->waiting += s->waiting;

@@ -19,6 +19,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "libfoleni/keytab.h"
 #include "libfoleni/log.h"
 #include "libfoleni/mdp.h"
 
@@ -30,9 +31,8 @@
 
 typedef struct pending pending_t;
 struct pending {
-    pending_t *hnext;               /* next in its hash bucket (while outstanding) */
+    fl_keynode_t node;              /* in self->table while outstanding, keyed by rid */
     pending_t *prev, *next;         /* in self->order, or in self->finished */
-    uint32_t   hash;                /* of rid */
     int        status;              /* when finished */
     zmsg_t    *reply;               /* when finished: the reply frames after the id */
     int64_t    deadline;            /* zclock_mono, ms */
@@ -54,8 +54,7 @@ struct fl_client {
     zsock_t    *sock;
     void       *handle;             /* sock's libzmq handle */
     fl_client_options_t opts;
-    pending_t **buckets;            /* rid -> outstanding pending_t (owns them) */
-    size_t      nbuckets, outstanding;
+    fl_keytab_t table;              /* rid -> outstanding pending_t (owns them) */
     plist_t     order;              /* outstanding, in deadline order */
     plist_t     finished;           /* ready to hand out (owns them) */
 };
@@ -88,61 +87,11 @@ s_remove(plist_t *list, pending_t *p)
     p->prev = p->next = NULL;
 }
 
-static uint32_t
-s_hash(const void *data, size_t size)
-{
-    const uint8_t *d = data;
-    uint32_t h = 2166136261u;           /* FNV-1a */
-    for (size_t i = 0; i < size; i++) {
-        h ^= d[i];
-        h *= 16777619u;
-    }
-    return h;
-}
-
 static pending_t *
 s_find(fl_client_t *self, const void *rid, size_t size)
 {
-    uint32_t h = s_hash(rid, size);
-    for (pending_t *p = self->buckets[h & (self->nbuckets - 1)]; p; p = p->hnext)
-        if (p->hash == h && p->rid_size == size && !memcmp(p->rid, rid, size))
-            return p;
-    return NULL;
-}
-
-static void
-s_link(fl_client_t *self, pending_t *p)
-{
-    if (self->outstanding >= self->nbuckets) {  /* grow; if that fails, chains get longer */
-        size_t n = self->nbuckets * 2;
-        pending_t **b = calloc(n, sizeof *b);
-        if (b) {
-            for (size_t i = 0; i < self->nbuckets; i++)
-                for (pending_t *x = self->buckets[i], *next; x; x = next) {
-                    next = x->hnext;
-                    x->hnext = b[x->hash & (n - 1)];
-                    b[x->hash & (n - 1)] = x;
-                }
-            free(self->buckets);
-            self->buckets = b;
-            self->nbuckets = n;
-        }
-    }
-    pending_t **head = &self->buckets[p->hash & (self->nbuckets - 1)];
-    p->hnext = *head;
-    *head = p;
-    self->outstanding++;
-}
-
-static void
-s_unlink(fl_client_t *self, pending_t *p)
-{
-    for (pending_t **at = &self->buckets[p->hash & (self->nbuckets - 1)]; *at; at = &(*at)->hnext)
-        if (*at == p) {
-            *at = p->hnext;
-            self->outstanding--;
-            return;
-        }
+    fl_keynode_t *n = fl_keytab_find(&self->table, rid, size);
+    return n ? fl_keytab_entry(n, pending_t, node) : NULL;
 }
 
 /* ---- life cycle ---- */
@@ -185,9 +134,7 @@ fl_client_new(const char *endpoint, const fl_security_t *security, const fl_clie
     }
     self->security = security;
     self->endpoint = strdup(endpoint);
-    self->nbuckets = CLIENT_BUCKETS_MIN;
-    self->buckets = calloc(self->nbuckets, sizeof *self->buckets);
-    if (!self->endpoint || !self->buckets) {
+    if (fl_keytab_init(&self->table, CLIENT_BUCKETS_MIN) || !self->endpoint) {
         fl_error_set(err, FL_E_NOMEM, "", "out of memory");
         fl_client_destroy(&self);
         return NULL;
@@ -213,7 +160,7 @@ fl_client_destroy(fl_client_t **self_p)
         zmsg_destroy(&p->reply);
         free(p);
     }
-    free(self->buckets);
+    fl_keytab_fini(&self->table);
     free(self->endpoint);
     free(self);
     *self_p = NULL;
@@ -228,7 +175,7 @@ fl_client_socket(fl_client_t *self)
 size_t
 fl_client_outstanding(const fl_client_t *self)
 {
-    return self->outstanding;
+    return self->table.count;
 }
 
 void
@@ -277,13 +224,12 @@ fl_client_send(fl_client_t *self, const char *service, const char *rid, const vo
     size_t rid_size = strlen(rid);
     if (s_find(self, rid, rid_size))
         return FL_E_CONFLICT;
-    if (self->outstanding >= self->opts.max_outstanding)
+    if (self->table.count >= self->opts.max_outstanding)
         return FL_E_FULL;
     pending_t *p = malloc(sizeof *p + len);
     if (!p)
         return FL_E_NOMEM;
     *p = (pending_t) { .rid_size = rid_size, .service_size = service_size, .len = len,
-                       .hash = s_hash(rid, rid_size),
                        .deadline = zclock_mono() + self->opts.timeout_ms,
                        .retries_left = self->opts.retries };
     memcpy(p->rid, rid, rid_size + 1);
@@ -295,7 +241,9 @@ fl_client_send(fl_client_t *self, const char *service, const char *rid, const vo
         free(p);
         return rc;
     }
-    s_link(self, p);
+    p->node.key = p->rid;
+    p->node.key_size = rid_size;
+    fl_keytab_insert(&self->table, &p->node);
     s_append(&self->order, p);
     return 0;
 }
@@ -306,7 +254,7 @@ fl_client_send(fl_client_t *self, const char *service, const char *rid, const vo
 static void
 s_finish(fl_client_t *self, pending_t *p, int status, zmsg_t *reply)
 {
-    s_unlink(self, p);
+    fl_keytab_remove(&self->table, &p->node);
     s_remove(&self->order, p);
     p->status = status;
     p->reply = reply;
@@ -338,7 +286,7 @@ s_expire(fl_client_t *self)
     if (!resend)
         return;
     fl_log(FL_LOG_INFO, "no reply in time: new socket, sending again", FL_S("endpoint", self->endpoint),
-           FL_U("outstanding", self->outstanding), NULL);
+           FL_U("outstanding", self->table.count), NULL);
     if (s_connect(self, NULL) != 0)
         return;                     /* try again at the next expiry */
     int64_t deadline = now + self->opts.timeout_ms;
@@ -447,7 +395,7 @@ fl_client_recv(fl_client_t *self, fl_reply_t *out, int timeout_ms)
             free(p);
             return 0;
         }
-        if (self->outstanding == 0)
+        if (self->table.count == 0)
             return FL_E_EMPTY;
         if (s_drain(self))              /* take what is already here first */
             continue;
