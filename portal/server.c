@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "libfoleni/log.h"
@@ -24,7 +25,42 @@ struct portal {
     zhashx_t *waiting;              /* rid -> request_t (borrowed; suspended) */
     portal_ctx_t ctx;
     int64_t next_ping_us;
+    request_t *spare;               /* finished requests kept for reuse */
+    size_t nspare;
 };
+
+/* Spare requests kept: enough for a burst of connections, bounded memory. */
+#define SPARE_MAX 1024
+
+/* ---- requests: reused, because each holds a 4 KiB body buffer ---- */
+
+/* A request with every field but the body buffer cleared (the body is only
+ * ever read up to body_len), or NULL when out of memory. */
+static request_t *
+s_request_new(portal_t *self)
+{
+    request_t *req = self->spare;
+    if (req) {
+        self->spare = req->next;
+        self->nspare--;
+    }
+    else if (!(req = malloc(sizeof *req)))
+        return NULL;
+    memset(req, 0, offsetof(request_t, body));
+    return req;
+}
+
+static void
+s_request_free(portal_t *self, request_t *req)
+{
+    if (self->nspare < SPARE_MAX) {
+        req->next = self->spare;
+        self->spare = req;
+        self->nspare++;
+    }
+    else
+        free(req);
+}
 
 /* ---- answers ---- */
 
@@ -45,7 +81,11 @@ static void
 s_prepare(request_t *req, route_result_t *res)
 {
     struct MHD_Response *r;
-    if (res->json) {
+    if (res->json_text) {
+        r = MHD_create_response_from_buffer(res->text_len, res->text, MHD_RESPMEM_MUST_FREE);
+        res->text = NULL;
+        s_headers(r, "application/json; charset=utf-8");
+    } else if (res->json) {
         char *text = json_dumps(res->json, JSON_COMPACT);
         json_decref(res->json);
         res->json = NULL;
@@ -162,7 +202,7 @@ s_access(void *cls, struct MHD_Connection *conn, const char *url, const char *me
     portal_t *self = cls;
     request_t *req = *con_cls;
     if (!req) {                                     /* first call: remember, answer later */
-        if (!(req = calloc(1, sizeof *req)))
+        if (!(req = s_request_new(self)))
             return MHD_NO;
         req->conn = conn;
         req->started_us = zclock_usecs();
@@ -228,15 +268,17 @@ s_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_Req
     }
     if (req->response)
         MHD_destroy_response(req->response);
-    free(req);
+    s_request_free(self, req);
     *con_cls = NULL;
 }
 
 /* ---- replies from the scheduler ---- */
 
-static void
+/* Answer every reply waiting; returns how many connections it resumed. */
+static size_t
 s_replies(portal_t *self)
 {
+    size_t resumed = 0;
     fl_reply_t r;
     while (fl_client_recv(self->client, &r, 0) == 0) {
         request_t *req = zhashx_lookup(self->waiting, r.rid);
@@ -269,7 +311,9 @@ s_replies(portal_t *self)
         req->suspended = false;
         metrics_in_flight(self->ctx.metrics, -1);
         MHD_resume_connection(req->conn);
+        resumed++;
     }
+    return resumed;
 }
 
 /* Keep /healthz honest when nobody is booking: ask for the office list now and then. */
@@ -373,6 +417,11 @@ portal_destroy(portal_t **self_p)
     pages_destroy(&self->ctx.pages);
     limits_destroy(&self->ctx.limits);
     metrics_destroy(&self->ctx.metrics);
+    while (self->spare) {
+        request_t *next = self->spare->next;
+        free(self->spare);
+        self->spare = next;
+    }
     free(self);
     *self_p = NULL;
 }
@@ -391,10 +440,16 @@ portal_run(portal_t *self, volatile bool *stop)
     fl_log(FL_LOG_INFO, "portal serving", FL_I("port", self->port), FL_S("broker", self->opts.broker),
            FL_U("pages", pages_count(self->ctx.pages)), NULL);
     while (!(stop && *stop) && !zsys_interrupted) {
+        /* One MHD_run per wake, after the replies: it sends every answer the
+         * replies resumed and reads every new request, so the requests it sends
+         * on reach the broker together.  It is skipped when it has nothing to do
+         * (each call is an epoll_wait): no socket ready, nothing resumed, no
+         * timeout of libmicrohttpd's due. */
         MHD_UNSIGNED_LONG_LONG mhd_timeout;
         long timeout = 1000;
         if (MHD_get_timeout(self->daemon, &mhd_timeout) == MHD_YES && (long) mhd_timeout < timeout)
             timeout = (long) mhd_timeout;
+        bool mhd_due = timeout == 0;
         int client_timeout = fl_client_next_timeout_ms(self->client);
         if (client_timeout >= 0 && client_timeout < timeout)
             timeout = client_timeout;
@@ -402,11 +457,12 @@ portal_run(portal_t *self, volatile bool *stop)
             { NULL, epoll_fd, ZMQ_POLLIN, 0 },
             { zsock_resolve(fl_client_socket(self->client)), 0, ZMQ_POLLIN, 0 },
         };
-        if (zmq_poll(items, 2, timeout) < 0 && zmq_errno() != EINTR)
+        int rc = zmq_poll(items, 2, timeout);
+        if (rc < 0 && zmq_errno() != EINTR)
             break;
-        MHD_run(self->daemon);
-        s_replies(self);
-        MHD_run(self->daemon);                      /* send what the replies resumed */
+        size_t resumed = s_replies(self);
+        if (resumed || mhd_due || rc <= 0 || (items[0].revents & ZMQ_POLLIN))
+            MHD_run(self->daemon);
         s_ping(self);
     }
     fl_log(FL_LOG_INFO, "portal stopping", NULL);
