@@ -401,6 +401,45 @@ START_TEST(test_pages_health_metrics_and_security_headers)
 }
 END_TEST
 
+/* GET path with one extra header of n bytes; the status. */
+static long
+s_get_with_header(fx_t *fx, const char *path, size_t n)
+{
+    char *h = malloc(n + 16);
+    memcpy(h, "X-Big: ", 7);
+    memset(h + 7, 'a', n);
+    h[7 + n] = '\0';
+    CURL *c = curl_easy_init();
+    char url[512];
+    snprintf(url, sizeof url, "%s%s", fx->base, path);
+    struct curl_slist *list = curl_slist_append(NULL, h);
+    FILE *null = fopen("/dev/null", "w");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, null);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    fclose(null);
+    curl_slist_free_all(list);
+    curl_easy_cleanup(c);
+    free(h);
+    return status;
+}
+
+START_TEST(test_headers_up_to_12_kib_pass_larger_get_431)
+{
+    fx_t fx = { 0 };
+    fx_start(&fx, "1000");
+    ck_assert_int_eq(s_get_with_header(&fx, "/healthz", 12 * 1024), 200);
+    ck_assert_int_eq(s_get_with_header(&fx, "/", 12 * 1024), 200);
+    ck_assert_int_eq(s_get_with_header(&fx, "/healthz", 20 * 1024), 431);
+    ck_assert_int_eq(s_http(&fx, "GET", "/healthz", NULL, NULL, NULL), 200);     /* and it still serves */
+    fx_stop(&fx);
+}
+END_TEST
+
 /* ---- the shortcuts of fast.c against the general path, in process ---- */
 
 /* Fill every field m's type takes with a value its format allows; text fields
@@ -602,6 +641,7 @@ make_suite(void)
     tcase_add_test(tc, test_scheduler_stopped_503_then_recovers);
     tcase_add_test(tc, test_rate_limit_answers_429);
     tcase_add_test(tc, test_pages_health_metrics_and_security_headers);
+    tcase_add_test(tc, test_headers_up_to_12_kib_pass_larger_get_431);
     tcase_add_test(tc, test_fast_reply_prints_what_jansson_prints);
     tcase_add_test(tc, test_fast_flat_parse_takes_only_plain_flat_objects);
     tcase_add_test(tc, test_fast_booking_builds_the_general_message);
