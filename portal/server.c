@@ -136,6 +136,23 @@ s_page(portal_t *self, request_t *req)
 
 /* ---- the access handler ---- */
 
+/* The client's address as text, worked out when first needed (the rate limit
+ * and the access log use it; most requests with both off never do). */
+static const char *
+s_ip(request_t *req)
+{
+    if (!req->ip[0]) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *) ci->client_addr)->sin_addr, req->ip, sizeof req->ip);
+        else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) ci->client_addr)->sin6_addr, req->ip,
+                      sizeof req->ip);
+    }
+    return req->ip;
+}
+
 static bool
 s_limited_route(route_t r)
 {
@@ -148,8 +165,8 @@ s_route(portal_t *self, request_t *req)
     route_result_t res;
     routes_handle(&self->ctx, req, &res);
     unsigned retry;
-    if (res.msg && s_limited_route(req->route)
-        && !limits_take(self->ctx.limits, req->ip, (double) zclock_usecs() / 1e6, &retry)) {
+    if (res.msg && self->opts.rate_burst && s_limited_route(req->route)
+        && !limits_take(self->ctx.limits, s_ip(req), (double) zclock_usecs() / 1e6, &retry)) {
         fl_msg_destroy(&res.msg);
         routes_error(&res, 429, "rate_limited", "too many requests from this address; try again shortly", "");
         res.retry_after = retry;
@@ -188,6 +205,19 @@ s_route(portal_t *self, request_t *req)
     MHD_suspend_connection(req->conn);
 }
 
+/* Copy text into out (cap bytes), cut short if need be; false when cut. */
+static bool
+s_copy(char *out, size_t cap, const char *text)
+{
+    size_t n = strnlen(text, cap);
+    bool whole = n < cap;
+    if (!whole)
+        n = cap - 1;
+    memcpy(out, text, n);
+    out[n] = '\0';
+    return whole;
+}
+
 static bool
 s_key_ok(const char *key)
 {
@@ -212,24 +242,15 @@ s_access(void *cls, struct MHD_Connection *conn, const char *url, const char *me
             return MHD_NO;
         req->conn = conn;
         req->started_us = zclock_usecs();
-        snprintf(req->method, sizeof req->method, "%s", method);
-        if (strlen(url) >= sizeof req->url)
+        s_copy(req->method, sizeof req->method, method);
+        if (!s_copy(req->url, sizeof req->url, url))
             req->too_big = true;
-        snprintf(req->url, sizeof req->url, "%s", url);
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *) ci->client_addr)->sin_addr, req->ip, sizeof req->ip);
-        else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *) ci->client_addr)->sin6_addr, req->ip,
-                      sizeof req->ip);
         const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Idempotency-Key");
+        memcpy(req->rid, key && s_key_ok(key) ? "ik-" : "pt-", 3);
         if (key && s_key_ok(key))
-            snprintf(req->rid, sizeof req->rid, "ik-%s", key);
-        else {
-            char fresh[33];
-            fl_client_new_rid(fresh);
-            snprintf(req->rid, sizeof req->rid, "pt-%s", fresh);
-        }
+            s_copy(req->rid + 3, sizeof req->rid - 3, key);
+        else
+            fl_client_new_rid(req->rid + 3);
         *con_cls = req;
         return MHD_YES;
     }
@@ -268,7 +289,7 @@ s_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_Req
         double seconds = (double) (zclock_usecs() - req->started_us) / 1e6;
         metrics_request(self->ctx.metrics, req->route, req->status, seconds);
         if (self->opts.access_log)
-            fl_log(FL_LOG_INFO, "http", FL_S("ip", req->ip), FL_S("method", req->method),
+            fl_log(FL_LOG_INFO, "http", FL_S("ip", s_ip(req)), FL_S("method", req->method),
                    FL_S("route", route_name(req->route)), FL_U("status", req->status),
                    FL_U("us", (uint64_t) (seconds * 1e6)), NULL);
     }
