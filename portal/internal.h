@@ -104,10 +104,9 @@ char *fast_reply_json(const fl_msg_t *reply, size_t *len);
 typedef struct {
     int status;                     /* > 0: answer now with this status and json/text */
     json_t *json;                   /* answer body (owned) */
-    char *text;                     /* or a text body (owned; JSON when content_type is NULL
-                                       and json_text is set) */
+    char *text;                     /* or a text body (owned) */
     size_t text_len;                /* its length when json_text is set */
-    bool json_text;                 /* text is a JSON answer printed already */
+    bool json_text;                 /* text is a JSON answer printed already (fast.c) */
     const char *content_type;
     unsigned retry_after;           /* Retry-After seconds, 0: none */
     fl_msg_t *msg;                  /* or: send this to the scheduler (owned) */

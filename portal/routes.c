@@ -491,7 +491,6 @@ routes_reply(request_t *req, const fl_msg_t *reply, route_result_t *out)
     }
     json_t *j = req->route == R_STATUS ? s_status(reply) : fl_msg_to_json(reply);
     if (!j) {
-        out->status = 0;
         routes_error(out, 503, "nomem", "out of memory", "");
         return;
     }
@@ -505,6 +504,5 @@ routes_reply(request_t *req, const fl_msg_t *reply, route_result_t *out)
     }
     if (fl_msg_type(reply) == FL_T_SERVICE_LIST)
         json_object_del(j, "counters");       /* the public does not need counters */
-    out->status = req->created_status ? req->created_status : 200;
     out->json = j;
 }
