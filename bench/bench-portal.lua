@@ -2,6 +2,7 @@
 --
 --   wrk -t2 -c256 -d10s -s bench/bench-portal.lua URL -- BASE STRIDE DAY0 SLOTS [REFS]
 --   wrk -t2 -c256 -d10s -s bench/bench-portal.lua URL -- plain
+--   wrk -t2 -c256 -d10s -s bench/bench-portal.lua URL -- get PATH
 --
 -- Every request is a POST /api/bookings (docs/api.md) for a different citizen:
 -- national ID number BASE + thread * STRIDE + n (n counts this thread's
@@ -26,7 +27,9 @@
 -- wrk does the same work per request against both.  With "plain" it defines
 -- no request or response function, so wrk sends its own static GET / with no
 -- Lua per request (the cheapest client: the usual "hello" ceiling); done()
--- still prints the line, without status counts.
+-- still prints the line, without status counts.  With "get PATH" every
+-- request is the same GET of PATH (a read route, such as an office's queue
+-- status), its answers counted by status.
 
 local SERVICES = { "S1", "S2", "S3", "S4" }
 local SLOT_SECONDS = 300
@@ -49,6 +52,12 @@ function init(args)
       -- wrk's own static GET /, no Lua per request: the classic hello figure
       request = nil
       response = nil
+      return
+   end
+   if args[1] == "get" then
+      -- a read route: the same GET for every request, answers still counted
+      local fixed = wrk.format("GET", args[2])
+      request = function() return fixed end
       return
    end
    base = tonumber(args[1]) or 10000000

@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "libfoleni/ids.h"
+#include "libfoleni/json.h"
+#include "portal/internal.h"
 #include "tests/stack.h"
 #include "tests/testutil.h"
 
@@ -398,6 +401,234 @@ START_TEST(test_pages_health_metrics_and_security_headers)
 }
 END_TEST
 
+/* GET path with one extra header of n bytes; the status. */
+static long
+s_get_with_header(fx_t *fx, const char *path, size_t n)
+{
+    char *h = malloc(n + 16);
+    memcpy(h, "X-Big: ", 7);
+    memset(h + 7, 'a', n);
+    h[7 + n] = '\0';
+    CURL *c = curl_easy_init();
+    char url[512];
+    snprintf(url, sizeof url, "%s%s", fx->base, path);
+    struct curl_slist *list = curl_slist_append(NULL, h);
+    FILE *null = fopen("/dev/null", "w");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, null);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    fclose(null);
+    curl_slist_free_all(list);
+    curl_easy_cleanup(c);
+    free(h);
+    return status;
+}
+
+START_TEST(test_headers_up_to_12_kib_pass_larger_get_431)
+{
+    fx_t fx = { 0 };
+    fx_start(&fx, "1000");
+    /* a page: 200 whatever the scheduler's health */
+    ck_assert_int_eq(s_get_with_header(&fx, "/", 12 * 1024), 200);
+    ck_assert_int_eq(s_get_with_header(&fx, "/", 20 * 1024), 431);
+    ck_assert_int_eq(s_get_with_header(&fx, "/healthz", 20 * 1024), 431);
+    ck_assert_int_eq(s_http(&fx, "GET", "/", NULL, NULL, NULL), 200);            /* and it still serves */
+    fx_stop(&fx);
+}
+END_TEST
+
+/* ---- the shortcuts of fast.c against the general path, in process ---- */
+
+/* Fill every field m's type takes with a value its format allows; text fields
+ * get quotes, a backslash and multibyte UTF-8 (control characters are not
+ * text: the setters refuse them). */
+static void
+s_fill_all(fl_msg_t *m, int depth)
+{
+    const fl_type_spec_t *spec = fl_schema_type(fl_msg_type(m));
+    static const char *texts[] = { "Zo\xc3\xab \"Wanjiku\" O\\Brien \xe6\x97\xa5 \xf0\x9f\x98\x80", "",
+                                   "plain" };
+    for (int i = 0; i < spec->nuses; i++) {
+        fl_field_t f = spec->uses[i].field;
+        const fl_field_spec_t *fs = fl_schema_field(f);
+        const char *text = fs->format == FL_FMT_TEXT ? texts[(i + depth) % 3]
+                         : fs->format == FL_FMT_CODE ? "AB12" : fs->format == FL_FMT_WORD ? "ab_1"
+                         : fs->format == FL_FMT_DATE ? "2026-12-01" : "Ab-1/x";
+        switch (fs->kind) {
+        case FL_K_UINT: fl_msg_set_uint(m, f, fs->hi); break;
+        case FL_K_BOOL: fl_msg_set_bool(m, f, i % 2); break;
+        case FL_K_STR:
+            if (f == FL_F_REF) {
+                char ref[FL_REF_LEN + 1];
+                ck_assert_int_eq(fl_ref_new(ref), 0);
+                fl_msg_set_str(m, f, ref);
+            }
+            else if (fs->format == FL_FMT_TEXT && strlen(text) <= fs->hi && strlen(text) >= fs->lo)
+                ck_assert_int_eq(fl_msg_set_str(m, f, text), 0);
+            else
+                fl_msg_set_str(m, f, text);
+            break;
+        case FL_K_BIN: {
+            uint8_t bytes[64];
+            for (size_t k = 0; k < sizeof bytes; k++)
+                bytes[k] = (uint8_t) (k * 37);
+            fl_msg_set_bin(m, f, bytes, fs->lo);
+            break;
+        }
+        case FL_K_STRS:
+            fl_msg_add_str(m, f, text);
+            fl_msg_add_str(m, f, "2027-01-02");
+            break;
+        case FL_K_LIST:
+            if (depth < 2)
+                for (int k = 0; k < 2; k++) {
+                    fl_msg_t *item = fl_msg_add_item(m, f);
+                    if (item)
+                        s_fill_all(item, depth + 1);
+                }
+            else
+                fl_msg_set_empty(m, f);
+            break;
+        }
+    }
+}
+
+START_TEST(test_fast_reply_prints_what_jansson_prints)
+{
+    int types[] = { FL_T_BOOKING, FL_T_SERVICE_LIST, FL_T_OFFICE_LIST, FL_T_SLOT_LIST, FL_T_TICKET };
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        fl_msg_t *m = fl_msg_new((fl_type_t) types[t]);
+        s_fill_all(m, 0);
+        /* the general path: the tree routes_reply made before fast.c */
+        json_t *j = fl_msg_to_json(m);
+        ck_assert_ptr_nonnull(j);
+        json_object_del(j, "type");
+        if (types[t] == FL_T_SERVICE_LIST)
+            json_object_del(j, "counters");
+        if (types[t] == FL_T_BOOKING) {
+            char display[FL_REF_DISPLAY_LEN + 1];
+            fl_ref_display(fl_msg_str(m, FL_F_REF), display);
+            json_object_set_new(j, "ref_display", json_string(display));
+        }
+        char *want = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+        if (types[t] == FL_T_BOOKING)
+            ck_assert_ptr_nonnull(strstr(want, "O\\\\Brien"));
+        request_t req = { .route = R_VIEW, .created_status = 201 };
+        route_result_t res;
+        routes_reply(&req, m, &res);
+        ck_assert(res.json_text);
+        ck_assert_int_eq(res.status, 201);
+        ck_assert_str_eq(res.text, want);
+        ck_assert_uint_eq(res.text_len, strlen(want));
+        free(res.text);
+        free(want);
+        fl_msg_destroy(&m);
+    }
+    /* a booking with one field: no ref, so no ref_display */
+    fl_msg_t *m = fl_msg_new(FL_T_BOOKING);
+    ck_assert_int_eq(fl_msg_set_str(m, FL_F_OFFICE, "NBI"), 0);
+    size_t len;
+    char *text = fast_reply_json(m, &len);
+    ck_assert_str_eq(text, "{\"office\":\"NBI\"}");
+    free(text);
+    fl_msg_destroy(&m);
+}
+END_TEST
+
+START_TEST(test_fast_flat_parse_takes_only_plain_flat_objects)
+{
+    fast_member_t mem[8];
+    const char *ok = " {\"a\" : \"x y\",\"bb\":0,\n\"c\":123456789012345678 }\r\n";
+    ck_assert_int_eq(fast_flat_parse(ok, strlen(ok), mem, 8), 3);
+    ck_assert(mem[0].is_string && mem[0].str_len == 3 && !memcmp(mem[0].str, "x y", 3));
+    ck_assert(!mem[1].is_string && mem[1].num == 0);
+    ck_assert(!mem[2].is_string && mem[2].num == 123456789012345678ULL);
+    ck_assert_int_eq(fast_flat_parse("{}", 2, mem, 8), 0);
+    /* everything else is left to Jansson */
+    const char *declined[] = {
+        "", "[]", "{", "{\"a\":1", "{\"a\":1,}", "{\"a\":1}x", "{\"a\":1}{}", "{a:1}", "{\"a\":01}",
+        "{\"a\":-1}", "{\"a\":1.5}", "{\"a\":1e3}", "{\"a\":1234567890123456789}", "{\"a\":true}",
+        "{\"a\":null}", "{\"a\":{}}", "{\"a\":[1]}", "{\"a\":\"\\n\"}", "{\"a\":\"\\u0041\"}",
+        "{\"a\":\"\xc3\xab\"}", "{\"a\":\"\x01\"}", "{\"a\":1,\"a\":2}", "{\"a\":\"x}",
+        "{\"a\":1,\"b\":2,\"c\":3,\"d\":4,\"e\":5,\"f\":6,\"g\":7,\"h\":8,\"i\":9}",
+    };
+    for (size_t i = 0; i < sizeof declined / sizeof declined[0]; i++)
+        ck_assert_msg(fast_flat_parse(declined[i], strlen(declined[i]), mem, 8) == -1, "took %s", declined[i]);
+}
+END_TEST
+
+/* Route a POST /api/bookings body in process. */
+static void
+s_route_book(const char *body, route_result_t *res)
+{
+    static request_t req;
+    memset(&req, 0, sizeof req);
+    snprintf(req.method, sizeof req.method, "POST");
+    snprintf(req.url, sizeof req.url, "/api/bookings");
+    snprintf(req.rid, sizeof req.rid, "pt-0123456789abcdef");
+    req.body_len = strlen(body);
+    memcpy(req.body, body, req.body_len);
+    portal_ctx_t ctx = { 0 };
+    routes_handle(&ctx, &req, res);
+}
+
+START_TEST(test_fast_booking_builds_the_general_message)
+{
+    /* each pair: a body the shortcut takes, and the same booking written so
+     * only Jansson takes it (an escape); the messages must be equal */
+    const char *pairs[][2] = {
+        { "{\"office\":\"NBI\",\"service\":\"PASSPORT\",\"start\":1796104800,\"name\":\"Achieng  Otieno\","
+          "\"id_type\":\"national\",\"id_number\":\"12345678\",\"phone\":\"0712 345 678\"}",
+          "{\"office\":\"NBI\",\"service\":\"PASSPORT\",\"start\":1796104800,\"name\":\"Achieng  Otien\\u006f\","
+          "\"id_type\":\"national\",\"id_number\":\"12345678\",\"phone\":\"0712 345 678\"}" },
+        { " { \"phone\" : \"+254712345678\", \"id_number\":\"A1234567\", \"id_type\":\"passport\","
+          "\"name\":\"Wanjiku\", \"start\":1796104800, \"service\":\"PASSPORT\", \"office\":\"NBI\" } ",
+          "{\"phone\":\"+254712345678\",\"id_number\":\"A1234567\",\"id_type\":\"passport\","
+          "\"name\":\"Wanjik\\u0075\",\"start\":1796104800,\"service\":\"PASSPORT\",\"office\":\"NBI\"}" },
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        route_result_t fast, general;
+        s_route_book(pairs[i][0], &fast);
+        s_route_book(pairs[i][1], &general);
+        ck_assert_msg(fast.msg && general.msg, "pair %zu: no message (%d, %d)", i, fast.status, general.status);
+        ck_assert(fl_msg_equal(fast.msg, general.msg));
+        ck_assert_int_eq(fast.created_status, 201);
+        ck_assert_int_eq(general.created_status, 201);
+        fl_msg_destroy(&fast.msg);
+        fl_msg_destroy(&general.msg);
+    }
+    /* bodies the shortcut parses but refuses: the general path's exact error */
+    struct { const char *body; int status; const char *code; const char *field; } bad[] = {
+        { "{\"office\":\"NBI\"}", 400, "missing", "service" },
+        { "{\"office\":\"NBI\",\"service\":\"PASSPORT\",\"start\":\"1\",\"name\":\"A\",\"id_type\":\"national\","
+          "\"id_number\":\"12345678\",\"phone\":\"0712345678\"}", 400, "type", "start" },
+        { "{\"office\":\"NBI\",\"service\":\"PASSPORT\",\"start\":1,\"name\":\"A\",\"id_type\":\"national\","
+          "\"id_number\":\"12345678\",\"phone\":\"0712345678\",\"extra\":1}", 400, "unknown", "extra" },
+        { "{\"office\":\"NBI\",\"service\":\"PASSPORT\",\"start\":1796104800,\"name\":\"A1\",\"id_type\":\"national\","
+          "\"id_number\":\"12345678\",\"phone\":\"0712345678\"}", 400, NULL, "name" },
+        { "{\"office\":\"NBI\",\"service\":\"PASSPORT\",\"start\":1796104800,\"name\":\"Achieng\",\"id_type\":\"national\","
+          "\"id_number\":\"12345678\",\"phone\":\"12\"}", 400, NULL, "phone" },
+        { "{\"office\":\"nbi office\",\"service\":\"PASSPORT\",\"start\":1796104800,\"name\":\"Achieng\",\"id_type\":\"national\","
+          "\"id_number\":\"12345678\",\"phone\":\"0712345678\"}", 400, NULL, "office" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        route_result_t res;
+        s_route_book(bad[i].body, &res);
+        ck_assert_msg(!res.msg && res.status == bad[i].status, "bad %zu: status %d", i, res.status);
+        json_t *e = json_object_get(res.json, "error");
+        if (bad[i].code)
+            ck_assert_str_eq(json_string_value(json_object_get(e, "code")), bad[i].code);
+        ck_assert_str_eq(json_string_value(json_object_get(e, "field")), bad[i].field);
+        json_decref(res.json);
+    }
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -411,6 +642,10 @@ make_suite(void)
     tcase_add_test(tc, test_scheduler_stopped_503_then_recovers);
     tcase_add_test(tc, test_rate_limit_answers_429);
     tcase_add_test(tc, test_pages_health_metrics_and_security_headers);
+    tcase_add_test(tc, test_headers_up_to_12_kib_pass_larger_get_431);
+    tcase_add_test(tc, test_fast_reply_prints_what_jansson_prints);
+    tcase_add_test(tc, test_fast_flat_parse_takes_only_plain_flat_objects);
+    tcase_add_test(tc, test_fast_booking_builds_the_general_message);
     suite_add_tcase(s, tc);
     return s;
 }
