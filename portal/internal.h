@@ -71,33 +71,6 @@ const char *route_name(route_t route);
 /*  An SVG image of a QR code of text (caller frees), or NULL. */
 char *qr_svg(const char *text, size_t *len);
 
-/* ---- fast.c: the common case without a JSON tree ---- */
-
-/* One member of a flat JSON object; the texts point into the parsed body. */
-typedef struct {
-    const char *key;
-    size_t   key_len;
-    bool     is_string;
-    const char *str;                /* is_string: the text, without quotes (no escapes) */
-    size_t   str_len;
-    uint64_t num;                   /* else: a whole number >= 0 */
-} fast_member_t;
-
-/*  Parse text (len bytes) when it is one flat JSON object whose values are all
- *  strings of printable ASCII without escapes or whole numbers of at most 18
- *  digits, with no key twice and at most cap members.  Returns the number of
- *  members, or -1 when text is anything else (then the general path, Jansson,
- *  must decide: it gives the error, or accepts what this does not take). */
-int fast_flat_parse(const char *text, size_t len, fast_member_t *out, int cap);
-
-/*  The HTTP answer body for a successful scheduler reply (not a queue status),
- *  exactly as routes_reply's tree prints with json_dumps(JSON_COMPACT): the
- *  reply's fields less "type", less a service list's counters, plus a
- *  booking's ref_display.  Returns a new string (caller frees) and its length,
- *  or NULL when the reply holds text Jansson would refuse or memory ran out:
- *  then the caller takes the general path. */
-char *fast_reply_json(const fl_msg_t *reply, size_t *len);
-
 /* ---- routes.c ---- */
 
 /* What routing decided. */
@@ -105,8 +78,6 @@ typedef struct {
     int status;                     /* > 0: answer now with this status and json/text */
     json_t *json;                   /* answer body (owned) */
     char *text;                     /* or a text body (owned) */
-    size_t text_len;                /* its length when json_text is set */
-    bool json_text;                 /* text is a JSON answer printed already (fast.c) */
     const char *content_type;
     unsigned retry_after;           /* Retry-After seconds, 0: none */
     fl_msg_t *msg;                  /* or: send this to the scheduler (owned) */

@@ -172,105 +172,6 @@ s_citizen(json_t *body, route_result_t *out)
     return true;
 }
 
-/* The booking rush's common case: a body fast_flat_parse takes, with exactly
- * the booking's fields, each of its type, every check passing.  Builds the
- * message as s_body, s_citizen and fl_msg_from_json would, without a JSON
- * tree.  Returns false, having changed nothing, for anything else: the general
- * path then gives the answer, above all the exact error. */
-static bool
-s_book_fast(request_t *req, route_result_t *out)
-{
-    if (req->too_big)
-        return false;
-    fast_member_t mem[8];
-    int n = fast_flat_parse(req->body, req->body_len, mem, 8);
-    if (n < 0)
-        return false;
-    /* every member a booking field of its type, every required field there */
-    const fast_member_t *by_field[8] = { NULL };
-    int member_field[8];                /* s_book_fields index of each member */
-    for (int i = 0; i < n; i++) {
-        int k;
-        for (k = 0; s_book_fields[k].name; k++)
-            if (strlen(s_book_fields[k].name) == mem[i].key_len
-                && !memcmp(s_book_fields[k].name, mem[i].key, mem[i].key_len))
-                break;
-        if (!s_book_fields[k].name || mem[i].is_string != (s_book_fields[k].type == JSON_STRING))
-            return false;
-        by_field[k] = &mem[i];
-        member_field[i] = k;
-    }
-    for (int k = 0; s_book_fields[k].name; k++)
-        if (s_book_fields[k].required && !by_field[k])
-            return false;
-    /* the citizen's fields, checked and normalised as s_citizen does */
-    char text[3][FL_NAME_MAX + FL_ID_NUMBER_MAX + FL_PHONE_MAX + 64];
-    const char *names[3] = { "name", "id_number", "phone" };
-    const fast_member_t *cit[3], *id_type = NULL;
-    for (int k = 0; s_book_fields[k].name; k++)
-        if (!strcmp(s_book_fields[k].name, "id_type"))
-            id_type = by_field[k];
-    char id_type_text[64];
-    if (!id_type || id_type->str_len >= sizeof id_type_text)
-        return false;
-    memcpy(id_type_text, id_type->str, id_type->str_len);
-    id_type_text[id_type->str_len] = '\0';
-    for (int c = 0; c < 3; c++) {
-        cit[c] = NULL;
-        for (int k = 0; s_book_fields[k].name; k++)
-            if (!strcmp(s_book_fields[k].name, names[c]))
-                cit[c] = by_field[k];
-        if (!cit[c] || cit[c]->str_len >= sizeof text[c])
-            return false;
-        memcpy(text[c], cit[c]->str, cit[c]->str_len);
-        text[c][cit[c]->str_len] = '\0';
-    }
-    char name[FL_NAME_MAX + 1], number[FL_ID_NUMBER_MAX + 1], phone[FL_PHONE_MAX + 1];
-    fl_error_t err;
-    if (fl_name_check(text[0], name, &err) || fl_id_check(id_type_text, text[1], number, &err)
-        || fl_phone_normalise(text[2], phone, &err))
-        return false;
-    /* the message, field by field as fl_msg_from_json fills it */
-    static int field_of[8];             /* schema field of each s_book_fields entry, looked up once */
-    static bool looked_up;
-    if (!looked_up) {
-        for (int k = 0; s_book_fields[k].name; k++)
-            field_of[k] = fl_schema_field_by_name(s_book_fields[k].name, strlen(s_book_fields[k].name));
-        looked_up = true;
-    }
-    fl_msg_t *m = fl_msg_new(FL_T_BOOK);
-    if (!m)
-        return false;
-    bool ok = true;
-    for (int i = 0; ok && i < n; i++) {
-        int f = field_of[member_field[i]];
-        if (f < 0 || !fl_msg_takes(m, (fl_field_t) f)
-            || fl_schema_field((fl_field_t) f)->kind != (mem[i].is_string ? FL_K_STR : FL_K_UINT)) {
-            ok = false;
-            break;
-        }
-        if (!mem[i].is_string)
-            ok = fl_msg_set_uint(m, (fl_field_t) f, mem[i].num) == 0;
-        else if (&mem[i] == cit[0])
-            ok = fl_msg_set_str(m, (fl_field_t) f, name) == 0;
-        else if (&mem[i] == cit[1])
-            ok = fl_msg_set_str(m, (fl_field_t) f, number) == 0;
-        else if (&mem[i] == cit[2])
-            ok = fl_msg_set_str(m, (fl_field_t) f, phone) == 0;
-        else
-            ok = fl_msg_set_strn(m, (fl_field_t) f, mem[i].str, mem[i].str_len) == 0;
-    }
-    if (ok)
-        ok = fl_msg_set_str(m, FL_F_RID, req->rid) == 0 && fl_msg_check(m, NULL) == 0;
-    if (!ok) {
-        fl_msg_destroy(&m);
-        return false;
-    }
-    out->msg = m;
-    out->created_status = 201;
-    return true;
-}
-
 /* A reference from the URL, canonical, or a 400/404 answer. */
 static bool
 s_ref(const char *text, char out[FL_REF_LEN + 1], route_result_t *res)
@@ -368,8 +269,6 @@ routes_handle(portal_ctx_t *ctx, request_t *req, route_result_t *out)
         /* POST /api/bookings */
         if (n == 2 && post && !strcmp(seg[1], "bookings")) {
             req->route = R_BOOK;
-            if (s_book_fast(req, out))
-                return;
             json_t *body = s_body(req, s_book_fields, out);
             if (!body)
                 return;
@@ -485,10 +384,6 @@ routes_reply(request_t *req, const fl_msg_t *reply, route_result_t *out)
         return;
     }
     out->status = req->created_status ? req->created_status : 200;
-    if (req->route != R_STATUS && (out->text = fast_reply_json(reply, &out->text_len))) {
-        out->json_text = true;
-        return;
-    }
     json_t *j = req->route == R_STATUS ? s_status(reply) : fl_msg_to_json(reply);
     if (!j) {
         routes_error(out, 503, "nomem", "out of memory", "");

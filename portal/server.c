@@ -87,11 +87,7 @@ static void
 s_prepare(request_t *req, route_result_t *res)
 {
     struct MHD_Response *r;
-    if (res->json_text) {
-        r = MHD_create_response_from_buffer(res->text_len, res->text, MHD_RESPMEM_MUST_FREE);
-        res->text = NULL;
-        s_headers(r, "application/json; charset=utf-8");
-    } else if (res->json) {
+    if (res->json) {
         char *text = json_dumps(res->json, JSON_COMPACT);
         json_decref(res->json);
         res->json = NULL;
