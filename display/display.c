@@ -383,6 +383,12 @@ s_app_metrics(void *arg)
             (unsigned long long) h->opened, (unsigned long long) h->closed, (unsigned long long) h->messages,
             (unsigned long long) h->bytes, (unsigned long long) h->keepalives, (unsigned long long) h->lagged,
             (unsigned long long) h->dropped);
+    fprintf(f, "# HELP foleni_display_direct_writes_total Writes of a message straight to an idle screen's socket.\n"
+               "# TYPE foleni_display_direct_writes_total counter\nfoleni_display_direct_writes_total %llu\n"
+               "# HELP foleni_display_direct_writes_short_total Direct writes the socket took only part of "
+               "(the rest written by libmicrohttpd).\n"
+               "# TYPE foleni_display_direct_writes_short_total counter\nfoleni_display_direct_writes_short_total %llu\n",
+            (unsigned long long) h->direct, (unsigned long long) h->direct_short);
     fprintf(f, "# HELP foleni_display_delivery_seconds From an event's arrival to its call written to a screen's "
                "socket, per screen (recent %d).\n# TYPE foleni_display_delivery_seconds summary\n",
             DISP_HUB_LATENCY_SAMPLES);
@@ -512,12 +518,13 @@ disp_new(const disp_options_t *opts, fl_error_t *err)
         if (!(self->www = disp_www_load(dir, err)))
             goto fail;
         if (!(self->hub = disp_hub_new(self->noffices, opts->keepalive_ms > 0 ? opts->keepalive_ms : 15000,
-                                       opts->retry_ms > 0 ? opts->retry_ms : 2000))) {
+                                       opts->retry_ms > 0 ? opts->retry_ms : 2000, opts->writers))) {
             fl_error_set(err, FL_E_NOMEM, "", "out of memory");
             goto fail;
         }
         disp_http_options_t hopts = { .bind = opts->http_bind, .port = opts->http_port,
-                                      .max_connections = opts->max_connections };
+                                      .max_connections = opts->max_connections,
+                                      .send_buffer = opts->send_buffer };
         disp_http_app_t app = { .arg = self, .office = s_app_office, .board_json = s_app_board,
                                 .metrics = s_app_metrics, .healthy = s_app_healthy };
         if (!(self->http = disp_http_new(&hopts, &app, self->hub, self->www, err)))

@@ -55,6 +55,9 @@ typedef struct {
     int keepalive_ms;               /* comment on an idle stream; default 15000 */
     int retry_ms;                   /* the browser's reconnect delay (SSE retry); default 2000 */
     size_t max_connections;         /* default 1024 */
+    int send_buffer;                /* SO_SNDBUF per screen, bytes; 0: the kernel's */
+    int writers;                    /* threads writing a call to the screens: 1 or 2; 0: 2 on a
+                                       machine with more than one core (hub.h) */
     /* terminal */
     int tty_fd;                     /* -1: no terminal board */
     const char *tty_langs;          /* "en,sw" (default), "sw", ... */
