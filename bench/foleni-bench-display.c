@@ -82,6 +82,8 @@
 #define BENCH_OFFICE         "BENCH"
 #define BENCH_TOKEN          "bench-counter"
 #define BENCH_ALARM_S        600
+#define BENCH_LAZY_MS        20         /* lazy reader: first look at the boards this long after the reply */
+#define BENCH_SWEEP_MS       5          /* ... then this often */
 
 static const char *s_config =
     "{\"version\":1,\"offices\":[{\"code\":\"" BENCH_OFFICE "\",\"name\":{\"en\":\"Bench office\"},"
@@ -365,6 +367,7 @@ typedef struct {
     int calls, warmup;
     int pace_ms;                    /* quiet time before each call */
     const char *writers;            /* the display's --writers; NULL: its default */
+    bool eager;                     /* read each board as its data arrives (woken by every write) */
     fl_client_t *client;
 } bench_t;
 
@@ -551,9 +554,26 @@ s_run(bench_t *b, int nboards, result_t *out)
                         t_bus ? "yes" : "no", seen, nboards);
                 goto done;
             }
+            if (!b->eager && t_reply && t_bus) {
+                /* the lazy reader: the boards are read once the display is done with
+                 * them, so no write of the display wakes this process (as with screens
+                 * on other machines); the kernel's stamps still date each write */
+                int64_t first = t_reply / 1000000 + BENCH_LAZY_MS;
+                zclock_sleep((int) (first > s_now_ms() ? first - s_now_ms() : BENCH_SWEEP_MS));
+                for (int i = 0; i < nboards; i++) {
+                    if (boards[i].seen_ns)
+                        continue;
+                    if (!s_board_read(&boards[i], needle)) {
+                        fprintf(stderr, "bench: board %d lost its connection\n", i);
+                        goto done;
+                    }
+                    seen += boards[i].seen_ns != 0;
+                }
+                continue;
+            }
             zmq_pollitem_t items[3] = { { zsock_resolve(fl_client_socket(b->client)), 0, ZMQ_POLLIN, 0 },
                                         { zsock_resolve(sub), 0, ZMQ_POLLIN, 0 }, { NULL, ep, ZMQ_POLLIN, 0 } };
-            if (zmq_poll(items, 3, 100) < 0 && errno != EINTR)
+            if (zmq_poll(items, b->eager ? 3 : 2, 100) < 0 && errno != EINTR)
                 goto done;
             int64_t woke = s_now_ns();
             if (!t_reply) {
@@ -572,7 +592,7 @@ s_run(bench_t *b, int nboards, result_t *out)
             }
             struct epoll_event evs[256];
             int n;
-            while ((n = epoll_wait(ep, evs, 256, 0)) > 0)
+            while (b->eager && (n = epoll_wait(ep, evs, 256, 0)) > 0)
                 for (int k = 0; k < n; k++) {
                     board_t *bd = &boards[evs[k].data.u32];
                     bool before = bd->seen_ns != 0;
@@ -732,9 +752,22 @@ s_raw(bench_t *b, int nboards, int nthreads, double *p50, double *p99, double *l
             if (write(r[k].go[1], &round, sizeof round) != (ssize_t) sizeof round)
                 goto done;
         int seen = 0;
+        int64_t t_go = s_now_ms();
         for (int64_t deadline = s_now_ms() + BENCH_CALL_MS; seen < nboards;) {
             if (s_now_ms() > deadline)
                 goto done;
+            if (!b->eager) {                        /* as the lazy reader of s_run */
+                zclock_sleep((int) (t_go + BENCH_LAZY_MS > s_now_ms() ? t_go + BENCH_LAZY_MS - s_now_ms()
+                                                                       : BENCH_SWEEP_MS));
+                for (int i = 0; i < nboards; i++) {
+                    if (readers[i].seen_ns)
+                        continue;
+                    if (!s_board_read(&readers[i], needle))
+                        goto done;
+                    seen += readers[i].seen_ns != 0;
+                }
+                continue;
+            }
             struct epoll_event evs[256];
             int n = epoll_wait(ep, evs, 256, 100);
             for (int k = 0; k < n; k++) {
@@ -807,6 +840,9 @@ s_usage(FILE *out)
         "  --warmup N       calls before measuring                  [20]\n"
         "  --pace-ms N      quiet time before each call             [300]\n"
         "  --writers N      the display's --writers (1 or 2)        [its default]\n"
+        "  --reader R       lazy: read the boards after each call's writes are done,\n"
+        "                   as screens on other machines would not load this one;\n"
+        "                   eager: read each board as its data arrives   [lazy]\n"
         "  -h, --help\n", BENCH_CALLS_MAX);
 }
 
@@ -818,7 +854,7 @@ main(int argc, char **argv)
     static const struct option longopts[] = {
         { "boards", required_argument, NULL, 'b' }, { "calls", required_argument, NULL, 'c' },
         { "warmup", required_argument, NULL, 'w' }, { "pace-ms", required_argument, NULL, 'p' },
-        { "writers", required_argument, NULL, 'W' },
+        { "writers", required_argument, NULL, 'W' }, { "reader", required_argument, NULL, 'R' },
         { "help", no_argument, NULL, 'h' }, { 0 }
     };
     int opt;
@@ -834,6 +870,13 @@ main(int argc, char **argv)
         case 'w': b.warmup = atoi(optarg); break;
         case 'p': b.pace_ms = atoi(optarg); break;
         case 'W': b.writers = optarg; break;
+        case 'R':
+            if (strcmp(optarg, "lazy") && strcmp(optarg, "eager")) {
+                s_usage(stderr);
+                return 2;
+            }
+            b.eager = !strcmp(optarg, "eager");
+            break;
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 2;
         }
@@ -903,9 +946,9 @@ main(int argc, char **argv)
         fprintf(stderr, "bench: the broker and scheduler did not come up (log: %s)\n", log);
         goto out;
     }
-    printf("foleni-bench-display: %d calls (+%d warm-up) per row, %d ms apart; µs from the `next` reply to each\n"
-           "board's socket (last: the slowest board of a call); raw: a bare send() loop to as many sockets\n",
-           b.calls, b.warmup, b.pace_ms);
+    printf("foleni-bench-display: %d calls (+%d warm-up) per row, %d ms apart, %s reader; µs from the `next` reply\n"
+           "to each board's socket (last: the slowest board of a call); raw: a bare send() loop to as many\n"
+           "sockets (raw2: two threads, half each)\n", b.calls, b.warmup, b.pace_ms, b.eager ? "eager" : "lazy");
     printf("%7s %9s %9s %9s %9s %8s %8s | %8s %8s %9s %9s | %8s %8s %9s | %9s %6s\n", "boards", "board p50",
            "board p99", "last p50", "last p99", "bus p50", "bus p99", "raw p50", "raw p99", "rawl p50", "rawl p99",
            "raw2 p50", "raw2 p99", "raw2l p50", "cpu/call", "other");
@@ -928,11 +971,11 @@ main(int argc, char **argv)
                "last_p50_us=%.0f last_p99_us=%.0f bus_p50_us=%.0f bus_p99_us=%.0f display_p50_us=%.0f "
                "display_p99_us=%.0f read_p50_us=%.0f read_p99_us=%.0f next_reply_p50_us=%.0f "
                "display_cpu_per_call_us=%.0f raw_p50_us=%.0f raw_p99_us=%.0f raw_last_p50_us=%.0f raw_last_p99_us=%.0f "
-               "raw2_p50_us=%.0f raw2_p99_us=%.0f raw2_last_p50_us=%.0f raw2_last_p99_us=%.0f other_cores=%.2f ok=1\n",
+               "raw2_p50_us=%.0f raw2_p99_us=%.0f raw2_last_p50_us=%.0f raw2_last_p99_us=%.0f other_cores=%.2f reader=%s ok=1\n",
                counts[i], r->calls, r->slow, r->board_p50, r->board_p99, r->board_max, r->last_p50, r->last_p99, r->bus_p50,
                r->bus_p99, r->disp_p50, r->disp_p99, r->read_p50, r->read_p99, r->reply_p50, r->cpu_per_call_us,
                r->raw_p50, r->raw_p99, r->raw_last_p50, r->raw_last_p99, r->raw2_p50, r->raw2_p99, r->raw2_last_p50,
-               r->raw2_last_p99, r->other_cores);
+               r->raw2_last_p99, r->other_cores, b.eager ? "eager" : "lazy");
     }
     status = 0;
 out:

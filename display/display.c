@@ -93,14 +93,20 @@ s_board_text(disp_t *self, size_t i)
 {
     office_t *o = &self->offices[i];
     const disp_board_t *b = disp_clone_board(o->clone);
-    json_t *j = disp_board_json(b, o->have_names ? &o->names : NULL, disp_clone_status(o->clone, s_mono_ms()),
-                                (int64_t) time(NULL));
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    const disp_names_t *names = o->have_names ? &o->names : NULL;
+    const char *status = disp_clone_status(o->clone, s_mono_ms());
+    int64_t now = (int64_t) time(NULL);
+    char *text = disp_board_text(b, names, status, now);    /* the fast path; jansson decides odd cases */
+    if (text)
+        return text;
+    json_t *j = disp_board_json(b, names, status, now);
+    text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     return text;
 }
 
-/* Show office i's board everywhere now: announcements first, then the board. */
+/* Show office i's board everywhere now: announcements first, then the board,
+ * written to each idle screen together (one write per screen). */
 static void
 s_push(disp_t *self, size_t i, const disp_update_t *u, int64_t origin_us)
 {
@@ -108,12 +114,15 @@ s_push(disp_t *self, size_t i, const disp_update_t *u, int64_t origin_us)
     const disp_board_t *b = disp_clone_board(o->clone);
     for (size_t k = 0; u && k < u->nannounce; k++) {
         if (self->hub) {
-            json_t *j = disp_call_json(o->code, &u->announce[k], u->recall[k], u->announce_seq[k]);
-            char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+            char *text = disp_call_text(o->code, &u->announce[k], u->recall[k], u->announce_seq[k]);
+            if (!text) {
+                json_t *j = disp_call_json(o->code, &u->announce[k], u->recall[k], u->announce_seq[k]);
+                text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+                json_decref(j);
+            }
             if (text)
                 disp_hub_publish(self->hub, i, "call", 0, text, origin_us, false);
             free(text);
-            json_decref(j);
         }
         if (self->tty)
             disp_tty_announce(self->tty, &u->announce[k]);
@@ -129,6 +138,7 @@ s_push(disp_t *self, size_t i, const disp_update_t *u, int64_t origin_us)
         else
             fl_log(FL_LOG_WARN, "board not published: out of memory", FL_S("office", o->code), NULL);
         free(text);
+        disp_hub_flush(self->hub, i);
     }
     if (self->tty && i == 0)
         disp_tty_draw(self->tty, b, o->have_names ? &o->names : NULL, o->status, (int64_t) time(NULL));
@@ -221,8 +231,10 @@ s_timers(disp_t *self, int64_t now)
     if (self->hub && now >= self->next_tick_ms) {     /* server time, and proof the stream lives */
         char text[64];
         snprintf(text, sizeof text, "{\"now\":%lld}", (long long) time(NULL));
-        for (size_t i = 0; i < self->noffices; i++)
+        for (size_t i = 0; i < self->noffices; i++) {
             disp_hub_publish(self->hub, i, "tick", 0, text, 0, false);
+            disp_hub_flush(self->hub, i);
+        }
         self->next_tick_ms = now + DISP_TICK_MS;
     }
     if (self->hub)

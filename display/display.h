@@ -11,7 +11,8 @@
  *      given; the terminal renderer (tty.h) with --tty.
  *  disp_run() polls the sockets and MHD's epoll descriptor together, so an
  *  event goes from the bus to every screen's socket in one pass: decode, apply,
- *  format once, resume the idle streams, let MHD write.
+ *  format once, write it straight to the idle streams' sockets (two threads
+ *  when there are many, hub.h), let MHD write to the busy ones.
  *
  *  Every change of a board is published as SSE messages: `call` for each call
  *  or recall to announce (before the board that shows it), then `board` with

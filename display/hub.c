@@ -516,8 +516,14 @@ disp_hub_publish(disp_hub_t *self, size_t office, const char *event, uint64_t id
     }
     o->head++;
     self->stats.messages++;
-    s_fan_out(self, office);
     return 0;
+}
+
+void
+disp_hub_flush(disp_hub_t *self, size_t office)
+{
+    assert(self && office < self->noffices);
+    s_fan_out(self, office);
 }
 
 /* A keep-alive comment on idle stream s: written directly when its socket

@@ -92,13 +92,18 @@ void disp_hub_destroy(disp_hub_t **self_p);
 /*  Add a message for every stream of an office: `event` is the SSE event name,
  *  `id` the SSE id (0: none), data one line of text (JSON, no newline).
  *  origin_us: monotonic microseconds when the cause arrived (0: not timed);
- *  is_board: a full board (where new streams start).  Writes it at once to the
- *  office's idle streams (sharing the writes with the helper thread when
- *  there are DISP_HUB_SHARE_MIN or more) and resumes those whose socket did
- *  not take it all; busy streams get it from their reader.  0,
+ *  is_board: a full board (where new streams start).  Busy streams get it
+ *  from their reader; idle ones at the next disp_hub_flush.  0,
  *  FL_E_TOO_LONG (over DISP_HUB_MSG_MAX) or FL_E_NOMEM. */
 int disp_hub_publish(disp_hub_t *self, size_t office, const char *event, uint64_t id, const char *data,
                      int64_t origin_us, bool is_board);
+
+/*  Write what was published since the last flush to the office's idle
+ *  streams, in one write each (sharing the writes with the helper thread
+ *  when there are DISP_HUB_SHARE_MIN or more), and resume those whose socket
+ *  did not take it all.  Call after each batch of publishes (a call and the
+ *  board after it: one write per screen, not two). */
+void disp_hub_flush(disp_hub_t *self, size_t office);
 
 /*  Queue a response for a new stream of an office on connection.  Returns
  *  MHD's result; MHD_NO when out of memory or stopping. */
