@@ -7,11 +7,11 @@
  *  It starts build/bin/foleni-broker, foleni-scheduler (a one-office
  *  configuration, clock at a Tuesday 09:00) and, for each board count, a fresh
  *  foleni-display, all on loopback ports picked free at run time.  It opens
- *  the boards as raw TCP connections (GET /events, read with epoll) and one
- *  plain SUB socket on the event bus, opens one counter, then repeats:
- *  walk-in (wait), `next` (timed), `done` (wait).
+ *  the boards as raw TCP connections (GET /events) and one plain SUB socket on
+ *  the event bus, opens one counter, then repeats: walk-in (wait), `next`
+ *  (timed), `done` (wait).
  *
- *  What is timed, per call (monotonic clock, this process):
+ *  What is timed, per call (the wall clock, which the kernel's stamps use):
  *    t_reply  the `next` reply arrives at this client.  The scheduler sends
  *             replies only after the commit is on disk, and publishes the
  *             events right after the replies, so t_reply - commit is one
@@ -20,18 +20,32 @@
  *    t_bus    the `call` event arrives at the plain SUB socket: the ZeroMQ
  *             path alone (scheduler -> broker XSUB/XPUB -> subscriber), the
  *             baseline the display cannot beat;
- *    t_board  the `call` message for that ticket is read from each board's
- *             socket.  One thread reads all boards, so with 200 boards the
- *             last reads also carry this program's own reading time.
+ *    t_board  per board, the kernel's receive stamp (SO_TIMESTAMPNS) of the
+ *             read that completed the call's message (from its start to the
+ *             blank line that ends it).  On loopback a segment is stamped as
+ *             the display's write hands it to the kernel, so this is the
+ *             moment the bytes for that board were on its socket, whenever
+ *             this program gets round to reading them.  When segments merge
+ *             in the receive queue the later stamp wins: an upper bound.
+ *  The boards are read lazily by default: not while the display writes,
+ *  but BENCH_LAZY_MS after the reply (then every BENCH_SWEEP_MS until all
+ *  have the call), so no write wakes this process and it takes no core from
+ *  the display, as screens on other machines would not.  --reader eager reads
+ *  each board as its data arrives (epoll), as the first versions did.
  *  And from the display itself (its /metrics summary
  *  foleni_display_delivery_seconds): from the event's arrival at the display
- *  to the message's copy into each stream's buffer, which MHD writes to the
- *  socket in the same pass: the display's own share, per board.
+ *  until the write that finished the call on each board's socket returned:
+ *  the display's own share, per board.
+ *
+ *  Baselines, with the same reader: raw, one thread doing nothing but send()
+ *  of an SSE-sized message to as many loopback sockets; raw2, two threads
+ *  with half the sockets each (the floor for a server writing on two cores).
  *
  *  Reported per board count: p50 / p99 / max of board - reply over every
  *  (call, board) pair, p50 / p99 of the slowest board of each call, bus -
- *  reply, the display's own delivery p50 / p99, and the display's CPU time
- *  per call.  Then one `BENCH display ...` line per count for scripts.
+ *  reply, the display's own delivery p50 / p99, the display's CPU time per
+ *  call, the baselines, and the CPU other programs used meanwhile (`other`,
+ *  cores).  Then one `BENCH display ...` line per count for scripts.
  *
  *  Every child gets PR_SET_PDEATHSIG and is stopped at exit; an alarm bounds
  *  the run; a call not seen on every board within BENCH_CALL_MS fails it.
