@@ -11,21 +11,24 @@
  *  Idle streams cost nothing: when a stream has nothing to send, its reader
  *  suspends the connection (MHD_suspend_connection) and returns 0.
  *
- *  Publishing writes straight to the idle streams' sockets: a suspended
- *  stream has had every byte MHD took from it written (MHD asks the reader
- *  for more only then), MHD neither reads nor writes a suspended connection,
- *  and the body is close-delimited (no chunked framing), so the hub may
- *  append the message's bytes to the socket itself, without a copy and
- *  without waking MHD.  A non-blocking sendmsg() that takes everything
+ *  disp_hub_flush writes what was published straight to the idle streams'
+ *  sockets: a suspended stream has had every byte MHD took from it written
+ *  (MHD asks the reader for more only then), MHD neither reads nor writes a
+ *  suspended connection nor closes its socket (libmicrohttpd 0.9.75 even
+ *  takes it out of its epoll set), and the body is close-delimited (no
+ *  chunked framing), so the hub may append the messages' bytes to the socket
+ *  itself, without a copy and without waking MHD.  A non-blocking sendmsg() that takes everything
  *  leaves the stream suspended; one that takes part (or nothing: the screen
  *  is slow) records how far it got and resumes the connection, and MHD
  *  writes the rest through the reader when the socket is writable again (it
  *  treats a resumed connection as ready, so no poll edge is lost); one that
  *  fails resumes it too, and the reader ends the stream, so MHD closes it
  *  and frees the slot.  With many idle streams the writes are shared with a
- *  helper thread (fork-join: the publisher waits for it before returning,
- *  and neither touches MHD meanwhile), so a call reaches 200 screens on two
- *  cores in about half the time one thread needs.
+ *  helper thread (fork-join: the flushing thread waits for it before
+ *  returning, and neither touches MHD meanwhile; both take streams from one
+ *  atomic counter, so a helper that wakes late just takes fewer), so a call
+ *  reaches 200 screens on two cores sooner than one thread could
+ *  (docs/benchmarks.md, "Display").
  *
  *  Suspended connections never time out in MHD and a dead peer goes
  *  unnoticed, so every keepalive_ms a stream with nothing to send gets an
@@ -40,7 +43,7 @@
  *
  *  Caveats:
  *    - The hub's calls and MHD run in one thread (MHD in external polling
- *      mode, see http.c); the helper only writes during disp_hub_publish.
+ *      mode, see http.c); the helper only writes during disp_hub_flush.
  *    - Resuming lets MHD free the stream during the next MHD_run, never
  *      during disp_hub_* calls themselves.
  *    - Before MHD_stop_daemon, call disp_hub_stop and run MHD until
