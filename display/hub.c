@@ -40,7 +40,7 @@ static const char s_keepalive[] = ": keep-alive\n\n";
 #define HUB_KA_LEN (sizeof s_keepalive - 1)
 
 /* What a direct write did, left in the stream for the publishing thread. */
-typedef enum { DIRECT_NONE, DIRECT_ALL, DIRECT_PART, DIRECT_FAIL } direct_t;
+typedef enum { DIRECT_NONE, DIRECT_ALL, DIRECT_PART, DIRECT_FAIL, DIRECT_SKIP } direct_t;
 
 typedef struct hub_stream {
     disp_hub_t *hub;
@@ -376,7 +376,7 @@ disp_hub_open(disp_hub_t *self, size_t office, struct MHD_Connection *connection
 /* ---- writing to idle streams ---- */
 
 /* Write what stream s lacks straight to its socket, without blocking.  Runs in
- * the publisher or the helper: it reads the rings (which nobody changes
+ * the flushing thread or the helper: it reads the rings (which nobody changes
  * meanwhile) and changes only s. */
 static void
 s_direct(const disp_hub_t *self, hub_stream_t *s)
@@ -388,7 +388,7 @@ s_direct(const disp_hub_t *self, hub_stream_t *s)
     if (s->cursor == o->head)
         return;
     if (o->head - s->cursor > DISP_HUB_RING) {     /* fell off the ring: the reader decides */
-        s->result = DIRECT_PART;
+        s->result = DIRECT_SKIP;
         return;
     }
     struct iovec iov[HUB_DIRECT_IOV];
@@ -432,9 +432,9 @@ s_write_share(disp_hub_t *self)
         s_direct(self, self->work[i]);
 }
 
-/* A publish reaches the office's idle streams: each is written directly,
- * by this thread and the helper together when there are many; a stream whose
- * socket did not take it all is resumed, and MHD writes the rest. */
+/* What was published reaches the office's idle streams: each is written
+ * directly, by this thread and the helper together when there are many; a
+ * stream whose socket did not take it all is resumed, and MHD writes the rest. */
 static void
 s_fan_out(disp_hub_t *self, size_t office)
 {
@@ -473,6 +473,10 @@ s_fan_out(disp_hub_t *self, size_t office)
         hub_stream_t *s = self->work[i];
         if (s->result == DIRECT_NONE)
             continue;
+        if (s->result == DIRECT_SKIP) {
+            s_resume(self, s);
+            continue;
+        }
         self->stats.direct++;
         self->stats.bytes += s->wrote;
         if (s->wrote)
