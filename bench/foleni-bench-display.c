@@ -7,11 +7,11 @@
  *  It starts build/bin/foleni-broker, foleni-scheduler (a one-office
  *  configuration, clock at a Tuesday 09:00) and, for each board count, a fresh
  *  foleni-display, all on loopback ports picked free at run time.  It opens
- *  the boards as raw TCP connections (GET /events, read with epoll) and one
- *  plain SUB socket on the event bus, opens one counter, then repeats:
- *  walk-in (wait), `next` (timed), `done` (wait).
+ *  the boards as raw TCP connections (GET /events) and one plain SUB socket on
+ *  the event bus, opens one counter, then repeats: walk-in (wait), `next`
+ *  (timed), `done` (wait).
  *
- *  What is timed, per call (monotonic clock, this process):
+ *  What is timed, per call (the wall clock, which the kernel's stamps use):
  *    t_reply  the `next` reply arrives at this client.  The scheduler sends
  *             replies only after the commit is on disk, and publishes the
  *             events right after the replies, so t_reply - commit is one
@@ -20,18 +20,32 @@
  *    t_bus    the `call` event arrives at the plain SUB socket: the ZeroMQ
  *             path alone (scheduler -> broker XSUB/XPUB -> subscriber), the
  *             baseline the display cannot beat;
- *    t_board  the `call` message for that ticket is read from each board's
- *             socket.  One thread reads all boards, so with 200 boards the
- *             last reads also carry this program's own reading time.
+ *    t_board  per board, the kernel's receive stamp (SO_TIMESTAMPNS) of the
+ *             read that completed the call's message (from its start to the
+ *             blank line that ends it).  On loopback a segment is stamped as
+ *             the display's write hands it to the kernel, so this is the
+ *             moment the bytes for that board were on its socket, whenever
+ *             this program gets round to reading them.  When segments merge
+ *             in the receive queue the later stamp wins: an upper bound.
+ *  The boards are read lazily by default: not while the display writes,
+ *  but BENCH_LAZY_MS after the reply (then every BENCH_SWEEP_MS until all
+ *  have the call), so no write wakes this process and it takes no core from
+ *  the display, as screens on other machines would not.  --reader eager reads
+ *  each board as its data arrives (epoll), as the first versions did.
  *  And from the display itself (its /metrics summary
  *  foleni_display_delivery_seconds): from the event's arrival at the display
- *  to the message's copy into each stream's buffer, which MHD writes to the
- *  socket in the same pass: the display's own share, per board.
+ *  until the write that finished the call on each board's socket returned:
+ *  the display's own share, per board.
+ *
+ *  Baselines, with the same reader: raw, one thread doing nothing but send()
+ *  of an SSE-sized message to as many loopback sockets; raw2, two threads
+ *  with half the sockets each (the floor for a server writing on two cores).
  *
  *  Reported per board count: p50 / p99 / max of board - reply over every
  *  (call, board) pair, p50 / p99 of the slowest board of each call, bus -
- *  reply, the display's own delivery p50 / p99, and the display's CPU time
- *  per call.  Then one `BENCH display ...` line per count for scripts.
+ *  reply, the display's own delivery p50 / p99, the display's CPU time per
+ *  call, the baselines, and the CPU other programs used meanwhile (`other`,
+ *  cores).  Then one `BENCH display ...` line per count for scripts.
  *
  *  Every child gets PR_SET_PDEATHSIG and is stopped at exit; an alarm bounds
  *  the run; a call not seen on every board within BENCH_CALL_MS fails it.
@@ -82,6 +96,8 @@
 #define BENCH_OFFICE         "BENCH"
 #define BENCH_TOKEN          "bench-counter"
 #define BENCH_ALARM_S        600
+#define BENCH_LAZY_MS        20         /* lazy reader: first look at the boards this long after the reply */
+#define BENCH_SWEEP_MS       5          /* ... then this often */
 
 static const char *s_config =
     "{\"version\":1,\"offices\":[{\"code\":\"" BENCH_OFFICE "\",\"name\":{\"en\":\"Bench office\"},"
@@ -329,7 +345,9 @@ s_board_read(board_t *b, const char *needle)
             }
         b->len += (size_t) n;
         b->buf[b->len] = '\0';
-        if (!b->seen_ns && needle && strstr(b->buf, needle)) {
+        /* the whole message: the needle starts it, a blank line ends it */
+        const char *at = !b->seen_ns && needle ? strstr(b->buf, needle) : NULL;
+        if (at && strstr(at, "\n\n")) {
             b->seen_ns = s_now_ns();
             b->sent_ns = stamp ? stamp : b->seen_ns;
         }
@@ -362,6 +380,8 @@ typedef struct {
     char endpoint[64], subscribe[64];
     int calls, warmup;
     int pace_ms;                    /* quiet time before each call */
+    const char *writers;            /* the display's --writers; NULL: its default */
+    bool eager;                     /* read each board as its data arrives (woken by every write) */
     fl_client_t *client;
 } bench_t;
 
@@ -371,6 +391,7 @@ typedef struct {
     double read_p50, read_p99;      /* until this program read it (its own reading time included) */
     double other_cores;             /* cores busy with anything but the benchmark's processes */
     double raw_p50, raw_p99, raw_last_p50, raw_last_p99;    /* the baseline: a bare send() loop */
+    double raw2_p50, raw2_p99, raw2_last_p50, raw2_last_p99;    /* ... split over two threads */
     int calls, slow;
 } result_t;
 
@@ -432,7 +453,11 @@ s_run(bench_t *b, int nboards, result_t *out)
     char display[BENCH_PATH_MAX + 32];
     snprintf(display, sizeof display, "%s/foleni-display", b->bin);
     const char *dargv[] = { display, "-o", BENCH_OFFICE, "-e", b->endpoint, "-s", b->subscribe, "-p", port_text,
-                            "--max-boards", "4096", "--log-level", "warn", NULL };
+                            "--max-boards", "4096", "--log-level", "warn", NULL, NULL, NULL };
+    if (b->writers) {
+        dargv[13] = "--writers";
+        dargv[14] = b->writers;
+    }
     pid_t pid = s_spawn(2, dargv, log);
     board_t *boards = calloc((size_t) nboards, sizeof *boards);
     int64_t *lat = calloc((size_t) b->calls * (size_t) nboards, sizeof *lat);
@@ -543,9 +568,26 @@ s_run(bench_t *b, int nboards, result_t *out)
                         t_bus ? "yes" : "no", seen, nboards);
                 goto done;
             }
+            if (!b->eager && t_reply && t_bus) {
+                /* the lazy reader: the boards are read once the display is done with
+                 * them, so no write of the display wakes this process (as with screens
+                 * on other machines); the kernel's stamps still date each write */
+                int64_t first = t_reply / 1000000 + BENCH_LAZY_MS;
+                zclock_sleep((int) (first > s_now_ms() ? first - s_now_ms() : BENCH_SWEEP_MS));
+                for (int i = 0; i < nboards; i++) {
+                    if (boards[i].seen_ns)
+                        continue;
+                    if (!s_board_read(&boards[i], needle)) {
+                        fprintf(stderr, "bench: board %d lost its connection\n", i);
+                        goto done;
+                    }
+                    seen += boards[i].seen_ns != 0;
+                }
+                continue;
+            }
             zmq_pollitem_t items[3] = { { zsock_resolve(fl_client_socket(b->client)), 0, ZMQ_POLLIN, 0 },
                                         { zsock_resolve(sub), 0, ZMQ_POLLIN, 0 }, { NULL, ep, ZMQ_POLLIN, 0 } };
-            if (zmq_poll(items, 3, 100) < 0 && errno != EINTR)
+            if (zmq_poll(items, b->eager ? 3 : 2, 100) < 0 && errno != EINTR)
                 goto done;
             int64_t woke = s_now_ns();
             if (!t_reply) {
@@ -564,7 +606,7 @@ s_run(bench_t *b, int nboards, result_t *out)
             }
             struct epoll_event evs[256];
             int n;
-            while ((n = epoll_wait(ep, evs, 256, 0)) > 0)
+            while (b->eager && (n = epoll_wait(ep, evs, 256, 0)) > 0)
                 for (int k = 0; k < n; k++) {
                     board_t *bd = &boards[evs[k].data.u32];
                     bool before = bd->seen_ns != 0;
@@ -636,13 +678,15 @@ done:
 /* ---- the baseline: the same fan-out as a bare loop of send() ---- */
 
 /* A thread that, for each round number it is given, writes one SSE-sized
- * message carrying that number to every socket, as fast as send() goes. */
+ * message carrying that number to each of its sockets, as fast as send() goes. */
 typedef struct {
     int *fds;
     int n;
     int go[2];                      /* round numbers in; -1: stop */
     _Atomic int64_t t0;             /* when the round's first send began */
 } raw_t;
+
+#define BENCH_RAW_THREADS 2
 
 static void *
 s_raw_sender(void *arg)
@@ -663,29 +707,39 @@ s_raw_sender(void *arg)
     return NULL;
 }
 
-/* The floor for any one-thread server on this machine: what the same number of
- * loopback writes costs when nothing else (no HTTP server, no event) is involved,
- * read by this program exactly as the boards are. */
+/* The floor for any server on this machine with nthreads (1 or 2) writing:
+ * what the same number of loopback writes costs when nothing else (no HTTP
+ * server, no event) is involved, read by this program exactly as the boards
+ * are.  With two threads each writes half the sockets; a round starts when
+ * the first of them starts, so the second one's wake-up counts, as the
+ * display's helper's does. */
 static int
-s_raw(bench_t *b, int nboards, result_t *out)
+s_raw(bench_t *b, int nboards, int nthreads, double *p50, double *p99, double *last_p50, double *last_p99)
 {
     int rc = -1, listener = socket(AF_INET, SOCK_STREAM, 0), ep = epoll_create1(0);
     board_t *readers = calloc((size_t) nboards, sizeof *readers);
     int *writers = calloc((size_t) nboards, sizeof *writers);
     int64_t *lat = calloc((size_t) b->calls * (size_t) nboards, sizeof *lat);
     int64_t *last = calloc((size_t) b->calls, sizeof *last);
-    raw_t r = { .fds = writers, .n = nboards, .go = { -1, -1 } };
-    pthread_t thread;
-    bool started = false;
+    raw_t r[BENCH_RAW_THREADS];
+    pthread_t thread[BENCH_RAW_THREADS];
+    int started = 0;
+    for (int k = 0; k < nthreads; k++) {
+        int lo = nboards * k / nthreads, hi = nboards * (k + 1) / nthreads;
+        r[k] = (raw_t) { .fds = writers + lo, .n = hi - lo, .go = { -1, -1 } };
+    }
     size_t nlat = 0;
     int measured = 0;
     struct sockaddr_in a = { .sin_family = AF_INET };
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t alen = sizeof a;
-    if (listener < 0 || ep < 0 || !readers || !writers || !lat || !last || pipe(r.go) != 0
+    if (listener < 0 || ep < 0 || !readers || !writers || !lat || !last
         || bind(listener, (struct sockaddr *) &a, sizeof a) != 0 || listen(listener, nboards) != 0
         || getsockname(listener, (struct sockaddr *) &a, &alen) != 0)
         goto done;
+    for (int k = 0; k < nthreads; k++)
+        if (pipe(r[k].go) != 0)
+            goto done;
     for (int i = 0; i < nboards; i++) {
         readers[i].fd = s_connect(ntohs(a.sin_port));
         writers[i] = accept(listener, NULL, NULL);
@@ -696,9 +750,9 @@ s_raw(bench_t *b, int nboards, result_t *out)
         struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t) i };
         epoll_ctl(ep, EPOLL_CTL_ADD, readers[i].fd, &ev);
     }
-    if (pthread_create(&thread, NULL, s_raw_sender, &r) != 0)
-        goto done;
-    started = true;
+    for (; started < nthreads; started++)
+        if (pthread_create(&thread[started], NULL, s_raw_sender, &r[started]) != 0)
+            goto done;
     for (int round = 0; round < b->warmup + b->calls; round++) {
         for (int64_t quiet = s_now_ms() + b->pace_ms; s_now_ms() < quiet;)
             zclock_sleep(5);
@@ -708,12 +762,26 @@ s_raw(bench_t *b, int nboards, result_t *out)
             readers[i].len = 0;
             readers[i].seen_ns = 0;
         }
-        if (write(r.go[1], &round, sizeof round) != (ssize_t) sizeof round)
-            goto done;
+        for (int k = 0; k < nthreads; k++)
+            if (write(r[k].go[1], &round, sizeof round) != (ssize_t) sizeof round)
+                goto done;
         int seen = 0;
+        int64_t t_go = s_now_ms();
         for (int64_t deadline = s_now_ms() + BENCH_CALL_MS; seen < nboards;) {
             if (s_now_ms() > deadline)
                 goto done;
+            if (!b->eager) {                        /* as the lazy reader of s_run */
+                zclock_sleep((int) (t_go + BENCH_LAZY_MS > s_now_ms() ? t_go + BENCH_LAZY_MS - s_now_ms()
+                                                                       : BENCH_SWEEP_MS));
+                for (int i = 0; i < nboards; i++) {
+                    if (readers[i].seen_ns)
+                        continue;
+                    if (!s_board_read(&readers[i], needle))
+                        goto done;
+                    seen += readers[i].seen_ns != 0;
+                }
+                continue;
+            }
             struct epoll_event evs[256];
             int n = epoll_wait(ep, evs, 256, 100);
             for (int k = 0; k < n; k++) {
@@ -725,7 +793,9 @@ s_raw(bench_t *b, int nboards, result_t *out)
             }
         }
         if (round >= b->warmup) {
-            int64_t t0 = r.t0, slowest = 0;
+            int64_t t0 = r[0].t0, slowest = 0;
+            for (int k = 1; k < nthreads; k++)
+                t0 = r[k].t0 < t0 ? r[k].t0 : t0;
             for (int i = 0; i < nboards; i++) {
                 int64_t d = readers[i].sent_ns - t0;
                 lat[nlat++] = d;
@@ -734,18 +804,18 @@ s_raw(bench_t *b, int nboards, result_t *out)
             last[measured++] = slowest;
         }
     }
-    out->raw_p50 = s_q_us(lat, nlat, 0.5);
-    out->raw_p99 = s_q_us(lat, nlat, 0.99);
-    out->raw_last_p50 = s_q_us(last, (size_t) measured, 0.5);
-    out->raw_last_p99 = s_q_us(last, (size_t) measured, 0.99);
+    *p50 = s_q_us(lat, nlat, 0.5);
+    *p99 = s_q_us(lat, nlat, 0.99);
+    *last_p50 = s_q_us(last, (size_t) measured, 0.5);
+    *last_p99 = s_q_us(last, (size_t) measured, 0.99);
     rc = 0;
 done:
-    if (started) {
+    for (int k = 0; k < started; k++) {
         int stop = -1;
-        if (write(r.go[1], &stop, sizeof stop) == (ssize_t) sizeof stop)
-            pthread_join(thread, NULL);
+        if (write(r[k].go[1], &stop, sizeof stop) == (ssize_t) sizeof stop)
+            pthread_join(thread[k], NULL);
         else
-            pthread_cancel(thread);
+            pthread_cancel(thread[k]);
     }
     for (int i = 0; i < nboards; i++) {
         if (readers && readers[i].fd > 0)
@@ -753,9 +823,10 @@ done:
         if (writers && writers[i] > 0)
             close(writers[i]);
     }
-    for (int k = 0; k < 2; k++)
-        if (r.go[k] >= 0)
-            close(r.go[k]);
+    for (int k = 0; k < nthreads; k++)
+        for (int j = 0; j < 2; j++)
+            if (r[k].go[j] >= 0)
+                close(r[k].go[j]);
     if (listener >= 0)
         close(listener);
     if (ep >= 0)
@@ -765,7 +836,7 @@ done:
     free(lat);
     free(last);
     if (rc)
-        fprintf(stderr, "bench: the baseline with %d sockets failed\n", nboards);
+        fprintf(stderr, "bench: the baseline with %d sockets and %d threads failed\n", nboards, nthreads);
     return rc;
 }
 
@@ -782,6 +853,10 @@ s_usage(FILE *out)
         "  --calls N        measured calls per count (<= %d)     [200]\n"
         "  --warmup N       calls before measuring                  [20]\n"
         "  --pace-ms N      quiet time before each call             [300]\n"
+        "  --writers N      the display's --writers (1 or 2)        [its default]\n"
+        "  --reader R       lazy: read the boards after each call's writes are done,\n"
+        "                   as screens on other machines would not load this one;\n"
+        "                   eager: read each board as its data arrives   [lazy]\n"
         "  -h, --help\n", BENCH_CALLS_MAX);
 }
 
@@ -793,6 +868,7 @@ main(int argc, char **argv)
     static const struct option longopts[] = {
         { "boards", required_argument, NULL, 'b' }, { "calls", required_argument, NULL, 'c' },
         { "warmup", required_argument, NULL, 'w' }, { "pace-ms", required_argument, NULL, 'p' },
+        { "writers", required_argument, NULL, 'W' }, { "reader", required_argument, NULL, 'R' },
         { "help", no_argument, NULL, 'h' }, { 0 }
     };
     int opt;
@@ -807,6 +883,14 @@ main(int argc, char **argv)
         case 'c': b.calls = atoi(optarg); break;
         case 'w': b.warmup = atoi(optarg); break;
         case 'p': b.pace_ms = atoi(optarg); break;
+        case 'W': b.writers = optarg; break;
+        case 'R':
+            if (strcmp(optarg, "lazy") && strcmp(optarg, "eager")) {
+                s_usage(stderr);
+                return 2;
+            }
+            b.eager = !strcmp(optarg, "eager");
+            break;
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 2;
         }
@@ -876,20 +960,23 @@ main(int argc, char **argv)
         fprintf(stderr, "bench: the broker and scheduler did not come up (log: %s)\n", log);
         goto out;
     }
-    printf("foleni-bench-display: %d calls (+%d warm-up) per row, %d ms apart; µs from the `next` reply to each\n"
-           "board's socket (last: the slowest board of a call); raw: a bare send() loop to as many sockets\n",
-           b.calls, b.warmup, b.pace_ms);
-    printf("%7s %9s %9s %9s %9s %8s %8s | %8s %8s %9s %9s | %9s %6s\n", "boards", "board p50", "board p99",
-           "last p50", "last p99", "bus p50", "bus p99", "raw p50", "raw p99", "rawl p50", "rawl p99", "cpu/call",
-           "other");
+    printf("foleni-bench-display: %d calls (+%d warm-up) per row, %d ms apart, %s reader; µs from the `next` reply\n"
+           "to each board's socket (last: the slowest board of a call); raw: a bare send() loop to as many\n"
+           "sockets (raw2: two threads, half each)\n", b.calls, b.warmup, b.pace_ms, b.eager ? "eager" : "lazy");
+    printf("%7s %9s %9s %9s %9s %8s %8s | %8s %8s %9s %9s | %8s %8s %9s | %9s %6s\n", "boards", "board p50",
+           "board p99", "last p50", "last p99", "bus p50", "bus p99", "raw p50", "raw p99", "rawl p50", "rawl p99",
+           "raw2 p50", "raw2 p99", "raw2l p50", "cpu/call", "other");
     result_t results[BENCH_CONFIGS_MAX];
     for (int i = 0; i < ncounts; i++) {
-        if (s_run(&b, counts[i], &results[i]) != 0 || s_raw(&b, counts[i], &results[i]) != 0)
-            goto out;
         result_t *r = &results[i];
-        printf("%7d %9.0f %9.0f %9.0f %9.0f %8.0f %8.0f | %8.0f %8.0f %9.0f %9.0f | %9.0f %6.2f\n", counts[i],
-               r->board_p50, r->board_p99, r->last_p50, r->last_p99, r->bus_p50, r->bus_p99, r->raw_p50, r->raw_p99,
-               r->raw_last_p50, r->raw_last_p99, r->cpu_per_call_us, r->other_cores);
+        if (s_run(&b, counts[i], r) != 0
+            || s_raw(&b, counts[i], 1, &r->raw_p50, &r->raw_p99, &r->raw_last_p50, &r->raw_last_p99) != 0
+            || s_raw(&b, counts[i], 2, &r->raw2_p50, &r->raw2_p99, &r->raw2_last_p50, &r->raw2_last_p99) != 0)
+            goto out;
+        printf("%7d %9.0f %9.0f %9.0f %9.0f %8.0f %8.0f | %8.0f %8.0f %9.0f %9.0f | %8.0f %8.0f %9.0f | %9.0f %6.2f\n",
+               counts[i], r->board_p50, r->board_p99, r->last_p50, r->last_p99, r->bus_p50, r->bus_p99, r->raw_p50,
+               r->raw_p99, r->raw_last_p50, r->raw_last_p99, r->raw2_p50, r->raw2_p99, r->raw2_last_p50,
+               r->cpu_per_call_us, r->other_cores);
         fflush(stdout);
     }
     for (int i = 0; i < ncounts; i++) {
@@ -898,10 +985,11 @@ main(int argc, char **argv)
                "last_p50_us=%.0f last_p99_us=%.0f bus_p50_us=%.0f bus_p99_us=%.0f display_p50_us=%.0f "
                "display_p99_us=%.0f read_p50_us=%.0f read_p99_us=%.0f next_reply_p50_us=%.0f "
                "display_cpu_per_call_us=%.0f raw_p50_us=%.0f raw_p99_us=%.0f raw_last_p50_us=%.0f raw_last_p99_us=%.0f "
-               "other_cores=%.2f ok=1\n",
+               "raw2_p50_us=%.0f raw2_p99_us=%.0f raw2_last_p50_us=%.0f raw2_last_p99_us=%.0f other_cores=%.2f reader=%s ok=1\n",
                counts[i], r->calls, r->slow, r->board_p50, r->board_p99, r->board_max, r->last_p50, r->last_p99, r->bus_p50,
                r->bus_p99, r->disp_p50, r->disp_p99, r->read_p50, r->read_p99, r->reply_p50, r->cpu_per_call_us,
-               r->raw_p50, r->raw_p99, r->raw_last_p50, r->raw_last_p99, r->other_cores);
+               r->raw_p50, r->raw_p99, r->raw_last_p50, r->raw_last_p99, r->raw2_p50, r->raw2_p99, r->raw2_last_p50,
+               r->raw2_last_p99, r->other_cores, b.eager ? "eager" : "lazy");
     }
     status = 0;
 out:

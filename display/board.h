@@ -158,6 +158,16 @@ json_t *disp_board_json(const disp_board_t *self, const disp_names_t *names, con
  *  of memory. */
 json_t *disp_call_json(const char *office, const disp_call_t *call, bool recall, uint64_t seq);
 
+/*  The same as json_dumps(disp_board_json(...), JSON_COMPACT), byte for byte,
+ *  written directly: the board goes into every call's write to the screens,
+ *  and jansson's tree and formatting cost about five times as much.  Returns
+ *  malloc'd text (the caller frees it), or NULL when out of memory or when a
+ *  string is not valid UTF-8 (jansson's path then decides what to do). */
+char *disp_board_text(const disp_board_t *self, const disp_names_t *names, const char *status, int64_t now);
+
+/*  The same for disp_call_json. */
+char *disp_call_text(const char *office, const disp_call_t *call, bool recall, uint64_t seq);
+
 /*  The spoken announcement of a call in lang ("en" or "sw"; anything else is
  *  "en"): "Ticket P 0 4 2, counter 3" / "Tiketi P 0 4 2, dirisha 3".  The
  *  ticket is spelled one letter or digit at a time; dashes and spaces are

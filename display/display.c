@@ -93,14 +93,20 @@ s_board_text(disp_t *self, size_t i)
 {
     office_t *o = &self->offices[i];
     const disp_board_t *b = disp_clone_board(o->clone);
-    json_t *j = disp_board_json(b, o->have_names ? &o->names : NULL, disp_clone_status(o->clone, s_mono_ms()),
-                                (int64_t) time(NULL));
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    const disp_names_t *names = o->have_names ? &o->names : NULL;
+    const char *status = disp_clone_status(o->clone, s_mono_ms());
+    int64_t now = (int64_t) time(NULL);
+    char *text = disp_board_text(b, names, status, now);    /* the fast path; jansson decides odd cases */
+    if (text)
+        return text;
+    json_t *j = disp_board_json(b, names, status, now);
+    text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     return text;
 }
 
-/* Show office i's board everywhere now: announcements first, then the board. */
+/* Show office i's board everywhere now: announcements first, then the board,
+ * written to each idle screen together (one write per screen). */
 static void
 s_push(disp_t *self, size_t i, const disp_update_t *u, int64_t origin_us)
 {
@@ -108,12 +114,15 @@ s_push(disp_t *self, size_t i, const disp_update_t *u, int64_t origin_us)
     const disp_board_t *b = disp_clone_board(o->clone);
     for (size_t k = 0; u && k < u->nannounce; k++) {
         if (self->hub) {
-            json_t *j = disp_call_json(o->code, &u->announce[k], u->recall[k], u->announce_seq[k]);
-            char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+            char *text = disp_call_text(o->code, &u->announce[k], u->recall[k], u->announce_seq[k]);
+            if (!text) {
+                json_t *j = disp_call_json(o->code, &u->announce[k], u->recall[k], u->announce_seq[k]);
+                text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+                json_decref(j);
+            }
             if (text)
                 disp_hub_publish(self->hub, i, "call", 0, text, origin_us, false);
             free(text);
-            json_decref(j);
         }
         if (self->tty)
             disp_tty_announce(self->tty, &u->announce[k]);
@@ -129,6 +138,7 @@ s_push(disp_t *self, size_t i, const disp_update_t *u, int64_t origin_us)
         else
             fl_log(FL_LOG_WARN, "board not published: out of memory", FL_S("office", o->code), NULL);
         free(text);
+        disp_hub_flush(self->hub, i);
     }
     if (self->tty && i == 0)
         disp_tty_draw(self->tty, b, o->have_names ? &o->names : NULL, o->status, (int64_t) time(NULL));
@@ -221,8 +231,10 @@ s_timers(disp_t *self, int64_t now)
     if (self->hub && now >= self->next_tick_ms) {     /* server time, and proof the stream lives */
         char text[64];
         snprintf(text, sizeof text, "{\"now\":%lld}", (long long) time(NULL));
-        for (size_t i = 0; i < self->noffices; i++)
+        for (size_t i = 0; i < self->noffices; i++) {
             disp_hub_publish(self->hub, i, "tick", 0, text, 0, false);
+            disp_hub_flush(self->hub, i);
+        }
         self->next_tick_ms = now + DISP_TICK_MS;
     }
     if (self->hub)
@@ -383,6 +395,12 @@ s_app_metrics(void *arg)
             (unsigned long long) h->opened, (unsigned long long) h->closed, (unsigned long long) h->messages,
             (unsigned long long) h->bytes, (unsigned long long) h->keepalives, (unsigned long long) h->lagged,
             (unsigned long long) h->dropped);
+    fprintf(f, "# HELP foleni_display_direct_writes_total Writes of a message straight to an idle screen's socket.\n"
+               "# TYPE foleni_display_direct_writes_total counter\nfoleni_display_direct_writes_total %llu\n"
+               "# HELP foleni_display_direct_writes_short_total Direct writes the socket took only part of "
+               "(the rest written by libmicrohttpd).\n"
+               "# TYPE foleni_display_direct_writes_short_total counter\nfoleni_display_direct_writes_short_total %llu\n",
+            (unsigned long long) h->direct, (unsigned long long) h->direct_short);
     fprintf(f, "# HELP foleni_display_delivery_seconds From an event's arrival to its call written to a screen's "
                "socket, per screen (recent %d).\n# TYPE foleni_display_delivery_seconds summary\n",
             DISP_HUB_LATENCY_SAMPLES);
@@ -512,12 +530,13 @@ disp_new(const disp_options_t *opts, fl_error_t *err)
         if (!(self->www = disp_www_load(dir, err)))
             goto fail;
         if (!(self->hub = disp_hub_new(self->noffices, opts->keepalive_ms > 0 ? opts->keepalive_ms : 15000,
-                                       opts->retry_ms > 0 ? opts->retry_ms : 2000))) {
+                                       opts->retry_ms > 0 ? opts->retry_ms : 2000, opts->writers))) {
             fl_error_set(err, FL_E_NOMEM, "", "out of memory");
             goto fail;
         }
         disp_http_options_t hopts = { .bind = opts->http_bind, .port = opts->http_port,
-                                      .max_connections = opts->max_connections };
+                                      .max_connections = opts->max_connections,
+                                      .send_buffer = opts->send_buffer };
         disp_http_app_t app = { .arg = self, .office = s_app_office, .board_json = s_app_board,
                                 .metrics = s_app_metrics, .healthy = s_app_healthy };
         if (!(self->http = disp_http_new(&hopts, &app, self->hub, self->www, err)))

@@ -11,7 +11,8 @@
  *      given; the terminal renderer (tty.h) with --tty.
  *  disp_run() polls the sockets and MHD's epoll descriptor together, so an
  *  event goes from the bus to every screen's socket in one pass: decode, apply,
- *  format once, resume the idle streams, let MHD write.
+ *  format once, write it straight to the idle streams' sockets (two threads
+ *  when there are many, hub.h), let MHD write to the busy ones.
  *
  *  Every change of a board is published as SSE messages: `call` for each call
  *  or recall to announce (before the board that shows it), then `board` with
@@ -55,6 +56,9 @@ typedef struct {
     int keepalive_ms;               /* comment on an idle stream; default 15000 */
     int retry_ms;                   /* the browser's reconnect delay (SSE retry); default 2000 */
     size_t max_connections;         /* default 1024 */
+    int send_buffer;                /* SO_SNDBUF per screen, bytes; 0: the kernel's */
+    int writers;                    /* threads writing a call to the screens: 1 or 2; 0: 2 on a
+                                       machine with more than one core (hub.h) */
     /* terminal */
     int tty_fd;                     /* -1: no terminal board */
     const char *tty_langs;          /* "en,sw" (default), "sw", ... */

@@ -50,6 +50,8 @@ s_usage(FILE *out)
         "      --max-boards N        connections at once        [1024]\n"
         "      --keepalive-ms N      comment on an idle stream this often [15000]\n"
         "      --retry-ms N          how soon a screen reconnects (SSE retry) [2000]\n"
+        "      --writers N           threads writing a call to the screens, 1 or 2 [2 on 2+ cores]\n"
+        "      --send-buffer N       socket send buffer per screen, bytes; 0: the kernel's [0]\n"
         "      --settle-ms N         estimates refreshed this long after a change [1000]\n"
         "      --silence-ms N        no event this long: fresh snapshot [5000]\n"
         "      --timeout-ms N        per request to the scheduler [1000]\n"
@@ -111,7 +113,7 @@ main(int argc, char **argv)
     bool from_env = env_offices[0] != '\0';
     fl_log_level_t level = FL_LOG_INFO;
     enum { O_SERVICE = 256, O_BIND, O_WWW, O_MAX, O_KA, O_RETRY, O_SETTLE, O_SILENCE, O_TIMEOUT, O_TTY, O_LANG,
-           O_LEVEL };
+           O_LEVEL, O_WRITERS, O_SNDBUF };
     static const struct option longopts[] = {
         { "office", required_argument, NULL, 'o' }, { "broker", required_argument, NULL, 'e' },
         { "events", required_argument, NULL, 's' }, { "service", required_argument, NULL, O_SERVICE },
@@ -121,6 +123,7 @@ main(int argc, char **argv)
         { "settle-ms", required_argument, NULL, O_SETTLE }, { "silence-ms", required_argument, NULL, O_SILENCE },
         { "timeout-ms", required_argument, NULL, O_TIMEOUT }, { "tty", no_argument, NULL, O_TTY },
         { "lang", required_argument, NULL, O_LANG }, { "log-level", required_argument, NULL, O_LEVEL },
+        { "writers", required_argument, NULL, O_WRITERS }, { "send-buffer", required_argument, NULL, O_SNDBUF },
         { "help", no_argument, NULL, 'h' }, { 0 }
     };
     int opt;
@@ -143,6 +146,10 @@ main(int argc, char **argv)
         case O_MAX: ok = s_num(optarg, 1, 4096, &max_boards); break;
         case O_KA: ok = s_num(optarg, 10, 3600000, &opts.keepalive_ms); break;
         case O_RETRY: ok = s_num(optarg, 100, 600000, &opts.retry_ms); break;
+        case O_WRITERS: ok = s_num(optarg, 1, 2, &opts.writers); break;
+        case O_SNDBUF:
+            ok = s_num(optarg, 0, 16 * 1024 * 1024, &opts.send_buffer) && (opts.send_buffer == 0 || opts.send_buffer >= 4096);
+            break;
         case O_SETTLE: ok = s_num(optarg, 10, 600000, &opts.clone.settle_ms); break;
         case O_SILENCE: ok = s_num(optarg, 100, 3600000, &opts.clone.silence_ms); break;
         case O_TIMEOUT: ok = s_num(optarg, 10, 600000, &opts.request_timeout_ms); break;

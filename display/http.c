@@ -22,6 +22,7 @@ struct disp_http {
     disp_hub_t *hub;
     const disp_www_t *www;
     int dead_peer_ms;
+    int send_buffer;
     disp_http_stats_t stats;
 };
 
@@ -56,6 +57,8 @@ s_notify(void *cls, struct MHD_Connection *connection, void **socket_context, en
     setsockopt(info->connect_fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
     int one = 1;                            /* a call goes out at once, never held for an ACK */
     setsockopt(info->connect_fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (self->send_buffer > 0)
+        setsockopt(info->connect_fd, SOL_SOCKET, SO_SNDBUF, &self->send_buffer, sizeof self->send_buffer);
 }
 
 static void
@@ -191,6 +194,7 @@ disp_http_new(const disp_http_options_t *opts, const disp_http_app_t *app, disp_
     self->hub = hub;
     self->www = www;
     self->dead_peer_ms = opts->dead_peer_ms > 0 ? opts->dead_peer_ms : 30000;
+    self->send_buffer = opts->send_buffer;
     unsigned limit = (unsigned) (opts->max_connections ? opts->max_connections : 1024);
     self->daemon = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, s_access, self,
                                     MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &addr,

@@ -42,6 +42,8 @@ typedef struct {
     size_t max_connections;         /* default 1024, at most DISP_HTTP_CONNECTIONS_MAX */
     int dead_peer_ms;               /* TCP_USER_TIMEOUT on each connection: unacknowledged data
                                        this long drops a screen whose power was cut; default 30000 */
+    int send_buffer;                /* SO_SNDBUF on each connection, bytes; 0: the kernel's (it grows
+                                       the buffer as needed, to megabytes on a fast link) */
 } disp_http_options_t;
 
 /* What the server asks of the display.  Returned strings are malloc'd and

@@ -6,7 +6,11 @@
  *  restarted display and a restarted scheduler both end with the board right
  *  again; a forced gap in seq brings a new snapshot and no made-up ticket; the
  *  SSE stream carries a call and a recall made during the test; a screen that
- *  goes away frees its slot; SIGTERM with screens connected stops cleanly;
+ *  goes away frees its slot; forty screens (enough for the display to share
+ *  the writes between two threads) each get every call, whole and in order;
+ *  a screen that stops reading gets the rest, intact, when it reads again
+ *  (the display's direct writes handed over to libmicrohttpd);
+ *  SIGTERM with screens connected stops cleanly;
  *  headless Chromium shows the called ticket and its counter (screenshot in
  *  build/screenshots/); the terminal mode draws it too; bad options are
  *  refused with a reason.
@@ -671,6 +675,131 @@ START_TEST(test_a_screen_that_goes_away_frees_its_slot)
 }
 END_TEST
 
+/* Check a stream's text (HTTP head, then SSE): the body is not chunked, every
+ * complete message is a known form with JSON data, and the calls are exactly
+ * tickets[0..n), in order.  A last message not yet complete is left out. */
+static void
+s_check_stream(const char *text, char tickets[][32], size_t n)
+{
+    const char *body = strstr(text, "\r\n\r\n");
+    ck_assert_ptr_nonnull(body);
+    ck_assert_msg(!strstr(text, "chunked") || strstr(text, "chunked") > body, "a chunked stream: %.300s", text);
+    body += 4;
+    size_t calls = 0;
+    for (const char *p = body, *end; (end = strstr(p, "\n\n")); p = end + 2) {
+        char block[65536];
+        size_t len = (size_t) (end - p);
+        ck_assert_uint_lt(len, sizeof block);
+        memcpy(block, p, len);
+        block[len] = '\0';
+        if (!strncmp(block, "retry: ", 7) || !strcmp(block, ": keep-alive"))
+            continue;
+        ck_assert_msg(!strncmp(block, "event: ", 7), "not a message: '%.200s'", block);
+        char *data = strstr(block, "\ndata: ");
+        ck_assert_msg(data && !strchr(data + 7, '\n'), "a message without one data line: '%.200s'", block);
+        json_t *j = json_loads(data + 7, 0, NULL);
+        ck_assert_msg(j, "data that is not JSON: '%.200s'", data + 7);
+        if (!strncmp(block, "event: call\n", 12)
+            && !strcmp(json_string_value(json_object_get(j, "kind")), "call")) {
+            ck_assert_uint_lt(calls, n);
+            ck_assert_str_eq(json_string_value(json_object_get(j, "ticket")), tickets[calls]);
+            calls++;
+        }
+        json_decref(j);
+    }
+    ck_assert_uint_eq(calls, n);
+}
+
+/* Read fd until the call of ticket and the board after it that shows it. */
+static void
+s_read_through_call(int fd, sink_t *sink, const char *ticket)
+{
+    char needle[128];
+    snprintf(needle, sizeof needle, "{\"kind\":\"call\",\"office\":\"" OFFICE "\",\"ticket\":\"%s\"", ticket);
+    ck_assert_msg(s_read_until(fd, sink, needle, WAIT_MS, NULL), "no call of %s", ticket);
+    snprintf(needle, sizeof needle, "\"newest\":\"%s\"", ticket);
+    ck_assert_msg(s_read_until(fd, sink, needle, WAIT_MS, NULL), "no board after the call of %s", ticket);
+}
+
+START_TEST(test_forty_screens_get_every_call_whole_and_in_order)
+{
+    fx_t fx;
+    s_start(&fx, true);
+    s_open_counter(&fx, 1, "PASSPORT");
+    enum { N = 40, CALLS = 3 };             /* N >= DISP_HUB_SHARE_MIN: the writes are shared */
+    int fds[N];
+    sink_t sinks[N];
+    memset(sinks, 0, sizeof sinks);
+    for (int i = 0; i < N; i++) {
+        fds[i] = s_connect(&fx, "/events?office=" OFFICE);
+        ck_assert(s_read_until(fds[i], &sinks[i], "event: board", WAIT_MS, NULL));
+    }
+    ck_assert(s_wait_metric(&fx, "foleni_display_boards_idle", N, N));
+    double direct0 = s_metric(&fx, "foleni_display_direct_writes_total");
+    char tickets[CALLS][32];
+    for (int k = 0; k < CALLS; k++) {
+        s_walkin(&fx, "PASSPORT");
+        if (k)
+            s_counter(&fx, "done", 1, NULL);
+        s_counter(&fx, "next", 1, tickets[k]);
+    }
+    for (int i = 0; i < N; i++) {
+        s_read_through_call(fds[i], &sinks[i], tickets[CALLS - 1]);
+        s_check_stream(sinks[i].buf, tickets, CALLS);
+        free(sinks[i].buf);
+        close(fds[i]);
+    }
+    /* each call, with the board after it, went straight to every idle screen */
+    ck_assert(s_metric(&fx, "foleni_display_direct_writes_total") - direct0 >= (double) N * CALLS);
+    ck_assert(s_wait_metric(&fx, "foleni_display_boards", 0, 0));
+    s_stop(&fx);
+}
+END_TEST
+
+START_TEST(test_a_screen_that_stops_reading_gets_the_rest_when_it_reads_again)
+{
+    fx_t fx;
+    s_start(&fx, false);
+    s_display_start(&fx, (const char *const[]) { "--send-buffer", "4096", NULL });     /* fills in a few calls */
+    s_open_counter(&fx, 1, "PASSPORT");
+    /* a screen with a small receive buffer that stops reading after its first board */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(fd, 0);
+    int small = 2048;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t) fx.port) };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *) &a, sizeof a), 0);
+    const char req[] = "GET /events?office=" OFFICE " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    ck_assert_int_eq(send(fd, req, sizeof req - 1, MSG_NOSIGNAL), (ssize_t) sizeof req - 1);
+    sink_t sink = { 0 };
+    ck_assert(s_read_until(fd, &sink, "event: board", WAIT_MS, NULL));
+    ck_assert(s_wait_metric(&fx, "foleni_display_boards_idle", 1, 1));
+    /* calls until a direct write finds the socket full, then a few more */
+    enum { MAX_CALLS = 100 };
+    char tickets[MAX_CALLS][32];
+    size_t n = 0, after = 0;
+    while (n < MAX_CALLS && after < 3) {
+        s_walkin(&fx, "PASSPORT");
+        if (n)
+            s_counter(&fx, "done", 1, NULL);
+        s_counter(&fx, "next", 1, tickets[n++]);
+        if (after || s_metric(&fx, "foleni_display_direct_writes_short_total") >= 1)
+            after++;
+    }
+    ck_assert_msg(after == 3, "the screen's socket never filled in %zu calls", n);
+    ck_assert(s_wait_metric(&fx, "foleni_display_boards_idle", 0, 0));     /* libmicrohttpd writes the rest */
+    /* the screen reads again: everything, whole and in order */
+    s_read_through_call(fd, &sink, tickets[n - 1]);
+    s_check_stream(sink.buf, tickets, n);
+    ck_assert(s_metric(&fx, "foleni_display_streams_lagged_total") == 0);
+    ck_assert(s_wait_metric(&fx, "foleni_display_boards_idle", 1, 1));     /* and it is idle again */
+    free(sink.buf);
+    close(fd);
+    s_stop(&fx);
+}
+END_TEST
+
 START_TEST(test_sigterm_with_screens_connected_stops_cleanly)
 {
     fx_t fx;
@@ -885,6 +1014,8 @@ make_suite(void)
     tcase_add_test(tc, test_a_gap_in_seq_brings_a_new_snapshot_and_no_made_up_ticket);
     tcase_add_test(tc, test_the_event_stream_carries_a_call_made_during_the_test);
     tcase_add_test(tc, test_a_screen_that_goes_away_frees_its_slot);
+    tcase_add_test(tc, test_forty_screens_get_every_call_whole_and_in_order);
+    tcase_add_test(tc, test_a_screen_that_stops_reading_gets_the_rest_when_it_reads_again);
     tcase_add_test(tc, test_sigterm_with_screens_connected_stops_cleanly);
     tcase_add_test(tc, test_the_page_its_files_and_the_routes);
     tcase_add_test(tc, test_headless_chromium_shows_the_called_ticket_and_its_counter);
