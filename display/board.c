@@ -433,257 +433,27 @@ disp_call_json(const char *office, const disp_call_t *call, bool recall, uint64_
                      (json_int_t) seq, "say", "en", en, "sw", sw);
 }
 
-/* ---- JSON text without jansson ---- */
+/* ---- JSON text ---- */
 
-/* A growing text; bad once out of memory or given a string that is not UTF-8. */
-typedef struct {
-    char *data;
-    size_t len, cap;
-    bool bad;
-} s_text_t;
-
-static void
-s_put(s_text_t *t, const char *bytes, size_t n)
-{
-    if (t->bad)
-        return;
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 1024;
-        while (t->len + n + 1 > cap)
-            cap *= 2;
-        char *data = realloc(t->data, cap);
-        if (!data) {
-            t->bad = true;
-            return;
-        }
-        t->data = data;
-        t->cap = cap;
-    }
-    memcpy(t->data + t->len, bytes, n);
-    t->len += n;
-    t->data[t->len] = '\0';
-}
-
-#define S_LIT(t, lit) s_put((t), (lit), sizeof(lit) - 1)
-
-/* Length of the UTF-8 sequence at p (as jansson accepts: no overlong forms,
- * no surrogates, at most U+10FFFF), or 0 when it is not one. */
-static size_t
-s_utf8_len(const unsigned char *p)
-{
-    unsigned c = p[0];
-    size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-    if (n <= 1)
-        return n;
-    unsigned cp = c & (0x7F >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return n;
-}
-
-/* A JSON string, escaped as jansson's compact dump does. */
-static void
-s_put_str(s_text_t *t, const char *str)
-{
-    S_LIT(t, "\"");
-    const unsigned char *p = (const unsigned char *) str, *run = p;
-    while (*p) {
-        size_t n = s_utf8_len(p);
-        if (!n) {
-            t->bad = true;
-            return;
-        }
-        if (n > 1 || (*p >= 0x20 && *p != '"' && *p != '\\')) {
-            p += n;
-            continue;
-        }
-        s_put(t, (const char *) run, (size_t) (p - run));
-        char esc[8];
-        switch (*p) {
-        case '"': memcpy(esc, "\\\"", 3); break;
-        case '\\': memcpy(esc, "\\\\", 3); break;
-        case '\b': memcpy(esc, "\\b", 3); break;
-        case '\f': memcpy(esc, "\\f", 3); break;
-        case '\n': memcpy(esc, "\\n", 3); break;
-        case '\r': memcpy(esc, "\\r", 3); break;
-        case '\t': memcpy(esc, "\\t", 3); break;
-        default: snprintf(esc, sizeof esc, "\\u%04X", *p); break;
-        }
-        s_put(t, esc, strlen(esc));
-        run = ++p;
-    }
-    s_put(t, (const char *) run, (size_t) (p - run));
-    S_LIT(t, "\"");
-}
-
-static void
-s_put_int(s_text_t *t, long long v)
-{
-    char digits[24];
-    size_t n = sizeof digits;
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long) v : (unsigned long long) v;
-    do
-        digits[--n] = (char) ('0' + u % 10);
-    while ((u /= 10));
-    if (v < 0)
-        digits[--n] = '-';
-    s_put(t, digits + n, sizeof digits - n);
-}
-
-/* ,"key": (or {"key": for the first member) */
-static void
-s_put_key(s_text_t *t, const char *key, bool first)
-{
-    s_put(t, first ? "{" : ",", 1);
-    s_put_str(t, key);
-    S_LIT(t, ":");
-}
-
-static void
-s_put_calls(s_text_t *t, const char *key, const disp_call_t *list, size_t n)
-{
-    s_put_key(t, key, false);
-    S_LIT(t, "[");
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            S_LIT(t, ",");
-        s_put_key(t, "ticket", true);
-        s_put_str(t, list[i].ticket);
-        s_put_key(t, "counter", false);
-        s_put_int(t, (long long) list[i].counter);
-        s_put_key(t, "service", false);
-        s_put_str(t, list[i].service);
-        s_put_key(t, "at", false);
-        s_put_int(t, (long long) list[i].at);
-        s_put_key(t, "calls", false);
-        s_put_int(t, (long long) list[i].calls);
-        S_LIT(t, "}");
-    }
-    S_LIT(t, "]");
-}
-
+/* Dump a tree compactly and drop it; NULL when either step failed. */
 static char *
-s_text_end(s_text_t *t)
+s_dump(json_t *j)
 {
-    if (t->bad) {
-        free(t->data);
-        return NULL;
-    }
-    return t->data;
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return text;
 }
 
 char *
 disp_board_text(const disp_board_t *self, const disp_names_t *names, const char *status, int64_t now)
 {
-    assert(self && status);
-    s_text_t t = { 0 };
-    s_put_key(&t, "office", true);
-    s_put_str(&t, self->office);
-    s_put_key(&t, "seq", false);
-    s_put_int(&t, (long long) self->seq);
-    s_put_key(&t, "at", false);
-    s_put_int(&t, (long long) self->at);
-    s_put_key(&t, "now", false);
-    s_put_int(&t, (long long) now);
-    s_put_key(&t, "status", false);
-    s_put_str(&t, status);
-    s_put_key(&t, "newest", false);
-    s_put_str(&t, self->newest);
-    if (names) {
-        s_put_key(&t, "name", false);
-        s_put_str(&t, names->name);
-        s_put_key(&t, "name_sw", false);
-        s_put_str(&t, names->name_sw[0] ? names->name_sw : names->name);
-        s_put_key(&t, "tz", false);
-        s_put_str(&t, names->tz[0] ? names->tz : "Africa/Nairobi");
-    }
-    s_put_calls(&t, "serving", self->serving, self->nserving);
-    s_put_calls(&t, "recent", self->recent, self->nrecent);
-    s_put_key(&t, "queues", false);
-    S_LIT(&t, "[");
-    for (size_t i = 0; i < self->nqueues; i++) {
-        const disp_queue_t *q = &self->queues[i];
-        if (i)
-            S_LIT(&t, ",");
-        s_put_key(&t, "service", true);
-        s_put_str(&t, q->service);
-        s_put_key(&t, "waiting", false);
-        s_put_int(&t, (long long) q->waiting);
-        s_put_key(&t, "wait_s", false);
-        s_put_int(&t, (long long) q->wait_s);
-        s_put_key(&t, "open_counters", false);
-        s_put_int(&t, (long long) q->open_counters);
-        S_LIT(&t, "}");
-    }
-    S_LIT(&t, "]");
-    s_put_key(&t, "services", false);
-    S_LIT(&t, "[");
-    for (size_t i = 0; names && i < names->nservices; i++) {
-        const disp_service_name_t *s = &names->services[i];
-        if (i)
-            S_LIT(&t, ",");
-        s_put_key(&t, "service", true);
-        s_put_str(&t, s->service);
-        s_put_key(&t, "prefix", false);
-        s_put_str(&t, s->prefix);
-        s_put_key(&t, "name", false);
-        s_put_str(&t, s->name);
-        s_put_key(&t, "name_sw", false);
-        s_put_str(&t, s->name_sw[0] ? s->name_sw : s->name);
-        S_LIT(&t, "}");
-    }
-    S_LIT(&t, "]");
-    s_put_key(&t, "counters", false);
-    S_LIT(&t, "[");
-    for (size_t i = 0; names && i < names->ncounters; i++) {
-        if (i)
-            S_LIT(&t, ",");
-        s_put_key(&t, "counter", true);
-        s_put_int(&t, (long long) names->counters[i].counter);
-        s_put_key(&t, "name", false);
-        s_put_str(&t, names->counters[i].name);
-        S_LIT(&t, "}");
-    }
-    S_LIT(&t, "]}");
-    return s_text_end(&t);
+    return s_dump(disp_board_json(self, names, status, now));
 }
 
 char *
 disp_call_text(const char *office, const disp_call_t *call, bool recall, uint64_t seq)
 {
-    assert(office && call);
-    char en[DISP_SAY_MAX], sw[DISP_SAY_MAX];
-    disp_say(call->ticket, call->counter, "en", en, sizeof en);
-    disp_say(call->ticket, call->counter, "sw", sw, sizeof sw);
-    s_text_t t = { 0 };
-    s_put_key(&t, "kind", true);
-    s_put_str(&t, recall ? "recall" : "call");
-    s_put_key(&t, "office", false);
-    s_put_str(&t, office);
-    s_put_key(&t, "ticket", false);
-    s_put_str(&t, call->ticket);
-    s_put_key(&t, "counter", false);
-    s_put_int(&t, (long long) call->counter);
-    s_put_key(&t, "service", false);
-    s_put_str(&t, call->service);
-    s_put_key(&t, "calls", false);
-    s_put_int(&t, (long long) call->calls);
-    s_put_key(&t, "at", false);
-    s_put_int(&t, (long long) call->at);
-    s_put_key(&t, "seq", false);
-    s_put_int(&t, (long long) seq);
-    s_put_key(&t, "say", false);
-    s_put_key(&t, "en", true);
-    s_put_str(&t, en);
-    s_put_key(&t, "sw", false);
-    s_put_str(&t, sw);
-    S_LIT(&t, "}}");
-    return s_text_end(&t);
+    return s_dump(disp_call_json(office, call, recall, seq));
 }
 
 /* ---- speech ---- */

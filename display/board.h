@@ -158,11 +158,9 @@ json_t *disp_board_json(const disp_board_t *self, const disp_names_t *names, con
  *  of memory. */
 json_t *disp_call_json(const char *office, const disp_call_t *call, bool recall, uint64_t seq);
 
-/*  The same as json_dumps(disp_board_json(...), JSON_COMPACT), byte for byte,
- *  written directly: the board goes into every call's write to the screens,
- *  and jansson's tree and formatting cost about five times as much.  Returns
- *  malloc'd text (the caller frees it), or NULL when out of memory or when a
- *  string is not valid UTF-8 (jansson's path then decides what to do). */
+/*  json_dumps(disp_board_json(...), JSON_COMPACT): the board as the text that
+ *  goes into every call's write to the screens.  Returns malloc'd text (the
+ *  caller frees it), or NULL when out of memory or a string is not valid UTF-8. */
 char *disp_board_text(const disp_board_t *self, const disp_names_t *names, const char *status, int64_t now);
 
 /*  The same for disp_call_json. */

@@ -96,13 +96,7 @@ s_board_text(disp_t *self, size_t i)
     const disp_names_t *names = o->have_names ? &o->names : NULL;
     const char *status = disp_clone_status(o->clone, s_mono_ms());
     int64_t now = (int64_t) time(NULL);
-    char *text = disp_board_text(b, names, status, now);    /* the fast path; jansson decides odd cases */
-    if (text)
-        return text;
-    json_t *j = disp_board_json(b, names, status, now);
-    text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    return text;
+    return disp_board_text(b, names, status, now);
 }
 
 /* Show office i's board everywhere now: announcements first, then the board,
@@ -115,11 +109,6 @@ s_push(disp_t *self, size_t i, const disp_update_t *u, int64_t origin_us)
     for (size_t k = 0; u && k < u->nannounce; k++) {
         if (self->hub) {
             char *text = disp_call_text(o->code, &u->announce[k], u->recall[k], u->announce_seq[k]);
-            if (!text) {
-                json_t *j = disp_call_json(o->code, &u->announce[k], u->recall[k], u->announce_seq[k]);
-                text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-                json_decref(j);
-            }
             if (text)
                 disp_hub_publish(self->hub, i, "call", 0, text, origin_us, false);
             free(text);

@@ -316,62 +316,6 @@ START_TEST(test_the_board_json_carries_what_the_page_shows)
 }
 END_TEST
 
-/* The board's text written directly equals jansson's compact dump, byte for byte. */
-static void
-s_assert_same_text(const disp_board_t *b, const disp_names_t *names, const char *status, int64_t now)
-{
-    json_t *j = disp_board_json(b, names, status, now);
-    ck_assert_ptr_nonnull(j);
-    char *want = json_dumps(j, JSON_COMPACT), *got = disp_board_text(b, names, status, now);
-    ck_assert_ptr_nonnull(want);
-    ck_assert_ptr_nonnull(got);
-    ck_assert_str_eq(got, want);
-    free(want);
-    free(got);
-    json_decref(j);
-}
-
-START_TEST(test_the_board_text_is_jansson_s_dump_byte_for_byte)
-{
-    disp_board_t *b = calloc(1, sizeof *b);
-    disp_board_init(b, OFFICE);
-    s_assert_same_text(b, NULL, "connecting", 0);                   /* empty, no names */
-    static const call_t serving[] = { { "P-001", "PASSPORT", 3, 1, 0 }, { "I-042", "IDCARD", 12, 3, 1796104700 } };
-    static const queue_t queues[] = { { "PASSPORT", 2, 1200, 1 }, { "IDCARD", 0, 0, 0 } };
-    fl_msg_t *snap = s_snapshot(4000000000ULL, serving, 2, serving, 2, queues, 2);
-    disp_board_from_snapshot(b, snap);
-    fl_msg_destroy(&snap);
-    disp_names_t names = { .name = "Huduma \"GPO\" \\ Nairobi\t\x01\x1f\x7f/", .name_sw = "",
-                           .tz = "", .nservices = 2, .ncounters = 2 };
-    snprintf(names.services[0].service, sizeof names.services[0].service, "PASSPORT");
-    snprintf(names.services[0].prefix, sizeof names.services[0].prefix, "P");
-    snprintf(names.services[0].name, sizeof names.services[0].name, "Pasipoti \xe2\x80\x93 \xe2\x80\x9cnew\xe2\x80\x9d \xf0\x9f\x8e\xab");
-    snprintf(names.services[1].service, sizeof names.services[1].service, "IDCARD");
-    snprintf(names.services[1].name, sizeof names.services[1].name, "ID\r\n\b\f");
-    snprintf(names.services[1].name_sw, sizeof names.services[1].name_sw, "Kitambulisho");
-    names.counters[0] = (disp_counter_name_t) { .counter = 1, .name = "Dirisha la 1" };
-    names.counters[1] = (disp_counter_name_t) { .counter = 4294967295U, .name = "" };
-    s_assert_same_text(b, &names, "live", 1796104900);
-    s_assert_same_text(b, &names, "stale", -5);
-    /* a name that is not UTF-8: no text, jansson's path decides */
-    snprintf(names.name, sizeof names.name, "bad \xc3\x28 name");
-    ck_assert_ptr_null(disp_board_text(b, &names, "live", 0));
-    snprintf(names.name, sizeof names.name, "surrogate \xed\xa0\x80");
-    ck_assert_ptr_null(disp_board_text(b, &names, "live", 0));
-    /* the call, both kinds */
-    for (int recall = 0; recall < 2; recall++) {
-        json_t *j = disp_call_json(OFFICE, &b->serving[1], recall, 123456789012ULL);
-        char *want = json_dumps(j, JSON_COMPACT), *got = disp_call_text(OFFICE, &b->serving[1], recall, 123456789012ULL);
-        ck_assert_ptr_nonnull(got);
-        ck_assert_str_eq(got, want);
-        free(want);
-        free(got);
-        json_decref(j);
-    }
-    free(b);
-}
-END_TEST
-
 /* ---- the Clone pattern ---- */
 
 START_TEST(test_events_during_the_first_snapshot_are_kept_and_only_newer_ones_applied)
@@ -683,7 +627,6 @@ make_suite(void)
     tcase_add_test(board, test_each_event_kind_changes_the_board_as_a_snapshot_would);
     tcase_add_test(board, test_recent_calls_keep_as_many_as_a_snapshot);
     tcase_add_test(board, test_the_board_json_carries_what_the_page_shows);
-    tcase_add_test(board, test_the_board_text_is_jansson_s_dump_byte_for_byte);
     suite_add_tcase(s, board);
     TCase *clone = tcase_create("clone");
     tcase_add_test(clone, test_events_during_the_first_snapshot_are_kept_and_only_newer_ones_applied);
