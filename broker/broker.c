@@ -576,27 +576,9 @@ static bool
 s_router_input(broker_t *self)
 {
     zmq_msg_t f[BROKER_FRAMES_MAX];
-    zmq_msg_init(&f[0]);
-    if (zmq_msg_recv(&f[0], self->router_h, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&f[0]);
+    size_t n, total;
+    if (!fl_mdp_recv_frames(self->router_h, f, BROKER_FRAMES_MAX, &n, &total))
         return false;
-    }
-    size_t n = 1, total = 1;
-    bool more = zmq_msg_more(&f[0]);
-    while (more) {                      /* the rest of a message is always there at once */
-        zmq_msg_t spare, *m = n < BROKER_FRAMES_MAX ? &f[n] : &spare;
-        zmq_msg_init(m);
-        if (zmq_msg_recv(m, self->router_h, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(m);
-            break;
-        }
-        more = zmq_msg_more(m);
-        total++;
-        if (m == &spare)
-            zmq_msg_close(m);           /* counted only: the check refuses the message */
-        else
-            n++;
-    }
     fl_mdp_frame_t v[BROKER_FRAMES_MAX];
     for (size_t i = 0; i < n; i++)
         v[i] = (fl_mdp_frame_t) { zmq_msg_data(&f[i]), zmq_msg_size(&f[i]) };

@@ -333,27 +333,9 @@ s_receive(fl_client_t *self)
     if (!self->handle)
         return false;
     zmq_msg_t f[CLIENT_FRAMES_MAX];
-    zmq_msg_init(&f[0]);
-    if (zmq_msg_recv(&f[0], self->handle, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&f[0]);
+    size_t n, total;
+    if (!fl_mdp_recv_frames(self->handle, f, CLIENT_FRAMES_MAX, &n, &total))
         return false;
-    }
-    size_t n = 1, total = 1;
-    bool more = zmq_msg_more(&f[0]);
-    while (more) {                  /* the rest of a message is always there at once */
-        zmq_msg_t spare, *m = n < CLIENT_FRAMES_MAX ? &f[n] : &spare;
-        zmq_msg_init(m);
-        if (zmq_msg_recv(m, self->handle, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(m);
-            break;
-        }
-        more = zmq_msg_more(m);
-        total++;
-        if (m == &spare)
-            zmq_msg_close(m);       /* counted only: the check refuses the reply */
-        else
-            n++;
-    }
     s_on_reply(self, f, n, total);
     for (size_t i = 0; i < n; i++)
         zmq_msg_close(&f[i]);

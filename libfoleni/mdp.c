@@ -664,3 +664,32 @@ fl_mdp_command_name(fl_mdp_proto_t proto, int command)
         return worker[command];
     return "UNKNOWN";
 }
+
+bool
+fl_mdp_recv_frames(void *socket, zmq_msg_t *f, size_t cap, size_t *n, size_t *total)
+{
+    assert(socket && f && cap > 0 && n && total);
+    zmq_msg_init(&f[0]);
+    if (zmq_msg_recv(&f[0], socket, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&f[0]);
+        return false;
+    }
+    *n = 1;
+    *total = 1;
+    bool more = zmq_msg_more(&f[0]);
+    while (more) {
+        zmq_msg_t spare, *m = *n < cap ? &f[*n] : &spare;
+        zmq_msg_init(m);
+        if (zmq_msg_recv(m, socket, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(m);
+            break;
+        }
+        more = zmq_msg_more(m);
+        (*total)++;
+        if (m == &spare)
+            zmq_msg_close(m);           /* counted only: the caller's check refuses it */
+        else
+            (*n)++;
+    }
+    return true;
+}

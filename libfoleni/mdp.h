@@ -306,6 +306,16 @@ fl_mdp_proto_t fl_mdp_protocol_of(zmsg_t *msg);
 /*  As fl_mdp_protocol_of, for a frame view (NULL: FL_MDP_PROTO_NONE). */
 fl_mdp_proto_t fl_mdp_protocol_of_frame(const fl_mdp_frame_t *first);
 
+/*  Read one whole message from a ZeroMQ socket without waiting, for the hot
+ *  paths (broker, client, worker) that keep frames as zmq_msg_t.  The first
+ *  cap frames land in f[0..*n-1] (initialised; the caller closes them); any
+ *  further frames are read and dropped, but counted in *total, so the caller's
+ *  check can refuse a message that had too many.  Returns false, with nothing
+ *  to close, when no message was waiting (reading without waiting is the
+ *  cheapest way to ask).  The rest of a message always arrives with its first
+ *  frame, so only the first read can find nothing. */
+bool fl_mdp_recv_frames(void *socket, zmq_msg_t *f, size_t cap, size_t *n, size_t *total);
+
 /*  Check a ROUTER peer identity or client address: 1..FL_MDP_ADDRESS_MAX
  *  bytes.  Returns 0, FL_E_INVALID (empty) or FL_E_TOO_LONG. */
 int fl_mdp_address_check(const void *data, size_t size, fl_error_t *err);

@@ -214,29 +214,10 @@ static fl_request_t *
 s_receive(fl_worker_t *self, bool *got)
 {
     zmq_msg_t m[WORKER_FRAMES_MAX];
-    *got = false;
-    zmq_msg_init(&m[0]);
-    if (zmq_msg_recv(&m[0], self->handle, ZMQ_DONTWAIT) < 0) {
-        zmq_msg_close(&m[0]);
+    size_t n, total;
+    *got = fl_mdp_recv_frames(self->handle, m, WORKER_FRAMES_MAX, &n, &total);
+    if (!*got)
         return NULL;
-    }
-    *got = true;
-    size_t n = 1, total = 1;
-    bool more = zmq_msg_more(&m[0]);
-    while (more) {                  /* the rest of a message is always there at once */
-        zmq_msg_t spare, *x = n < WORKER_FRAMES_MAX ? &m[n] : &spare;
-        zmq_msg_init(x);
-        if (zmq_msg_recv(x, self->handle, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(x);
-            break;
-        }
-        more = zmq_msg_more(x);
-        total++;
-        if (x == &spare)
-            zmq_msg_close(x);       /* counted only: the check refuses the message */
-        else
-            n++;
-    }
     int64_t now = zclock_mono();
     self->broker_expires = now + (int64_t) self->opts.heartbeat_ms * self->opts.liveness;
     self->backoff_ms = self->opts.reconnect_min_ms;     /* the broker is alive */
