@@ -64,6 +64,7 @@
 #include <czmq.h>
 #include <sodium.h>
 
+#include "bench/benchproc.h"
 #include "libfoleni/client.h"
 #include "libfoleni/config.h"
 #include "libfoleni/error.h"
@@ -78,39 +79,10 @@
 #define SC_BATCH_LEVELS   8
 #define SC_PUT_CHUNK      1000000       /* slot records per transaction while filling */
 #define SC_STARTUP_MS     120000        /* the real scheduler on a big store */
-#define SC_CHILDREN_MAX   4
 
 static const uint8_t s_secret[32] = "foleni-bench-sched-scale-secret";
 
 /* ---- small helpers ---------------------------------------------------------- */
-
-static int64_t
-s_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t
-s_now_ms(void)
-{
-    return s_now_ns() / 1000000;
-}
-
-static int __attribute__((format(printf, 3, 4)))
-s_path(char *out, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(out, cap, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t) n >= cap) {
-        fprintf(stderr, "foleni-bench-sched-scale: path too long: %s\n", out);
-        return -1;
-    }
-    return 0;
-}
 
 static int
 s_cmp_u32(const void *a, const void *b)
@@ -169,115 +141,6 @@ s_cpu_s(bool user)
 
 /* ---- children, cleanup -------------------------------------------------------- */
 
-static pid_t s_children[SC_CHILDREN_MAX];
-static char s_tempdir[PATH_MAX];
-static bool s_keep;
-
-static void
-s_forget_child(pid_t pid)
-{
-    for (int i = 0; i < SC_CHILDREN_MAX; i++)
-        if (s_children[i] == pid)
-            s_children[i] = 0;
-}
-
-static int
-s_stop(pid_t pid, int sig, int timeout_ms)
-{
-    if (pid <= 0)
-        return 0;
-    kill(pid, sig);
-    int64_t until = s_now_ms() + timeout_ms;
-    int status = 0;
-    while (true) {
-        pid_t got = waitpid(pid, &status, WNOHANG);
-        if (got == pid || (got < 0 && errno == ECHILD))
-            break;
-        if (s_now_ms() >= until) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            status = -1;
-            break;
-        }
-        usleep(10000);
-    }
-    s_forget_child(pid);
-    return status;
-}
-
-static void
-s_rmtree(const char *path)
-{
-    char cmd[PATH_MAX + 32];
-    if (s_path(cmd, sizeof cmd, "rm -rf '%s'", path) == 0 && system(cmd) != 0)
-        fprintf(stderr, "foleni-bench-sched-scale: could not remove %s\n", path);
-}
-
-static void
-s_atexit(void)
-{
-    for (int i = 0; i < SC_CHILDREN_MAX; i++)
-        if (s_children[i] > 0)
-            s_stop(s_children[i], SIGTERM, 2000);
-    if (s_tempdir[0] && !s_keep)
-        s_rmtree(s_tempdir);
-}
-
-static void
-s_on_signal(int sig)
-{
-    for (int i = 0; i < SC_CHILDREN_MAX; i++)
-        if (s_children[i] > 0)
-            kill(s_children[i], SIGKILL);
-    static const char msg[] = "foleni-bench-sched-scale: stopped by a signal; children killed\n";
-    ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
-    (void) ignored;
-    _exit(sig == SIGALRM ? 124 : 128 + sig);
-}
-
-static pid_t
-s_spawn(char *const argv[], const char *log)
-{
-    int slot = 0;
-    while (slot < SC_CHILDREN_MAX && s_children[slot] > 0)
-        slot++;
-    if (slot == SC_CHILDREN_MAX)
-        return -1;
-    int fd = open(log ? log : "/dev/null", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -1;
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        if (dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
-            _exit(127);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(fd);
-    if (pid > 0)
-        s_children[slot] = pid;
-    return pid;
-}
-
-static int
-s_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof addr;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *) &addr, sizeof addr) == 0
-        && getsockname(fd, (struct sockaddr *) &addr, &len) == 0)
-        port = ntohs(addr.sin_port);
-    close(fd);
-    return port;
-}
 
 /* ---- memory -------------------------------------------------------------------- */
 
@@ -428,7 +291,7 @@ s_parse(int argc, char **argv, opts_t *o)
         case OPT_REUSE: o->reuse = optarg; break;
         case OPT_DIR: o->base = optarg; break;
         case OPT_TMPFS: o->allow_tmpfs = true; break;
-        case OPT_KEEP: s_keep = true; break;
+        case OPT_KEEP: bp_keep = true; break;
         case 'h': s_usage(stdout); exit(0);
         default: return 2;
         }
@@ -530,9 +393,9 @@ static int
 s_part_book(const opts_t *o, const char *root)
 {
     char dir[PATH_MAX], config_path[PATH_MAX], data[PATH_MAX];
-    if (s_path(dir, sizeof dir, "%s/book", root) || mkdir(dir, 0700) != 0
-        || s_path(config_path, sizeof config_path, "%s/config.json", dir)
-        || s_path(data, sizeof data, "%s/data", dir) || s_write_config(config_path, 4, 8, 1000, true) != 0)
+    if (bp_path(dir, sizeof dir, "%s/book", root) || mkdir(dir, 0700) != 0
+        || bp_path(config_path, sizeof config_path, "%s/config.json", dir)
+        || bp_path(data, sizeof data, "%s/data", dir) || s_write_config(config_path, 4, 8, 1000, true) != 0)
         return -1;
     fl_error_t err;
     fl_config_t *config = fl_config_load(config_path, &err);
@@ -564,8 +427,8 @@ s_part_book(const opts_t *o, const char *root)
         size_t nlat = 0;
         double user = 0, sys = 0;           /* inside sched_batch only */
         double written = s_write_bytes();
-        int64_t start = s_now_ns(), until = start + (int64_t) (o->seconds * 1e9), elapsed_ns = 0;
-        while (s_now_ns() < until) {
+        int64_t start = bp_now_ns(), until = start + (int64_t) (o->seconds * 1e9), elapsed_ns = 0;
+        while (bp_now_ns() < until) {
             for (int k = 0; k < b; k++) {
                 if (s_encode_book(next++, 4, 8, &bufs[k]) != 0)
                     return -1;
@@ -574,9 +437,9 @@ s_part_book(const opts_t *o, const char *root)
             sched_event_t *events;
             size_t nevents;
             double u0 = s_cpu_s(true), s0 = s_cpu_s(false);
-            int64_t t0 = s_now_ns();
+            int64_t t0 = bp_now_ns();
             int rc = sched_batch(sched, reqs, (size_t) b, SC_CLOCK + (t0 - start) / 1000000000, &events, &nevents);
-            int64_t t1 = s_now_ns();
+            int64_t t1 = bp_now_ns();
             user += s_cpu_s(true) - u0;
             sys += s_cpu_s(false) - s0;
             elapsed_ns += t1 - t0;
@@ -715,7 +578,7 @@ s_fill(const opts_t *o, const char *data)
                 f.days[f.ndays++] = day;
         }
         uint64_t records = 0, places = 0;
-        int64_t total = (int64_t) o->offices * o->services, t0 = s_now_ms(), shown = t0;
+        int64_t total = (int64_t) o->offices * o->services, t0 = bp_now_ms(), shown = t0;
         while (f.next < total) {
             uint64_t rng0 = f.rng;
             int rc = store_write(store, s_fill_chunk, &f, &err);
@@ -727,8 +590,8 @@ s_fill(const opts_t *o, const char *data)
             f.next = f.done_until;
             records += f.records;
             places += f.places;
-            if (s_now_ms() - shown > 10000) {
-                shown = s_now_ms();
+            if (bp_now_ms() - shown > 10000) {
+                shown = bp_now_ms();
                 fprintf(stderr, "  filling: %lld of %lld services, %llu slot records, %.0f s\n", (long long) f.next,
                         (long long) total, (unsigned long long) records, (double) (shown - t0) / 1000);
             }
@@ -736,7 +599,7 @@ s_fill(const opts_t *o, const char *data)
         store_stat_t st;
         store_stat(store, &st, NULL);
         printf("  filled: %llu slot records (%llu places taken) over %d open days in %.1f s; store %.2f GiB used\n",
-               (unsigned long long) records, (unsigned long long) places, f.ndays, (double) (s_now_ms() - t0) / 1000,
+               (unsigned long long) records, (unsigned long long) places, f.ndays, (double) (bp_now_ms() - t0) / 1000,
                (double) st.used_bytes / 1073741824.0);
         fflush(stdout);
         store_destroy(&store);
@@ -794,9 +657,9 @@ s_queries(sched_t *sched, const opts_t *o, int n, bool random_day, qstats_t *q)
         sched_request_t r = { .body = buf.data, .len = buf.size, .caller = "" };
         sched_event_t *events;
         size_t nevents;
-        int64_t t0 = s_now_ns();
+        int64_t t0 = bp_now_ns();
         int rc = sched_batch(sched, &r, 1, SC_CLOCK, &events, &nevents);
-        int64_t t1 = s_now_ns();
+        int64_t t1 = bp_now_ns();
         sched_events_free(events, nevents);
         q->lat[q->n++] = (uint32_t) ((t1 - t0) / 1000 ? (t1 - t0) / 1000 : 1);
         fl_msg_t *m = r.reply ? fl_msg_decode(r.reply, r.reply_len, NULL) : NULL;
@@ -820,21 +683,21 @@ static int
 s_e2e(const opts_t *o, const char *dir, const char *config_path, const char *data)
 {
     char broker[PATH_MAX], scheduler[PATH_MAX], log[PATH_MAX], secret[PATH_MAX];
-    if (s_path(broker, sizeof broker, "%s/foleni-broker", o->self_dir)
-        || s_path(scheduler, sizeof scheduler, "%s/foleni-scheduler", o->self_dir)
-        || s_path(log, sizeof log, "%s/stack.log", dir) || s_path(secret, sizeof secret, "%s/secret", dir))
+    if (bp_path(broker, sizeof broker, "%s/foleni-broker", o->self_dir)
+        || bp_path(scheduler, sizeof scheduler, "%s/foleni-scheduler", o->self_dir)
+        || bp_path(log, sizeof log, "%s/stack.log", dir) || bp_path(secret, sizeof secret, "%s/secret", dir))
         return -1;
     char endpoint[64], publish[64], subscribe[64], clock[32];
-    snprintf(endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", s_free_port());
-    snprintf(publish, sizeof publish, "tcp://127.0.0.1:%d", s_free_port());
-    snprintf(subscribe, sizeof subscribe, "tcp://127.0.0.1:%d", s_free_port());
+    snprintf(endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", bp_free_port());
+    snprintf(publish, sizeof publish, "tcp://127.0.0.1:%d", bp_free_port());
+    snprintf(subscribe, sizeof subscribe, "tcp://127.0.0.1:%d", bp_free_port());
     snprintf(clock, sizeof clock, "%lld", (long long) SC_CLOCK);
     char *bargv[] = { broker, "-e", endpoint, "-p", publish, "-s", subscribe, "--log-level", "warn",
                       "--stats-interval", "0", NULL };
     char *sargv[] = { scheduler, "-c", (char *) config_path, "-d", (char *) data, "-e", endpoint, "-p", publish,
                       "--secret-file", secret, "--create-secret", "--clock", clock, "--log-level", "warn", NULL };
-    int64_t t0 = s_now_ms();
-    pid_t bpid = s_spawn(bargv, log), spid = s_spawn(sargv, log);
+    int64_t t0 = bp_now_ms();
+    pid_t bpid = bp_spawn(bargv, log), spid = bp_spawn(sargv, log);
     if (bpid < 0 || spid < 0)
         return -1;
     fl_client_options_t co = { .timeout_ms = 2000, .retries = 0, .max_outstanding = 16 };
@@ -844,19 +707,17 @@ s_e2e(const opts_t *o, const char *dir, const char *config_path, const char *dat
     int status = -1;
     bool ready = false;
     if (c && s_encode_avail("OF0000", "SVC00", SC_TODAY, o->days, &buf) == 0) {
-        while (!ready && s_now_ms() - t0 < SC_STARTUP_MS) {
+        while (!ready && bp_now_ms() - t0 < SC_STARTUP_MS) {
             zmsg_t *reply = NULL;
             if (fl_client_call(c, "foleni.scheduler", buf.data, buf.size, &reply, NULL) == 0)
                 ready = true;
             zmsg_destroy(&reply);
-            if (waitpid(spid, NULL, WNOHANG) == spid) {
-                s_forget_child(spid);
+            if (!bp_alive(spid))
                 break;
-            }
         }
     }
     if (ready) {
-        printf("  the real scheduler answered %.1f s after it was started\n", (double) (s_now_ms() - t0) / 1000);
+        printf("  the real scheduler answered %.1f s after it was started\n", (double) (bp_now_ms() - t0) / 1000);
         int n = o->queries < 2000 ? o->queries : 2000;
         uint32_t *lat = malloc((size_t) n * sizeof *lat);
         int got = 0;
@@ -867,9 +728,9 @@ s_e2e(const opts_t *o, const char *dir, const char *config_path, const char *dat
             uint32_t from = i % 2 ? fl_day_add(SC_TODAY, (int) (s_rand() % (uint64_t) (365 - o->days + 1))) : SC_TODAY;
             s_encode_avail(office, service, from, o->days, &buf);
             zmsg_t *reply = NULL;
-            int64_t a = s_now_ns();
+            int64_t a = bp_now_ns();
             if (fl_client_call(c, "foleni.scheduler", buf.data, buf.size, &reply, NULL) == 0)
-                lat[got++] = (uint32_t) ((s_now_ns() - a) / 1000);
+                lat[got++] = (uint32_t) ((bp_now_ns() - a) / 1000);
             zmsg_destroy(&reply);
         }
         if (lat && got) {
@@ -889,8 +750,8 @@ s_e2e(const opts_t *o, const char *dir, const char *config_path, const char *dat
         fprintf(stderr, "foleni-bench-sched-scale: the real scheduler did not answer (log: %s)\n", log);
     msgpack_sbuffer_destroy(&buf);
     fl_client_destroy(&c);
-    s_stop(spid, SIGTERM, 10000);
-    s_stop(bpid, SIGTERM, 5000);
+    bp_stop(spid, SIGTERM, 10000);
+    bp_stop(bpid, SIGTERM, 5000);
     return status;
 }
 
@@ -899,11 +760,11 @@ s_part_avail(const opts_t *o, const char *root)
 {
     char dir[PATH_MAX], config_path[PATH_MAX], data[PATH_MAX];
     if (o->reuse) {
-        if (s_path(dir, sizeof dir, "%s", o->reuse))
+        if (bp_path(dir, sizeof dir, "%s", o->reuse))
             return -1;
-    } else if (s_path(dir, sizeof dir, "%s/avail", root) || mkdir(dir, 0700) != 0)
+    } else if (bp_path(dir, sizeof dir, "%s/avail", root) || mkdir(dir, 0700) != 0)
         return -1;
-    if (s_path(config_path, sizeof config_path, "%s/config.json", dir) || s_path(data, sizeof data, "%s/data", dir))
+    if (bp_path(config_path, sizeof config_path, "%s/config.json", dir) || bp_path(data, sizeof data, "%s/data", dir))
         return -1;
     printf("\navail: %d offices x %d services, Monday-Friday 08:00-17:00, 15-minute slots, capacity %d, "
            "booking_days_ahead 365; %.0f%% of the year's slots with a record\n", o->offices, o->services, o->capacity,
@@ -921,13 +782,13 @@ s_part_avail(const opts_t *o, const char *root)
     mem_t m0;
     s_memory(0, &m0);
     fl_error_t err;
-    int64_t t0 = s_now_ns();
+    int64_t t0 = bp_now_ns();
     fl_config_t *config = fl_config_load(config_path, &err);
-    int64_t t1 = s_now_ns();
+    int64_t t1 = bp_now_ns();
     store_t *store = config ? store_open(data, NULL, &err) : NULL;
     sched_t *sched = store ? sched_new(store, config, s_secret, sizeof s_secret, &(sched_auth_t) { 0 }, SC_CLOCK, &err)
                            : NULL;
-    int64_t t2 = s_now_ns();
+    int64_t t2 = bp_now_ns();
     if (!sched) {
         fprintf(stderr, "foleni-bench-sched-scale: %s\n", err.message);
         sched_destroy(&sched);
@@ -1019,34 +880,29 @@ main(int argc, char **argv)
         fprintf(stderr, "foleni-bench-sched-scale: %s is tmpfs: use --dir on a disk or --allow-tmpfs\n", base);
         return 2;
     }
-    if (s_path(s_tempdir, sizeof s_tempdir, "%s/foleni-bench-sched-scale.XXXXXX", base) || !mkdtemp(s_tempdir)) {
+    if (bp_path(bp_tempdir, sizeof bp_tempdir, "%s/foleni-bench-sched-scale.XXXXXX", base) || !mkdtemp(bp_tempdir)) {
         fprintf(stderr, "foleni-bench-sched-scale: cannot make a directory in %s\n", base);
-        s_tempdir[0] = '\0';
+        bp_tempdir[0] = '\0';
         return 1;
     }
     zsys_handler_set(NULL);          /* our own signal handlers, not CZMQ's */
     fl_log_init("bench", FL_LOG_WARN);
     if (sodium_init() < 0)
         return 1;
-    atexit(s_atexit);
-    struct sigaction sa = { .sa_handler = s_on_signal };
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGALRM, &sa, NULL);
+    bp_setup("foleni-bench-sched-scale");
     signal(SIGPIPE, SIG_IGN);
     unsigned budget = (unsigned) ((o.book ? o.nbatches * (o.seconds + 5) : 0)
                                   + (o.avail ? 1800 + o.queries / 500.0 : 0) + 60);
     alarm(budget);
-    printf("foleni-bench-sched-scale: stores in %s (%s); alarm at %u s\n", s_tempdir,
+    printf("foleni-bench-sched-scale: stores in %s (%s); alarm at %u s\n", bp_tempdir,
            (unsigned long) sfs.f_type == 0xEF53 ? "ext4" : tmpfs ? "tmpfs" : "another filesystem", budget);
     int rc = 0;
     if (o.avail && rc == 0)          /* first: the fill runs in a child, before this process opens anything */
-        rc = s_part_avail(&o, s_tempdir);
+        rc = s_part_avail(&o, bp_tempdir);
     if (o.book && rc == 0)
-        rc = s_part_book(&o, s_tempdir);
-    if (s_keep)
-        printf("kept: %s\n", s_tempdir);
+        rc = s_part_book(&o, bp_tempdir);
+    if (bp_keep)
+        printf("kept: %s\n", bp_tempdir);
     printf("%s\n", rc == 0 ? "ok" : "FAILED");
     return rc == 0 ? 0 : 1;
 }

@@ -58,12 +58,12 @@
 #include <czmq.h>
 #include <zmq.h>
 
+#include "bench/benchproc.h"
 #include "libfoleni/client.h"
 #include "libfoleni/error.h"
 #include "libfoleni/msg.h"
 #include "store/store.h"
 
-#define BS_CHILDREN_MAX   8
 #define BS_SOCKETS_MAX    16            /* client sockets in one configuration */
 #define BS_INFLIGHT_MAX   1024          /* requests in flight, all sockets */
 #define BS_LEVELS_MAX     8             /* in-flight levels in one run */
@@ -84,35 +84,6 @@
 #define BS_ERRKINDS       8
 
 /* ---- small helpers ---------------------------------------------------------- */
-
-static int64_t
-s_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t
-s_now_ms(void)
-{
-    return s_now_ns() / 1000000;
-}
-
-/*  snprintf into a path buffer; -1 (and a message) when it does not fit. */
-static int __attribute__((format(printf, 3, 4)))
-s_path(char *out, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(out, cap, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t) n >= cap) {
-        fprintf(stderr, "foleni-bench-sched: path too long: %s\n", out);
-        return -1;
-    }
-    return 0;
-}
 
 static int
 s_cmp_u32(const void *a, const void *b)
@@ -141,122 +112,6 @@ s_median(double *v, int n)
 
 /* ---- child processes -------------------------------------------------------- */
 
-static pid_t s_children[BS_CHILDREN_MAX];
-static char s_tempdir[PATH_MAX];        /* removed at exit unless --keep */
-static bool s_keep;
-
-static void
-s_kill_children_hard(void)
-{
-    for (size_t i = 0; i < BS_CHILDREN_MAX; i++)
-        if (s_children[i] > 0)
-            kill(s_children[i], SIGKILL);
-}
-
-static void
-s_forget_child(pid_t pid)
-{
-    for (size_t i = 0; i < BS_CHILDREN_MAX; i++)
-        if (s_children[i] == pid)
-            s_children[i] = 0;
-}
-
-/*  Send sig, wait up to timeout_ms, then SIGKILL.  Returns the wait status,
- *  or -1 when it had to be killed. */
-static int
-s_stop(pid_t pid, int sig, int timeout_ms)
-{
-    if (pid <= 0)
-        return 0;
-    kill(pid, sig);
-    int64_t until = s_now_ms() + timeout_ms;
-    int status = 0;
-    while (true) {
-        pid_t got = waitpid(pid, &status, WNOHANG);
-        if (got == pid || (got < 0 && errno == ECHILD))
-            break;
-        if (s_now_ms() >= until) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            status = -1;
-            break;
-        }
-        usleep(10000);
-    }
-    s_forget_child(pid);
-    return status;
-}
-
-static int
-s_rmtree(const char *path)
-{
-    /* small and bounded: our own temporary tree, two levels deep */
-    char cmd[PATH_MAX + 32];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    return system(cmd);
-}
-
-static void
-s_atexit(void)
-{
-    for (size_t i = 0; i < BS_CHILDREN_MAX; i++)
-        if (s_children[i] > 0)
-            s_stop(s_children[i], SIGTERM, 2000);
-    if (s_tempdir[0] && !s_keep)
-        s_rmtree(s_tempdir);
-}
-
-static void
-s_on_signal(int sig)
-{
-    s_kill_children_hard();
-    static const char msg[] = "foleni-bench-sched: stopped by a signal; children killed\n";
-    ssize_t ignored = write(STDERR_FILENO, msg, sizeof msg - 1);
-    (void) ignored;
-    _exit(sig == SIGALRM ? 124 : 128 + sig);
-}
-
-/*  Start argv[0] with argv, stdout and stderr appended to log (or /dev/null).
- *  The child dies with us.  Returns the pid, or -1. */
-static pid_t
-s_spawn(char *const argv[], const char *log)
-{
-    size_t slot = 0;
-    while (slot < BS_CHILDREN_MAX && s_children[slot] > 0)
-        slot++;
-    if (slot == BS_CHILDREN_MAX)
-        return -1;
-    int fd = open(log ? log : "/dev/null", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -1;
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* only async-signal-safe calls between fork and exec */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        if (dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
-            _exit(127);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    close(fd);
-    if (pid > 0)
-        s_children[slot] = pid;
-    return pid;
-}
-
-static bool
-s_alive(pid_t pid)
-{
-    pid_t got = waitpid(pid, NULL, WNOHANG);
-    if (got == pid) {
-        s_forget_child(pid);
-        return false;
-    }
-    return got == 0;
-}
 
 /*  Run argv to completion within timeout_ms with its stdout (and stderr)
  *  captured into out.  Returns its exit status, or -1. */
@@ -285,7 +140,7 @@ s_run_capture(char *const argv[], char *out, size_t cap, int timeout_ms)
     fcntl(fds[0], F_SETFL, O_NONBLOCK);
     size_t n = 0;
     int status = -1;
-    int64_t until = s_now_ms() + timeout_ms;
+    int64_t until = bp_now_ms() + timeout_ms;
     while (true) {
         ssize_t got = n + 1 < cap ? read(fds[0], out + n, cap - 1 - n) : 0;
         if (got > 0)
@@ -296,7 +151,7 @@ s_run_capture(char *const argv[], char *out, size_t cap, int timeout_ms)
                 n += (size_t) got;
             break;
         }
-        if (s_now_ms() >= until) {
+        if (bp_now_ms() >= until) {
             kill(pid, SIGKILL);
             waitpid(pid, NULL, 0);
             status = -1;
@@ -307,23 +162,6 @@ s_run_capture(char *const argv[], char *out, size_t cap, int timeout_ms)
     close(fds[0]);
     out[n] = '\0';
     return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/*  A loopback port nobody listens on now. */
-static int
-s_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof addr;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *) &addr, sizeof addr) == 0
-        && getsockname(fd, (struct sockaddr *) &addr, &len) == 0)
-        port = ntohs(addr.sin_port);
-    close(fd);
-    return port;
 }
 
 /*  CPU time (user + system, all threads) of a process in µs; ours for 0. */
@@ -433,7 +271,7 @@ s_fsync_probe(const char *dir, int ms, double *per_s, double *p50_us)
 {
     *per_s = *p50_us = 0;
     char path[PATH_MAX];
-    if (s_path(path, sizeof path, "%s/fsync-probe", dir) != 0)
+    if (bp_path(path, sizeof path, "%s/fsync-probe", dir) != 0)
         return;
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
@@ -442,16 +280,16 @@ s_fsync_probe(const char *dir, int ms, double *per_s, double *p50_us)
     size_t n = 0;
     char buf[256];
     memset(buf, 'x', sizeof buf);
-    int64_t start = s_now_ns(), until = start + (int64_t) ms * 1000000;
+    int64_t start = bp_now_ns(), until = start + (int64_t) ms * 1000000;
     while (n < sizeof lat / sizeof lat[0]) {
-        int64_t t0 = s_now_ns();
+        int64_t t0 = bp_now_ns();
         if (t0 >= until)
             break;
         if (pwrite(fd, buf, sizeof buf, (off_t) (n % 16) * 4096) != (ssize_t) sizeof buf || fdatasync(fd) != 0)
             break;
-        lat[n++] = (uint32_t) ((s_now_ns() - t0) / 1000);
+        lat[n++] = (uint32_t) ((bp_now_ns() - t0) / 1000);
     }
-    double secs = (double) (s_now_ns() - start) / 1e9;
+    double secs = (double) (bp_now_ns() - start) / 1e9;
     close(fd);
     unlink(path);
     if (!n)
@@ -576,7 +414,7 @@ s_parse(int argc, char **argv, opts_t *o)
         case OPT_DIR: o->base = optarg; break;
         case OPT_TMPFS: o->allow_tmpfs = true; break;
         case OPT_FSYNC: o->fsync_ms = atoi(optarg); break;
-        case OPT_KEEP: s_keep = true; break;
+        case OPT_KEEP: bp_keep = true; break;
         case OPT_RETRIES: o->busy_retries = atoi(optarg); break;
         case OPT_LIMIT: o->busy_limit = atof(optarg); break;
         case 'h': s_usage(stdout); exit(0);
@@ -644,8 +482,8 @@ s_wait_ready(stack_t_ *st, int timeout_ms)
     msgpack_sbuffer_init(&buf);
     int rc = m && fl_msg_encode(m, &buf, NULL) == 0 ? -1 : -2;
     fl_msg_destroy(&m);
-    int64_t until = s_now_ms() + timeout_ms;
-    while (rc == -1 && s_now_ms() < until && s_alive(st->broker) && s_alive(st->scheduler)) {
+    int64_t until = bp_now_ms() + timeout_ms;
+    while (rc == -1 && bp_now_ms() < until && bp_alive(st->broker) && bp_alive(st->scheduler)) {
         zmsg_t *reply = NULL;
         if (fl_client_call(c, BS_SERVICE, buf.data, buf.size, &reply, NULL) == 0) {
             zframe_t *f = zmsg_first(reply);
@@ -683,11 +521,11 @@ static int
 s_stack_start(const opts_t *o, const char *root, int run, mode_t_ mode, stack_t_ *st)
 {
     memset(st, 0, sizeof *st);
-    if (s_path(st->dir, sizeof st->dir, "%s/run%d-%s", root, run + 1, s_mode_keys[mode]) != 0
-        || mkdir(st->dir, 0700) != 0 || s_path(st->config, sizeof st->config, "%s/config.json", st->dir) != 0
-        || s_path(st->data, sizeof st->data, "%s/data", st->dir) != 0
-        || s_path(st->secret, sizeof st->secret, "%s/secret", st->dir) != 0
-        || s_path(st->log, sizeof st->log, "%s/stack.log", st->dir) != 0)
+    if (bp_path(st->dir, sizeof st->dir, "%s/run%d-%s", root, run + 1, s_mode_keys[mode]) != 0
+        || mkdir(st->dir, 0700) != 0 || bp_path(st->config, sizeof st->config, "%s/config.json", st->dir) != 0
+        || bp_path(st->data, sizeof st->data, "%s/data", st->dir) != 0
+        || bp_path(st->secret, sizeof st->secret, "%s/secret", st->dir) != 0
+        || bp_path(st->log, sizeof st->log, "%s/stack.log", st->dir) != 0)
         return -1;
     if (s_write_config(o, st->config) != 0)
         return -1;
@@ -700,7 +538,7 @@ s_stack_start(const opts_t *o, const char *root, int run, mode_t_ mode, stack_t_
         int ports[3];
         for (int i = 0; i < 3; i++) {
             do
-                ports[i] = s_free_port();
+                ports[i] = bp_free_port();
             while (ports[i] > 0 && ((i > 0 && ports[i] == ports[0]) || (i > 1 && ports[i] == ports[1])));
             if (ports[i] <= 0)
                 return -1;
@@ -712,22 +550,22 @@ s_stack_start(const opts_t *o, const char *root, int run, mode_t_ mode, stack_t_
          * commit, and a disk busy with other work can stall a commit for seconds */
         char *bargv[] = { (char *) o->broker, "-e", st->endpoint, "-p", st->publish, "-s", st->subscribe,
                           "--log-level", "warn", "--stats-interval", "0", NULL };
-        st->broker = s_spawn(bargv, st->log);
+        st->broker = bp_spawn(bargv, st->log);
         char *sargv[] = { (char *) o->scheduler, "-c", st->config, "-d", st->data, "-e", st->endpoint,
                           "-p", st->publish, "--secret-file", st->secret, "--create-secret", "--clock", clock,
                           "--window", window, "--log-level", "warn",
                           mode == MODE_SINGLE ? "--no-group-commit" : NULL, NULL };
-        st->scheduler = s_spawn(sargv, st->log);
+        st->scheduler = bp_spawn(sargv, st->log);
         if (st->broker > 0 && st->scheduler > 0 && s_wait_ready(st, BS_STARTUP_MS) == 0)
             break;
         fprintf(stderr, "foleni-bench-sched: the broker and scheduler did not come up (try %d)\n", attempt + 1);
         s_show_log(st->log);
-        s_stop(st->scheduler, SIGKILL, 1000);
-        s_stop(st->broker, SIGKILL, 1000);
+        bp_stop(st->scheduler, SIGKILL, 1000);
+        bp_stop(st->broker, SIGKILL, 1000);
         st->scheduler = st->broker = 0;
         if (attempt == 2)
             return -1;
-        s_rmtree(st->data);
+        bp_rmtree(st->data);
     }
     store_options_t so = { .read_only = true };
     fl_error_t err;
@@ -753,9 +591,9 @@ static long
 s_stack_stop(const opts_t *o, stack_t_ *st, char *summary, size_t cap)
 {
     store_destroy(&st->view);
-    int sst = s_stop(st->scheduler, SIGTERM, BS_STOP_MS);
+    int sst = bp_stop(st->scheduler, SIGTERM, BS_STOP_MS);
     st->scheduler = 0;
-    s_stop(st->broker, SIGTERM, BS_STOP_MS);
+    bp_stop(st->broker, SIGTERM, BS_STOP_MS);
     st->broker = 0;
     snprintf(summary, cap, "check did not run");
     if (sst < 0)
@@ -851,7 +689,7 @@ s_send(rush_t *r, int sock)
         fprintf(stderr, "foleni-bench-sched: cannot encode a booking: %s\n", err.message);
         return -1;
     }
-    r->sent_ns[n % BS_RING] = s_now_ns();
+    r->sent_ns[n % BS_RING] = bp_now_ns();
     if (fl_client_send(r->c[sock], BS_SERVICE, rid, r->buf.data, r->buf.size) != 0)
         return -1;
     r->outstanding[sock]++;
@@ -875,7 +713,7 @@ s_count_error(rush_t *r, const char *kind)
 static int
 s_on_reply(rush_t *r, int sock, fl_reply_t *rep)
 {
-    int64_t now = s_now_ns();
+    int64_t now = bp_now_ns();
     r->outstanding[sock]--;
     r->total++;
     r->last_progress_ms = now / 1000000;
@@ -966,7 +804,7 @@ s_rush(const opts_t *o, stack_t_ *st, rush_t *r, int inflight, result_t *out)
     for (int i = 0; i < sockets; i++)
         if (!(r->c[i] = fl_client_new(st->endpoint, NULL, &co, NULL)))
             failed = true;
-    int64_t start = s_now_ns();
+    int64_t start = bp_now_ns();
     r->from_ns = start + (int64_t) (o->warmup * 1e9);
     r->until_ns = r->from_ns + (int64_t) (o->seconds * 1e9);
     r->last_progress_ms = start / 1000000;
@@ -978,7 +816,7 @@ s_rush(const opts_t *o, stack_t_ *st, rush_t *r, int inflight, result_t *out)
     uint64_t txn0 = 0;
     bool taken = false;
     while (!failed) {
-        int64_t now = s_now_ns();
+        int64_t now = bp_now_ns();
         if (!taken && now >= r->from_ns) {
             for (int i = 0; i < 3; i++)
                 cpu0[i] = s_cpu_us(pids[i]);
@@ -1017,8 +855,8 @@ s_rush(const opts_t *o, stack_t_ *st, rush_t *r, int inflight, result_t *out)
         out->per_commit = commits > 0 ? (double) r->replies / commits : 0;
     }
     r->sending = false;
-    int64_t drain_until = s_now_ms() + BS_DRAIN_MS;
-    while (!failed && s_outstanding(r) > 0 && s_now_ms() < drain_until)
+    int64_t drain_until = bp_now_ms() + BS_DRAIN_MS;
+    while (!failed && s_outstanding(r) > 0 && bp_now_ms() < drain_until)
         failed = s_pump(r, BS_PUMP_MS) != 0;
     if (s_outstanding(r) > 0)
         fprintf(stderr, "foleni-bench-sched: %d replies still missing after the run\n", s_outstanding(r));
@@ -1069,9 +907,9 @@ s_find_programs(opts_t *o)
         return -1;
     self[n] = '\0';
     snprintf(o->self_dir, sizeof o->self_dir, "%s", dirname(self));
-    if (s_path(o->broker, sizeof o->broker, "%s/foleni-broker", o->self_dir) != 0
-        || s_path(o->scheduler, sizeof o->scheduler, "%s/foleni-scheduler", o->self_dir) != 0
-        || s_path(o->store_tool, sizeof o->store_tool, "%s/foleni-store", o->self_dir) != 0)
+    if (bp_path(o->broker, sizeof o->broker, "%s/foleni-broker", o->self_dir) != 0
+        || bp_path(o->scheduler, sizeof o->scheduler, "%s/foleni-scheduler", o->self_dir) != 0
+        || bp_path(o->store_tool, sizeof o->store_tool, "%s/foleni-store", o->self_dir) != 0)
         return -1;
     const char *need[] = { o->broker, o->scheduler, o->store_tool };
     for (int i = 0; i < 3; i++)
@@ -1105,26 +943,21 @@ main(int argc, char **argv)
                         "(e.g. the project's var/) or --allow-tmpfs.\n", base, fs);
         return 2;
     }
-    snprintf(s_tempdir, sizeof s_tempdir, "%s/foleni-bench-sched.XXXXXX", base);
-    if (!mkdtemp(s_tempdir)) {
+    snprintf(bp_tempdir, sizeof bp_tempdir, "%s/foleni-bench-sched.XXXXXX", base);
+    if (!mkdtemp(bp_tempdir)) {
         fprintf(stderr, "foleni-bench-sched: cannot make a directory in %s: %s\n", base, strerror(errno));
-        s_tempdir[0] = '\0';
+        bp_tempdir[0] = '\0';
         return 1;
     }
     char dev[PATH_MAX], mnt[PATH_MAX];
-    s_mount_of(s_tempdir, dev, sizeof dev, mnt, sizeof mnt);
+    s_mount_of(bp_tempdir, dev, sizeof dev, mnt, sizeof mnt);
 
     /* bounded: children die with us, an alarm ends everything */
     zsys_handler_set(NULL);
     zsys_init();
     zsys_set_linger(0);
     zsys_set_max_sockets(1024);
-    atexit(s_atexit);
-    struct sigaction sa = { .sa_handler = s_on_signal };
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGALRM, &sa, NULL);
+    bp_setup("foleni-bench-sched");
     signal(SIGPIPE, SIG_IGN);
     int modes = o.modes[MODE_GROUP] + o.modes[MODE_SINGLE];
     double per_mode = o.nlevels * (1 + o.busy_retries) * (o.warmup + o.seconds + BS_DRAIN_MS / 1000.0 + 2)
@@ -1136,10 +969,10 @@ main(int argc, char **argv)
     printf("foleni-bench-sched: %d run(s); %d offices x %d services, capacity %d per %d-minute slot; "
            "scheduler --window %u; window %.1f s after %.1f s warm-up; alarm at %u s\n",
            o.runs, o.offices, o.services, BS_CAPACITY, BS_SLOT_MINUTES, o.window, o.seconds, o.warmup, budget);
-    printf("stores in %s: %s on %s (mounted at %s)\n", s_tempdir, fs, dev, mnt);
+    printf("stores in %s: %s on %s (mounted at %s)\n", bp_tempdir, fs, dev, mnt);
     if (o.fsync_ms) {
         double per_s, p50;
-        s_fsync_probe(s_tempdir, o.fsync_ms, &per_s, &p50);
+        s_fsync_probe(bp_tempdir, o.fsync_ms, &per_s, &p50);
         printf("disk: fdatasync of 256 bytes: %.0f/s, p50 %.0f µs (LMDB flushes twice per commit)\n", per_s, p50);
         printf("BENCH sched-fsync fs=%s syncs_per_s=%.0f p50_us=%.0f\n", fs, per_s, p50);
     }
@@ -1162,10 +995,10 @@ main(int argc, char **argv)
             if (!o.modes[m])
                 continue;
             stack_t_ st;
-            if (s_stack_start(&o, s_tempdir, run, (mode_t_) m, &st) != 0) {
+            if (s_stack_start(&o, bp_tempdir, run, (mode_t_) m, &st) != 0) {
                 all_ok = false;
-                s_stop(st.scheduler, SIGKILL, 1000);
-                s_stop(st.broker, SIGKILL, 1000);
+                bp_stop(st.scheduler, SIGKILL, 1000);
+                bp_stop(st.broker, SIGKILL, 1000);
                 goto done;
             }
             r->next = 0;                    /* a fresh store: citizens from 1 again */
@@ -1191,10 +1024,10 @@ main(int argc, char **argv)
                    (unsigned long long) r->next, summary);
             fflush(stdout);
             all_ok &= problems == 0;
-            if (!s_keep) {
+            if (!bp_keep) {
                 char data[PATH_MAX + 8];
                 snprintf(data, sizeof data, "%s", st.dir);
-                s_rmtree(data);
+                bp_rmtree(data);
             }
         }
     }
@@ -1241,7 +1074,7 @@ done:
     free(r);
     printf("%s\n", all_ok ? "ok: every reply was a booking and every store checked clean"
                           : "FAILED: see the messages above");
-    if (s_keep)
-        printf("kept: %s\n", s_tempdir);
+    if (bp_keep)
+        printf("kept: %s\n", bp_tempdir);
     return all_ok ? 0 : 1;
 }
