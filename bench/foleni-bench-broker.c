@@ -57,6 +57,7 @@
 #include <czmq.h>
 #include <zmq.h>
 
+#include "bench/benchproc.h"
 #include "libfoleni/client.h"
 #include "libfoleni/error.h"
 
@@ -80,20 +81,6 @@
 
 /* ---- small helpers ---------------------------------------------------------- */
 
-static int64_t
-s_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int64_t
-s_now_ms(void)
-{
-    return s_now_ns() / 1000000;
-}
-
 /* ---- child processes -------------------------------------------------------- */
 
 typedef enum { PROC_CLIENT, PROC_MIDDLE, PROC_END, PROC_ROLES } proc_role_t;
@@ -110,13 +97,13 @@ s_kill_children(bool hard)
             kill(s_children[i], hard ? SIGKILL : SIGTERM);
     if (hard)
         return;
-    int64_t until = s_now_ms() + 2000;
+    int64_t until = bp_now_ms() + 2000;
     for (size_t i = 0; i < s_nchildren; i++) {
         while (s_children[i] > 0) {
             pid_t got = waitpid(s_children[i], NULL, WNOHANG);
             if (got == s_children[i] || (got < 0 && errno == ECHILD))
                 s_children[i] = 0;
-            else if (s_now_ms() >= until) {
+            else if (bp_now_ms() >= until) {
                 kill(s_children[i], SIGKILL);
                 waitpid(s_children[i], NULL, 0);
                 s_children[i] = 0;
@@ -193,9 +180,9 @@ static int
 s_read_line(int fd, char *out, size_t cap, int timeout_ms)
 {
     size_t n = 0;
-    int64_t until = s_now_ms() + timeout_ms;
+    int64_t until = bp_now_ms() + timeout_ms;
     while (n + 1 < cap) {
-        int64_t left = until - s_now_ms();
+        int64_t left = until - bp_now_ms();
         if (left <= 0)
             return -1;
         struct pollfd pfd = { .fd = fd, .events = POLLIN };
@@ -585,7 +572,7 @@ struct run {
 static int
 s_on_reply(run_t *run, int sock, int64_t sent_ns, bool ok)
 {
-    int64_t now = s_now_ns();
+    int64_t now = bp_now_ns();
     run->outstanding[sock]--;
     run->last_progress_ms = now / 1000000;
     if (!ok)
@@ -603,7 +590,7 @@ s_on_reply(run_t *run, int sock, int64_t sent_ns, bool ok)
 static void
 s_stamp(run_t *run, char rid[BENCH_RID_LEN + 1])
 {
-    int64_t now = s_now_ns();
+    int64_t now = bp_now_ns();
     memcpy(run->payload, &now, sizeof now);
     snprintf(rid, BENCH_RID_LEN + 1, "r%015llx", (unsigned long long) (run->seq++ & 0xfffffffffffffffULL));
 }
@@ -775,7 +762,7 @@ s_measure(run_t *run, double warmup_s, double seconds, const pid_t pids[PROC_ROL
     memset(run->outstanding, 0, sizeof run->outstanding);
     run->replies = run->errors = 0;
     run->sending = true;
-    int64_t start = s_now_ns();
+    int64_t start = bp_now_ns();
     run->measure_from = start + (int64_t) (warmup_s * 1e9);
     run->measure_until = run->measure_from + (int64_t) (seconds * 1e9);
     run->last_progress_ms = start / 1000000;
@@ -787,7 +774,7 @@ s_measure(run_t *run, double warmup_s, double seconds, const pid_t pids[PROC_ROL
     int64_t cpu0[PROC_ROLES], machine0 = -1;
     bool cpu_taken = false;
     while (!failed) {
-        int64_t now = s_now_ns();
+        int64_t now = bp_now_ns();
         if (!cpu_taken && now >= run->measure_from) {
             for (int i = 0; i < PROC_ROLES; i++)
                 cpu0[i] = pids[i] >= 0 ? s_cpu_us(pids[i]) : -1;
@@ -821,8 +808,8 @@ s_measure(run_t *run, double warmup_s, double seconds, const pid_t pids[PROC_ROL
         }
     }
     run->sending = false;
-    int64_t drain_until = s_now_ms() + BENCH_DRAIN_MS;
-    while (!failed && s_outstanding(run) > 0 && s_now_ms() < drain_until)
+    int64_t drain_until = bp_now_ms() + BENCH_DRAIN_MS;
+    while (!failed && s_outstanding(run) > 0 && bp_now_ms() < drain_until)
         failed = run->driver->pump(run, BENCH_PUMP_MS) != 0;
     if (s_outstanding(run) > 0)
         fprintf(stderr, "foleni-bench-broker: %d replies still missing after the run\n", s_outstanding(run));
@@ -873,24 +860,6 @@ s_start_helper(setup_t *setup, const char *kind, char *const args[3], char *line
     return pid;
 }
 
-/*  A loopback port nobody listens on now (a small race remains: the broker
- *  binds it a moment later; s_start_broker retries on failure). */
-static int
-s_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    socklen_t len = sizeof addr;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *) &addr, sizeof addr) == 0
-        && getsockname(fd, (struct sockaddr *) &addr, &len) == 0)
-        port = ntohs(addr.sin_port);
-    close(fd);
-    return port;
-}
-
 static bool
 s_alive(pid_t pid)
 {
@@ -913,8 +882,8 @@ s_wait_service(const char *endpoint, const char *service, pid_t broker, pid_t wo
     if (!client)
         return -1;
     int rc = -1;
-    int64_t until = s_now_ms() + timeout_ms;
-    while (s_now_ms() < until && s_alive(broker) && (worker <= 0 || s_alive(worker))) {
+    int64_t until = bp_now_ms() + timeout_ms;
+    while (bp_now_ms() < until && s_alive(broker) && (worker <= 0 || s_alive(worker))) {
         zmsg_t *reply = NULL;
         if (fl_client_call(client, "mmi.service", service, strlen(service), &reply, &err) == 0) {
             char *answer = zmsg_popstr(reply);
@@ -936,7 +905,7 @@ static int
 s_start_broker(setup_t *setup)
 {
     for (int attempt = 0; attempt < BENCH_BROKER_TRIES; attempt++) {
-        int port = s_free_port();
+        int port = bp_free_port();
         if (port < 0)
             return -1;
         snprintf(setup->broker_ep, sizeof setup->broker_ep, "tcp://127.0.0.1:%d", port);

@@ -78,6 +78,7 @@
 
 #include <czmq.h>
 
+#include "bench/benchproc.h"
 #include "libfoleni/bus.h"
 #include "libfoleni/client.h"
 #include "libfoleni/json.h"
@@ -181,22 +182,6 @@ s_spawn(int slot, const char *const argv[], const char *log)
     }
     s_children[slot] = pid;
     return pid;
-}
-
-static int
-s_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET };
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *) &a, sizeof a) == 0
-        && getsockname(fd, (struct sockaddr *) &a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
 }
 
 /* CPU seconds (user + system) a process has used so far. */
@@ -448,7 +433,7 @@ s_run(bench_t *b, int nboards, result_t *out)
     int rc = -1;
     char log[BENCH_PATH_MAX + 32], port_text[16], page[65536];
     snprintf(log, sizeof log, "%s/display-%d.log", b->dir, nboards);
-    int port = s_free_port();
+    int port = bp_free_port();
     snprintf(port_text, sizeof port_text, "%d", port);
     char display[BENCH_PATH_MAX + 32];
     snprintf(display, sizeof display, "%s/foleni-display", b->bin);
@@ -935,9 +920,9 @@ main(int argc, char **argv)
     fputs(s_config, f);
     fclose(f);
     char publish[64], broker[BENCH_PATH_MAX + 32], scheduler[BENCH_PATH_MAX + 32];
-    snprintf(b.endpoint, sizeof b.endpoint, "tcp://127.0.0.1:%d", s_free_port());
-    snprintf(publish, sizeof publish, "tcp://127.0.0.1:%d", s_free_port());
-    snprintf(b.subscribe, sizeof b.subscribe, "tcp://127.0.0.1:%d", s_free_port());
+    snprintf(b.endpoint, sizeof b.endpoint, "tcp://127.0.0.1:%d", bp_free_port());
+    snprintf(publish, sizeof publish, "tcp://127.0.0.1:%d", bp_free_port());
+    snprintf(b.subscribe, sizeof b.subscribe, "tcp://127.0.0.1:%d", bp_free_port());
     snprintf(broker, sizeof broker, "%s/foleni-broker", b.bin);
     snprintf(scheduler, sizeof scheduler, "%s/foleni-scheduler", b.bin);
     const char *bargv[] = { broker, "-e", b.endpoint, "-p", publish, "-s", b.subscribe, "--log-level", "warn", NULL };
