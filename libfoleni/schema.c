@@ -59,7 +59,7 @@ USES(hours,         R(WEEKDAY), R(OPEN), R(CLOSE));
 USES(slot_item,     R(START), R(FREE));
 USES(call_item,     R(TICKET), R(COUNTER), R(SERVICE), R(AT), O(CALLS));
 USES(queue_item,    R(SERVICE), R(WAITING), R(WAIT_S), R(OPEN_COUNTERS));
-USES(service_stats_item, R(SERVICE), R(SERVED), R(NOSHOWS), R(AVG_WAIT_S), R(P95_WAIT_S),
+USES(service_stats_item, R(SERVICE), R(SERVED), R(NOSHOWS), R(UNSERVED), R(AVG_WAIT_S), R(P95_WAIT_S),
                     R(AVG_SERVICE_S));
 USES(counter_stats_item, R(COUNTER), R(SERVED), R(BUSY_S));
 

@@ -123,6 +123,7 @@ typedef enum {
     X(AT,            "at",             UINT, 0, FL_T_MAX_SECONDS, TEXT, NONE) \
     X(SERVED,        "served",         UINT, 0, 1000000, TEXT, NONE) \
     X(NOSHOWS,       "noshows",        UINT, 0, 1000000, TEXT, NONE) \
+    X(UNSERVED,      "unserved",       UINT, 0, 1000000, TEXT, NONE) \
     X(AVG_WAIT_S,    "avg_wait_s",     UINT, 0, 10000000, TEXT, NONE) \
     X(P95_WAIT_S,    "p95_wait_s",     UINT, 0, 10000000, TEXT, NONE) \
     X(AVG_SERVICE_S, "avg_service_s",  UINT, 0, 10000000, TEXT, NONE) \

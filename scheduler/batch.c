@@ -281,8 +281,8 @@ s_handle(batch_t *b, store_txn_t *txn, sched_request_t *r)
         }
     }
     const char *token = fl_msg_takes(req, FL_F_TOKEN) ? fl_msg_str(req, FL_F_TOKEN) : NULL;
-    op_t op = { .batch = b, .req = req, .now = b->now,
-                .role = sched_role_of(b->sched, r->caller, token) };
+    op_t op = { .batch = b, .req = req, .now = b->now };
+    op.role = sched_role_of(b->sched, r->caller, token, &op.binding);
     int rc;
     if (b->nested)
         rc = store_nested(txn, s_run_op, &op);
@@ -474,6 +474,22 @@ s_run_tick(store_txn_t *txn, void *arg)
         s_op_clear(&op);
         if (rc < 0 && rc != FL_E_NOT_FOUND)
             return rc;
+    }
+    /* tickets left waiting when their day ended */
+    const fl_config_t *config = b->sched->config;
+    for (size_t oi = 0; oi < config->office_count; oi++) {
+        op_t op = { .batch = b, .now = b->now, .role = SCHED_ROLE_ADMIN, .txn = txn };
+        const fl_office_t *office = &config->offices[oi];
+        size_t closed = 0;
+        rc = sched_close_past_days(&op, office, fl_zone_day(sched_zone(b->sched, (int) oi), b->now), &closed);
+        if (rc == 0)
+            rc = s_store_events(&op);
+        s_op_clear(&op);
+        if (rc < 0)
+            return rc;
+        if (closed)
+            fl_log(FL_LOG_INFO, "closing tickets of past days as unserved", FL_S("office", office->code),
+                   FL_U("tickets", closed), NULL);
     }
     /* stored replies past their day */
     due_t old = { .batch = b };

@@ -245,7 +245,7 @@ h_stats(op_t *op)
     fl_msg_set_empty(r, FL_F_BY_COUNTER);
     for (size_t s = 0; s < o->service_count; s++) {
         const char *code = o->services[s].code;
-        uint64_t served = 0, noshows = 0, wait_sum = 0, service_sum = 0;
+        uint64_t served = 0, noshows = 0, unserved = 0, wait_sum = 0, service_sum = 0;
         size_t nwaits = 0;
         for (size_t i = 0; i < d.n; i++) {
             const fl_msg_t *t = d.t[i];
@@ -268,12 +268,15 @@ h_stats(op_t *op)
                 service_sum += fl_msg_uint(t, FL_F_FINISHED) - fl_msg_uint(t, FL_F_STARTED);
             } else if (!strcmp(state, "no_show"))
                 noshows++;
+            else if (!strcmp(state, "unserved"))
+                unserved++;
         }
         qsort(waits, nwaits, sizeof *waits, s_cmp_u32);
         fl_msg_t *item = fl_msg_add_item(r, FL_F_BY_SERVICE);
         fl_msg_set_str(item, FL_F_SERVICE, code);
         fl_msg_set_uint(item, FL_F_SERVED, served);
         fl_msg_set_uint(item, FL_F_NOSHOWS, noshows);
+        fl_msg_set_uint(item, FL_F_UNSERVED, unserved);
         fl_msg_set_uint(item, FL_F_AVG_WAIT_S, nwaits ? wait_sum / nwaits : 0);
         fl_msg_set_uint(item, FL_F_P95_WAIT_S, nwaits ? waits[(nwaits * 95 + 99) / 100 - 1] : 0);
         fl_msg_set_uint(item, FL_F_AVG_SERVICE_S, served ? service_sum / served : 0);

@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "libfoleni/log.h"
@@ -292,22 +293,57 @@ sched_destroy(sched_t **self_p)
 
 typedef struct {
     sched_role_t role;
+    sched_binding_t binding;
     int64_t until;
 } role_entry_t;
 
+/* Read a counter certificate's binding.  A certificate whose metadata names
+ * an office that is not a code, or a counter that is not 1..999, binds to
+ * nothing valid: such a key is not taken as a counter's at all, rather than
+ * as one that may operate every counter. */
+static bool
+s_cert_binding(zcert_t *cert, sched_binding_t *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *office = zcert_meta(cert, "office"), *counter = zcert_meta(cert, "counter");
+    if (office && *office) {
+        size_t len = strlen(office);
+        if (len >= sizeof out->office || strspn(office, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != len)
+            return false;
+        memcpy(out->office, office, len + 1);
+    }
+    if (counter && *counter) {
+        char *end;
+        unsigned long n = strtoul(counter, &end, 10);
+        if (!out->office[0] || *end || n < 1 || n > 999)
+            return false;                   /* a counter number means nothing without its office */
+        out->counter = (unsigned) n;
+    }
+    return true;
+}
+
 static sched_role_t
-s_key_role(const sched_t *self, const char *caller)
+s_key_role(const sched_t *self, const char *caller, sched_binding_t *binding)
 {
     sched_t *me = (sched_t *) self;             /* the cache is not part of what callers see */
     int64_t now = zclock_mono();
     role_entry_t *e = zhashx_lookup(me->roles, caller);
-    if (e && e->until > now)
+    if (e && e->until > now) {
+        *binding = e->binding;
         return e->role;
+    }
     sched_role_t role = SCHED_ROLE_PUBLIC;
+    memset(binding, 0, sizeof *binding);
+    zcert_t *cert;
     if (self->admin_keys && zcertstore_lookup(self->admin_keys, caller))
         role = SCHED_ROLE_ADMIN;
-    else if (self->counter_keys && zcertstore_lookup(self->counter_keys, caller))
-        role = SCHED_ROLE_COUNTER;
+    else if (self->counter_keys && (cert = zcertstore_lookup(self->counter_keys, caller))) {
+        if (s_cert_binding(cert, binding))
+            role = SCHED_ROLE_COUNTER;
+        else
+            fl_log(FL_LOG_WARN, "counter certificate with a bad office or counter: not taken as a counter's",
+                   FL_S("key", caller), NULL);
+    }
     if (!e) {
         if (zhashx_size(me->roles) >= SCHED_ROLE_CACHE_MAX)
             zhashx_purge(me->roles);
@@ -316,15 +352,20 @@ s_key_role(const sched_t *self, const char *caller)
         zhashx_insert(me->roles, caller, e);
     }
     e->role = role;
+    e->binding = *binding;
     e->until = now + SCHED_ROLE_CACHE_MS;
     return role;
 }
 
 sched_role_t
-sched_role_of(const sched_t *self, const char *caller, const char *token)
+sched_role_of(const sched_t *self, const char *caller, const char *token, sched_binding_t *binding)
 {
+    sched_binding_t ignored;
+    if (!binding)
+        binding = &ignored;
+    memset(binding, 0, sizeof *binding);
     if (caller && *caller && (self->admin_keys || self->counter_keys)) {
-        sched_role_t role = s_key_role(self, caller);
+        sched_role_t role = s_key_role(self, caller, binding);
         if (role != SCHED_ROLE_PUBLIC)
             return role;
     }

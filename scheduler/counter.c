@@ -39,6 +39,14 @@ s_counter_load(op_t *op, counter_t *c)
     if (!(c->office = sched_office(op, fl_msg_str(op->req, FL_F_OFFICE), &c->oi)))
         return op->err.code;
     c->number = (unsigned) fl_msg_uint(op->req, FL_F_COUNTER);
+    const sched_binding_t *bound = &op->binding;
+    if (op->role == SCHED_ROLE_COUNTER && bound->office[0]
+        && (strcmp(bound->office, c->office->code) != 0 || (bound->counter && bound->counter != c->number))) {
+        if (bound->counter)
+            return sched_fail(op, FL_E_FORBIDDEN, "counter", "this key belongs to counter %u of %s",
+                              bound->counter, bound->office);
+        return sched_fail(op, FL_E_FORBIDDEN, "office", "this key belongs to the counters of %s", bound->office);
+    }
     c->key = store_key_counter(c->office->code, c->number);
     int rc = store_get_rec(op->txn, STORE_DB_COUNTERS, &c->key, FL_T_COUNTER_REC, &c->rec);
     if (rc == FL_E_NOT_FOUND)

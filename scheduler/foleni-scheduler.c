@@ -257,7 +257,10 @@ main(int argc, char **argv)
         fl_log(FL_LOG_ERROR, "cannot read the ID-hashing secret (at least 32 bytes)", FL_S("path", secret_path), NULL);
         goto done;
     }
-    if (!(config = fl_config_load(config_path, &err)) || !(store = store_open(data, NULL, &err))
+    /* The scheduler is the store's only writer: a second one on the same
+     * folder is refused (store.h, sole_writer). */
+    store_options_t store_opts = { .sole_writer = true };
+    if (!(config = fl_config_load(config_path, &err)) || !(store = store_open(data, &store_opts, &err))
         || !(sched = sched_new(store, config, secret, secret_len, &auth, s_now(), &err))
         || !(security = fl_security_from_env(&err))) {
         fl_log(FL_LOG_ERROR, "cannot start", FL_S("reason", err.message), NULL);

@@ -48,6 +48,7 @@ typedef struct {
     store_txn_t *txn;
     const fl_msg_t *req;
     sched_role_t role;
+    sched_binding_t binding;        /* the counter a counter key may operate */
     int64_t now;
     fl_msg_t *reply;                /* set by a successful handler, or: */
     uint8_t *raw_reply;             /* a reply the handler encoded itself (malloc'd) */
@@ -118,6 +119,14 @@ typedef struct {
 
 int  sched_waiting_load(op_t *op, const fl_office_t *office, uint32_t day, sched_waiting_t *out);
 void sched_waiting_free(sched_waiting_t *w);
+
+/*  The end of a day: tickets of the office still waiting from a day before
+ *  today (the office's local day) are closed as "unserved", their finish time
+ *  now, and leave the waiting index; one "day_closed" event is queued when
+ *  any were.  At most 256 per call (the next tick takes the rest).  A
+ *  checked-in appointment's booking stays checked_in: the citizen came.
+ *  *closed gets the number closed.  0 or a store error. */
+int sched_close_past_days(op_t *op, const fl_office_t *office, uint32_t today, size_t *closed);
 
 /*  Counters of the office open now for service (and whether it serves it). */
 unsigned sched_open_counters(op_t *op, const char *office, const char *service);

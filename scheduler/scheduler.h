@@ -96,11 +96,21 @@ int sched_batch(sched_t *self, sched_request_t *reqs, size_t n, int64_t now,
 void sched_events_free(sched_event_t *events, size_t n);
 
 /*  Periodic work at `now`: expire held bookings whose time is up (freeing
- *  their places) and forget stored replies older than SCHED_IDEM_TTL_S.  Adds
+ *  their places), close tickets left waiting from an earlier day as
+ *  "unserved", and forget stored replies older than SCHED_IDEM_TTL_S.  Adds
  *  events like sched_batch.  Returns 0 or FL_E_STORE. */
 int sched_tick(sched_t *self, int64_t now, sched_event_t **events, size_t *nevents);
 
-/*  The role a caller has (for tests and logs). */
-sched_role_t sched_role_of(const sched_t *self, const char *caller, const char *token);
+/*  What a counter's CURVE key is bound to: the certificate's metadata
+ *  "office" and "counter" (foleni-keygen --office --counter).  An empty office
+ *  means any office; counter 0 any counter of it.  Tokens are never bound. */
+typedef struct {
+    char office[16];
+    unsigned counter;
+} sched_binding_t;
+
+/*  The role a caller has; binding (may be NULL) gets what a counter key is
+ *  bound to, or an empty binding. */
+sched_role_t sched_role_of(const sched_t *self, const char *caller, const char *token, sched_binding_t *binding);
 
 #endif

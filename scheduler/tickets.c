@@ -202,6 +202,62 @@ sched_ticket_reply(op_t *op, const fl_msg_t *t)
     return r;
 }
 
+/* ---- the end of a day ---- */
+
+#define S_CLOSE_MAX 256             /* tickets closed per office per tick: bounds the transaction */
+
+typedef struct {
+    uint32_t today;
+    store_key_t keys[S_CLOSE_MAX];
+    size_t n;
+} past_t;
+
+/* Collect waiting entries of days before today; keys sort by day within the
+ * office, so the first entry of today (or later) ends the scan. */
+static int
+s_collect_past(const uint8_t *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    (void) val; (void) vlen;
+    past_t *p = arg;
+    if (klen < STORE_CODE_WIDTH + 4 || store_be_get(key + STORE_CODE_WIDTH, 4) >= p->today || p->n == S_CLOSE_MAX)
+        return 1;
+    p->keys[p->n].len = klen;
+    memcpy(p->keys[p->n].b, key, klen);
+    p->n++;
+    return 0;
+}
+
+int
+sched_close_past_days(op_t *op, const fl_office_t *office, uint32_t today, size_t *closed)
+{
+    *closed = 0;
+    past_t *p = calloc(1, sizeof *p);
+    if (!p)
+        return FL_E_NOMEM;
+    p->today = today;
+    store_key_t prefix = store_key_office(office->code);
+    int rc = store_scan(op->txn, STORE_DB_WAITING, &prefix, NULL, s_collect_past, p);
+    rc = rc < 0 ? rc : 0;
+    for (size_t i = 0; rc == 0 && i < p->n; i++) {
+        fl_msg_t *t = NULL;
+        rc = store_get_rec(op->txn, STORE_DB_TICKETS, &p->keys[i], FL_T_TICKET_REC, &t);
+        if (rc == 0 && !strcmp(fl_msg_str(t, FL_F_STATE), "waiting")) {
+            fl_msg_set_str(t, FL_F_STATE, "unserved");
+            fl_msg_set_uint(t, FL_F_FINISHED, (uint64_t) op->now);
+            if ((rc = store_put_rec(op->txn, STORE_DB_TICKETS, &p->keys[i], t)) == 0)
+                ++*closed;
+        } else if (rc == FL_E_NOT_FOUND)
+            rc = 0;                 /* an index entry without its ticket: just drop it */
+        fl_msg_destroy(&t);
+        if (rc == 0)
+            rc = store_del(op->txn, STORE_DB_WAITING, &p->keys[i]);
+    }
+    free(p);
+    if (rc == 0 && *closed && !sched_emit(op, office->code, "day_closed"))
+        rc = FL_E_NOMEM;
+    return rc;
+}
+
 /* ---- issuing ---- */
 
 /* A new waiting ticket for service at office today, stored and indexed. */

@@ -217,7 +217,9 @@ main(int argc, char **argv)
     }
 
     fl_error_t err;
-    store_options_t opts = { .read_only = strcmp(cmd, "init") != 0 };
+    /* init writes, so it is refused beside a running scheduler like a second
+     * scheduler would be; everything else only reads. */
+    store_options_t opts = { .read_only = strcmp(cmd, "init") != 0, .sole_writer = true };
     store_t *store = store_open(data, &opts, &err);
     if (!store) {
         fprintf(stderr, "foleni-store: %s\n", err.message);

@@ -14,8 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "libfoleni/log.h"
 
@@ -28,6 +31,7 @@ struct store {
     unsigned stale_cleared;
     unsigned growths;
     unsigned schema;
+    int      writer_lock;       /* fd holding writer.lock's flock, or -1 */
 };
 
 struct store_txn {
@@ -168,6 +172,43 @@ s_read_schema(store_t *self, MDB_txn *txn, fl_error_t *err)
     return 0;
 }
 
+/* Take writer.lock for a sole writer (see store_open in store.h).  flock
+ * rather than fcntl locks: an flock belongs to the open file, so it is held
+ * as long as this descriptor and released by the kernel if the process dies,
+ * and a second open in the same process conflicts too. */
+static int
+s_lock_writer(store_t *self, fl_error_t *err)
+{
+    char lock_path[4096];
+    snprintf(lock_path, sizeof lock_path, "%s/writer.lock", self->path);
+    int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return fl_error_set(err, FL_E_IO, "", "%s: cannot open the writer lock: %s", lock_path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int why = errno;
+        char holder[32] = "";
+        ssize_t n = pread(fd, holder, sizeof holder - 1, 0);
+        holder[n > 0 ? n : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        close(fd);
+        if (why == EWOULDBLOCK)
+            return fl_error_set(err, FL_E_CONFLICT, "",
+                                "%s is in use by another scheduler (pid %s): stop it first, "
+                                "or give this one its own --data folder", self->path,
+                                holder[0] ? holder : "unknown");
+        return fl_error_set(err, FL_E_IO, "", "%s: cannot lock: %s", lock_path, strerror(why));
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%ld\n", (long) getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t) len, 0) != len) {
+        int why = errno;
+        close(fd);
+        return fl_error_set(err, FL_E_IO, "", "%s: cannot write the pid: %s", lock_path, strerror(why));
+    }
+    self->writer_lock = fd;
+    return 0;
+}
+
 store_t *
 store_open(const char *path, const store_options_t *opts, fl_error_t *err)
 {
@@ -181,6 +222,7 @@ store_open(const char *path, const store_options_t *opts, fl_error_t *err)
         return NULL;
     }
     self->read_only = opts->read_only;
+    self->writer_lock = -1;
     self->map_size = opts->map_size ? opts->map_size : STORE_DEFAULT_MAP_SIZE;
 
     struct stat st;
@@ -200,6 +242,9 @@ store_open(const char *path, const store_options_t *opts, fl_error_t *err)
         fl_error_set(err, FL_E_IO, "", "%s: not a directory", path);
         goto fail;
     }
+
+    if (opts->sole_writer && !self->read_only && s_lock_writer(self, err))
+        goto fail;
 
     int rc = mdb_env_create(&self->env);
     if (rc) { s_lmdb_error(err, rc, "mdb_env_create"); goto fail; }
@@ -257,6 +302,8 @@ store_open(const char *path, const store_options_t *opts, fl_error_t *err)
 fail:
     if (self->env)
         mdb_env_close(self->env);
+    if (self->writer_lock >= 0)
+        close(self->writer_lock);
     free(self->path);
     free(self);
     return NULL;
@@ -269,6 +316,8 @@ store_destroy(store_t **self_p)
         return;
     store_t *self = *self_p;
     mdb_env_close(self->env);
+    if (self->writer_lock >= 0)
+        close(self->writer_lock);          /* releases the flock */
     free(self->path);
     free(self);
     *self_p = NULL;

@@ -71,13 +71,24 @@ typedef struct store_txn store_txn_t;
 typedef struct {
     size_t map_size;            /* initial map size; 0 = STORE_DEFAULT_MAP_SIZE */
     bool   read_only;           /* for tools beside a running scheduler */
+    bool   sole_writer;         /* the scheduler: refuse to open if another sole
+                                 * writer has this store open (see store_open) */
 } store_options_t;
 
 /*  Open (creating if needed, unless read_only) the store in directory path.
  *  Clears stale reader slots left by dead processes (mdb_reader_check), opens
  *  every named database in one transaction and records or checks the schema
  *  version.  opts may be NULL for defaults.
- *  Returns the store, or NULL with err: FL_E_VERSION (written by a newer
+ *
+ *  With opts->sole_writer the store also takes an exclusive lock on the file
+ *  `writer.lock` in the directory (flock, released by store_destroy or when
+ *  the process dies) and writes its pid there.  The scheduler keeps state in
+ *  memory between batches (event seq, ticket numbers, counters' calls), so
+ *  two schedulers on one store would hand out the same numbers; LMDB alone
+ *  would let them both write.  Tools that only read do not take the lock.
+ *
+ *  Returns the store, or NULL with err: FL_E_CONFLICT (sole_writer, and
+ *  another process holds the lock: the message gives its pid), FL_E_VERSION (written by a newer
  *  Foleni: the message says which versions), FL_E_NOT_FOUND (read_only and no
  *  store there), FL_E_IO / FL_E_STORE (LMDB's reason in the message). */
 store_t *store_open(const char *path, const store_options_t *opts, fl_error_t *err);

@@ -419,7 +419,12 @@ END_TEST
 static void
 s_keygen(const char *dir, const char *name)
 {
-    const char *argv[] = { tu_bin("foleni-keygen"), "--dir", dir, name, NULL };
+    /* counter3's key is bound to counter 3 of NBIGPO (certificate metadata) */
+    bool bound = !strcmp(name, "counter3");
+    const char *argv[] = { tu_bin("foleni-keygen"), "--dir", dir, bound ? "--office" : name, "NBIGPO",
+                           "--counter", "3", name, NULL };
+    if (!bound)
+        argv[4] = NULL;
     int pid = tu_spawn(NULL, argv);
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -495,6 +500,9 @@ START_TEST(test_curve_key_identifies_the_counter_and_a_stranger_is_told_plainly)
             break;
     }
     ASSERT_RUN(r, 0, "Counter 3 open for IDCARD, BIRTH");
+    /* the same key on another counter: its certificate binds it to counter 3 */
+    s_counter(&st, NULL, &r, "--counter 1 open");
+    ASSERT_ERR(r, 4, "this key belongs to counter 3 of NBIGPO");
     /* a key the broker does not know: refused at the door */
     snprintf(path, sizeof path, "%s/stranger.cert", keys);
     setenv("FOLENI_CURVE_CERT", path, 1);

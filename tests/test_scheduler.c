@@ -770,6 +770,56 @@ START_TEST(test_counter_transitions)
 }
 END_TEST
 
+/* Tickets still waiting when the office's day ends are closed as "unserved"
+   at the first tick of the next local day: the day's statistics count them, the
+   waiting index lets them go (the store check agrees), one event tells boards,
+   and the next day's queue starts empty. */
+START_TEST(test_tickets_left_waiting_are_closed_unserved_when_the_day_ends)
+{
+    fx_t fx = { 0 };
+    fx_start(&fx, TUE_0900);
+    for (int i = 0; i < 3; i++) {
+        fl_msg_t *t = fx_walkin(&fx, TUE_0900 + i, "PASSPORT", "none");
+        ck_assert_str_eq(s_code(t), "ok");
+        fl_msg_destroy(&t);
+    }
+    fx_open_counter(&fx, TUE_0900, 1, "\"PASSPORT\"");
+    ck_assert_str_eq(fx_next(&fx, TUE_0900 + MINUTES(5), 1), "P-001");
+    sched_event_t *events;
+    size_t n;
+    ck_assert_int_eq(sched_tick(fx.s, TUE_0900 + MINUTES(14 * 60 + 59), &events, &n), 0);   /* 23:59 Tuesday */
+    ck_assert_uint_eq(n, 0);
+    sched_events_free(events, n);
+    ck_assert_int_eq(sched_tick(fx.s, TUE_0900 + MINUTES(15 * 60) + 30, &events, &n), 0);   /* 00:00:30 Wednesday */
+    ck_assert_uint_eq(n, 1);
+    ck_assert_str_eq(events[0].topic, "NBI.day_closed");
+    fl_msg_t *e = fl_msg_decode(events[0].body, events[0].len, NULL);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_str_eq(fl_msg_str(e, FL_F_KIND), "day_closed");
+    fl_msg_destroy(&e);
+    sched_events_free(events, n);
+    ck_assert_int_eq(sched_tick(fx.s, TUE_0900 + MINUTES(15 * 60) + 31, &events, &n), 0);   /* nothing more to close */
+    ck_assert_uint_eq(n, 0);
+    sched_events_free(events, n);
+
+    fl_msg_t *stats = fx_call(&fx, TUE_0900 + MINUTES(24 * 60), "{\"type\":\"stats\",\"office\":\"NBI\","
+                              "\"day\":20261201,\"token\":\"admin-secret\"}");
+    ck_assert_str_eq(s_code(stats), "ok");
+    fl_msg_t *passport = fl_msg_item(stats, FL_F_BY_SERVICE, 0);
+    ck_assert_str_eq(fl_msg_str(passport, FL_F_SERVICE), "PASSPORT");
+    ck_assert_uint_eq(fl_msg_uint(passport, FL_F_SERVED), 1);
+    ck_assert_uint_eq(fl_msg_uint(passport, FL_F_UNSERVED), 2);
+    fl_msg_destroy(&stats);
+    /* Wednesday: a fresh queue; yesterday's P-002 and P-003 are not called */
+    fl_msg_t *t = fx_walkin(&fx, TUE_0900 + MINUTES(24 * 60), "PASSPORT", "none");
+    ck_assert_str_eq(fl_msg_str(t, FL_F_TICKET), "P-001");
+    fl_msg_destroy(&t);
+    ck_assert_str_eq(fx_next(&fx, TUE_0900 + MINUTES(24 * 60 + 1), 1), "P-001");
+    ck_assert_str_eq(fx_next(&fx, TUE_0900 + MINUTES(24 * 60 + 2), 1), "");
+    fx_end(&fx);
+}
+END_TEST
+
 /* A citizen who checks in 20 minutes before a 09:30 slot and is called at 09:35 waited
    5 minutes, not 25: the day's statistics count from the later of arrival and slot. */
 START_TEST(test_stats_count_an_early_appointment_wait_from_its_slot)
@@ -889,6 +939,7 @@ make_suite(void)
     tcase_add_test(tc, test_one_failure_in_a_batch_fails_alone);
     tcase_add_test(tc, test_event_seq_keeps_rising_across_a_restart);
     tcase_add_test(tc, test_counter_transitions);
+    tcase_add_test(tc, test_tickets_left_waiting_are_closed_unserved_when_the_day_ends);
     tcase_add_test(tc, test_stats_count_an_early_appointment_wait_from_its_slot);
     tcase_add_test(tc, test_wait_estimate_uses_position_average_and_open_counters);
     tcase_add_test(tc, test_slots_follow_daylight_saving);

@@ -605,6 +605,61 @@ END_TEST
 
 /* ---- crash, backup, check ---- */
 
+/* A second scheduler on one store is refused, and a scheduler killed with
+ * SIGKILL leaves no lock behind: its restart opens the store at once. */
+START_TEST(test_sole_writer_refuses_a_second_and_frees_on_death)
+{
+    char *dir = tu_tempdir();
+    store_options_t sole = { .sole_writer = true };
+    fl_error_t err;
+    store_t *first = store_open(dir, &sole, &err);
+    ck_assert_ptr_nonnull(first);
+
+    ck_assert_ptr_null(store_open(dir, &sole, &err));         /* same process, second open */
+    ck_assert_int_eq(err.code, FL_E_CONFLICT);
+    char pid[32];
+    snprintf(pid, sizeof pid, "(pid %ld)", (long) getpid());
+    ck_assert_msg(strstr(err.message, "another scheduler") && strstr(err.message, pid), "%s", err.message);
+
+    store_options_t ro = { .read_only = true };                /* readers are not refused */
+    store_t *reader = store_open(dir, &ro, &err);
+    ck_assert_ptr_nonnull(reader);
+    store_destroy(&reader);
+    store_destroy(&first);
+
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {                       /* holds the lock until killed */
+        close(fds[0]);
+        store_t *s = store_open(dir, &sole, NULL);
+        char ready = s ? 'y' : 'n';
+        if (write(fds[1], &ready, 1) != 1)
+            _exit(4);
+        pause();
+        _exit(0);
+    }
+    close(fds[1]);
+    char ready = 0;
+    ck_assert_int_eq(read(fds[0], &ready, 1), 1);
+    close(fds[0]);
+    ck_assert_int_eq(ready, 'y');
+    ck_assert_ptr_null(store_open(dir, &sole, &err));
+    ck_assert_int_eq(err.code, FL_E_CONFLICT);
+    snprintf(pid, sizeof pid, "(pid %ld)", (long) child);
+    ck_assert_msg(strstr(err.message, pid), "%s", err.message);
+
+    kill(child, SIGKILL);
+    int status;
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    store_t *again = store_open(dir, &sole, &err);
+    ck_assert_msg(again != NULL, "%s", err.message);
+    store_destroy(&again);
+    tu_rmtree(dir);
+}
+END_TEST
+
 START_TEST(test_sigkill_loses_no_reported_commit)
 {
     char *dir = tu_tempdir();
@@ -894,6 +949,7 @@ make_suite(void)
     tcase_add_test(tc, test_failed_write_changes_nothing_and_nested_failure_fails_alone);
     tcase_add_test(tc, test_last_finds_the_newest_event_of_each_office);
     tcase_add_test(tc, test_sigkill_loses_no_reported_commit);
+    tcase_add_test(tc, test_sole_writer_refuses_a_second_and_frees_on_death);
     tcase_add_test(tc, test_backup_is_a_consistent_openable_copy);
     tcase_add_test(tc, test_stale_reader_of_a_killed_process_is_cleared_at_open);
     tcase_add_loop_test(tc, test_check_finds_each_planted_inconsistency, 0, 5);
