@@ -33,6 +33,8 @@ s_usage(FILE *out)
         "                            lookup, tickets); 0 turns limiting off [20]\n"
         "      --rate-per-minute N   refill of that budget      [30]\n"
         "      --per-ip N            connections per address, 0: no limit [64]\n"
+        "      --trust-proxy A[,A..] reverse proxies (IP addresses) whose X-Forwarded-For\n"
+        "                            names the client for rate limits and the access log\n"
         "      --connections N       connections in all        [10000]\n"
         "      --timeout S           idle connection timeout   [30]\n"
         "      --scheduler-timeout-ms N  per attempt           [2500]\n"
@@ -82,7 +84,7 @@ main(int argc, char **argv)
         .scheduler_retries = 1,
     };
     fl_log_level_t level = FL_LOG_INFO;
-    enum { O_BURST = 256, O_RATE, O_PERIP, O_CONNS, O_TIMEOUT, O_STIMEOUT, O_NOLOG, O_LEVEL };
+    enum { O_BURST = 256, O_RATE, O_PERIP, O_CONNS, O_TIMEOUT, O_STIMEOUT, O_NOLOG, O_LEVEL, O_TRUST };
     static const struct option longopts[] = {
         { "port", required_argument, NULL, 'p' }, { "address", required_argument, NULL, 'a' },
         { "broker", required_argument, NULL, 'e' }, { "www", required_argument, NULL, 'w' },
@@ -90,7 +92,7 @@ main(int argc, char **argv)
         { "per-ip", required_argument, NULL, O_PERIP }, { "connections", required_argument, NULL, O_CONNS },
         { "timeout", required_argument, NULL, O_TIMEOUT },
         { "scheduler-timeout-ms", required_argument, NULL, O_STIMEOUT },
-        { "no-access-log", no_argument, NULL, O_NOLOG }, { "log-level", required_argument, NULL, O_LEVEL },
+        { "no-access-log", no_argument, NULL, O_NOLOG }, { "trust-proxy", required_argument, NULL, O_TRUST }, { "log-level", required_argument, NULL, O_LEVEL },
         { "help", no_argument, NULL, 'h' }, { 0 }
     };
     int opt;
@@ -109,6 +111,7 @@ main(int argc, char **argv)
         case O_TIMEOUT: ok = s_num(optarg, 1, 3600, &n); opts.timeout_s = (unsigned) n; break;
         case O_STIMEOUT: ok = s_num(optarg, 10, 600000, &n); opts.scheduler_timeout_ms = (int) n; break;
         case O_NOLOG: opts.access_log = false; break;
+        case O_TRUST: opts.trust_proxy = optarg; break;
         case O_LEVEL: ok = fl_log_level_parse(optarg, &level) == 0; break;
         case 'h': s_usage(stdout); return 0;
         default: s_usage(stderr); return 2;

@@ -56,6 +56,23 @@ void limits_destroy(limits_t **self_p);
 /*  Take one token for ip at now (seconds); false (and *retry_after_s) when empty. */
 bool limits_take(limits_t *self, const char *ip, double now, unsigned *retry_after_s);
 
+/* ---- forwarded.c: the client's address behind a trusted proxy ---- */
+#define FORWARDED_TRUST_MAX  16         /* proxies named in --trust-proxy */
+#define FORWARDED_HEADER_MAX 1024       /* a longer X-Forwarded-For is ignored */
+#define FORWARDED_HOPS_MAX   16         /* entries read from the right */
+typedef struct {
+    struct in6_addr addr[FORWARDED_TRUST_MAX];   /* IPv4 as ::ffff:a.b.c.d */
+    size_t n;
+} forwarded_trust_t;
+/*  Parse "ADDR[,ADDR...]" (IPv4 or IPv6 literals).  0, or FL_E_INVALID. */
+int forwarded_trust_parse(const char *list, forwarded_trust_t *out);
+/*  Whether the TCP peer is one of the trusted proxies. */
+bool forwarded_is_trusted(const forwarded_trust_t *trust, const struct sockaddr *peer);
+/*  The client address in an X-Forwarded-For header that a trusted proxy sent:
+ *  the rightmost entry that is not a trusted proxy.  true with out filled, or
+ *  false (no header, too long, a malformed entry before a client was found). */
+bool forwarded_client(const forwarded_trust_t *trust, const char *header, char *out, size_t cap);
+
 /* ---- metrics.c ---- */
 typedef struct metrics metrics_t;
 metrics_t *metrics_new(void);

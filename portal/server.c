@@ -27,6 +27,7 @@ struct portal {
     int64_t next_ping_us;
     request_t *spare;               /* finished requests kept for reuse */
     size_t nspare;
+    forwarded_trust_t trust;        /* proxies whose X-Forwarded-For is believed */
 };
 
 /* libmicrohttpd's memory per connection (its default is 32 KiB).  It clears
@@ -133,13 +134,19 @@ s_page(portal_t *self, request_t *req)
 /* ---- the access handler ---- */
 
 /* The client's address as text, worked out when first needed (the rate limit
- * and the access log use it; most requests with both off never do). */
+ * and the access log use it; most requests with both off never do).  From a
+ * trusted proxy, the address it forwarded (forwarded.c). */
 static const char *
-s_ip(request_t *req)
+s_ip(portal_t *self, request_t *req)
 {
     if (!req->ip[0]) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        if (ci && ci->client_addr && forwarded_is_trusted(&self->trust, ci->client_addr)
+            && forwarded_client(&self->trust, MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                                          "X-Forwarded-For"),
+                                req->ip, sizeof req->ip))
+            return req->ip;
         if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
             inet_ntop(AF_INET, &((const struct sockaddr_in *) ci->client_addr)->sin_addr, req->ip, sizeof req->ip);
         else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)
@@ -162,7 +169,7 @@ s_route(portal_t *self, request_t *req)
     routes_handle(&self->ctx, req, &res);
     unsigned retry;
     if (res.msg && self->opts.rate_burst && s_limited_route(req->route)
-        && !limits_take(self->ctx.limits, s_ip(req), (double) zclock_usecs() / 1e6, &retry)) {
+        && !limits_take(self->ctx.limits, s_ip(self, req), (double) zclock_usecs() / 1e6, &retry)) {
         fl_msg_destroy(&res.msg);
         routes_error(&res, 429, "rate_limited", "too many requests from this address; try again shortly", "");
         res.retry_after = retry;
@@ -285,7 +292,7 @@ s_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_Req
         double seconds = (double) (zclock_usecs() - req->started_us) / 1e6;
         metrics_request(self->ctx.metrics, req->route, req->status, seconds);
         if (self->opts.access_log)
-            fl_log(FL_LOG_INFO, "http", FL_S("ip", s_ip(req)), FL_S("method", req->method),
+            fl_log(FL_LOG_INFO, "http", FL_S("ip", s_ip(self, req)), FL_S("method", req->method),
                    FL_S("route", route_name(req->route)), FL_U("status", req->status),
                    FL_U("us", (uint64_t) (seconds * 1e6)), NULL);
     }
@@ -385,6 +392,11 @@ portal_new(const portal_options_t *opts, fl_error_t *err)
     }
     if (!(self->ctx.pages = pages_new(opts->www, err)))
         goto fail;
+    if (opts->trust_proxy && *opts->trust_proxy && forwarded_trust_parse(opts->trust_proxy, &self->trust)) {
+        fl_error_set(err, FL_E_INVALID, "trust-proxy", "%s: not a list of up to %d IP addresses",
+                     opts->trust_proxy, FORWARDED_TRUST_MAX);
+        goto fail;
+    }
     fl_client_options_t copts = { .timeout_ms = self->opts.scheduler_timeout_ms,
                                   .retries = self->opts.scheduler_retries, .max_outstanding = 65536 };
     if (!(self->client = fl_client_new(opts->broker, opts->security, &copts, err)))

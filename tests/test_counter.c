@@ -41,16 +41,6 @@ typedef struct {
     char err[OUT_MAX];
 } run_t;
 
-static void
-s_slurp(const char *path, char *buf, size_t cap)
-{
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-}
-
 /* Run argv (argv[0] a path), stdout and stderr to files in dir; FOLENI_*
  * variables of the test's environment are not passed on. */
 static int
@@ -86,8 +76,8 @@ s_exec(const char *dir, const char *const *argv, run_t *r)
         zclock_sleep(5);
         waited += 5;
     }
-    s_slurp(out, r->out, sizeof r->out);
-    s_slurp(err, r->err, sizeof r->err);
+    tu_read_file(out, r->out, sizeof r->out);
+    tu_read_file(err, r->err, sizeof r->err);
     r->code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return r->code;
 }
@@ -626,7 +616,7 @@ s_screen_quit(tmux_t *t)
         struct stat sb;
         if (stat(t->exit_file, &sb) == 0 && sb.st_size > 0) {
             char code[16];
-            s_slurp(t->exit_file, code, sizeof code);
+            tu_read_file(t->exit_file, code, sizeof code);
             ck_assert_msg(atoi(code) == 0, "foleni-counter exited with %s", code);
             s_sh("tmux -S '%s' kill-server 2>/dev/null", t->sock);
             s_live_tmux[0] = '\0';

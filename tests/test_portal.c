@@ -34,6 +34,9 @@ typedef struct {
     char base[64];
 } fx_t;
 
+static const char *s_trust_proxy;      /* --trust-proxy for the next portal started */
+static const char *s_forwarded_for;    /* X-Forwarded-For for the next requests */
+
 static void
 s_portal_start(fx_t *fx, const char *burst)
 {
@@ -43,7 +46,8 @@ s_portal_start(fx_t *fx, const char *burst)
     snprintf(fx->base, sizeof fx->base, "http://127.0.0.1:%d", fx->port);
     snprintf(log, sizeof log, "%s/portal.log", fx->st.dir);
     const char *argv[] = { tu_bin("foleni-portal"), "-p", port, "-e", fx->st.endpoint, "-w", "portal/www",
-                           "--rate-burst", burst, "--scheduler-timeout-ms", "1000", NULL };
+                           "--rate-burst", burst, "--scheduler-timeout-ms", "1000",
+                           s_trust_proxy ? "--trust-proxy" : NULL, s_trust_proxy, NULL };
     fx->pid = tu_spawn(log, argv);
 }
 
@@ -65,6 +69,11 @@ s_http(fx_t *fx, const char *method, const char *path, const char *body, char **
     curl_easy_setopt(c, CURLOPT_HEADERDATA, hmem);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    char xff[256];
+    if (s_forwarded_for) {
+        snprintf(xff, sizeof xff, "X-Forwarded-For: %s", s_forwarded_for);
+        h = curl_slist_append(h, xff);
+    }
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -360,6 +369,54 @@ START_TEST(test_rate_limit_answers_429)
     ck_assert_int_eq(last, 429);
     ck_assert(atoi(retry) >= 1);
     ck_assert_int_eq(s_http(&fx, "GET", "/api/offices", NULL, NULL, NULL), 200);   /* reading is not limited */
+    /* X-Forwarded-For from a peer that is not a trusted proxy changes nothing */
+    s_forwarded_for = "198.51.100.7";
+    ck_assert_int_eq(s_http(&fx, "POST", "/api/offices/NBI/tickets", "{\"service\":\"PASSPORT\"}", NULL, NULL), 429);
+    s_forwarded_for = NULL;
+    fx_stop(&fx);
+}
+END_TEST
+
+/* Behind a trusted proxy each citizen has a bucket of their own: the address
+ * the proxy forwarded, read from the right, so what a client writes into the
+ * header itself cannot move it to a fresh bucket. */
+static long
+s_ticket_from(fx_t *fx, const char *forwarded_for)
+{
+    s_forwarded_for = forwarded_for;
+    long status = s_http(fx, "POST", "/api/offices/NBI/tickets", "{\"service\":\"PASSPORT\"}", NULL, NULL);
+    s_forwarded_for = NULL;
+    return status;
+}
+
+START_TEST(test_rate_limit_behind_a_trusted_proxy_is_per_forwarded_client)
+{
+    fx_t fx = { 0 };
+    s_trust_proxy = "10.9.8.7,127.0.0.1";
+    fx_start(&fx, "2");
+    s_trust_proxy = NULL;
+    ck_assert_int_eq(s_ticket_from(&fx, "203.0.113.5"), 201);
+    ck_assert_int_eq(s_ticket_from(&fx, "203.0.113.5"), 201);
+    ck_assert_int_eq(s_ticket_from(&fx, "203.0.113.5"), 429);
+    ck_assert_int_eq(s_ticket_from(&fx, "198.51.100.7"), 201);                /* another citizen */
+    ck_assert_int_eq(s_ticket_from(&fx, "198.51.100.99, 203.0.113.5"), 429);   /* a forged left part */
+    ck_assert_int_eq(s_ticket_from(&fx, "203.0.113.5, 10.9.8.7"), 429);       /* through two proxies */
+    ck_assert_int_eq(s_ticket_from(&fx, "2001:db8::1"), 201);
+    /* no header, or one that does not parse: the proxy's own address counts */
+    ck_assert_int_eq(s_ticket_from(&fx, NULL), 201);
+    ck_assert_int_eq(s_ticket_from(&fx, "not-an-address"), 201);
+    ck_assert_int_eq(s_ticket_from(&fx, "203.0.113.5 junk"), 429);       /* the proxy's bucket, now empty */
+    /* a bad --trust-proxy stops the portal at start, saying why */
+    char log[600];
+    snprintf(log, sizeof log, "%s/bad.log", fx.st.dir);
+    const char *argv[] = { tu_bin("foleni-portal"), "-p", "0", "-e", fx.st.endpoint, "-w", "portal/www",
+                           "--trust-proxy", "10.0.0.300", NULL };
+    int pid = tu_spawn(log, argv), status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+    char text[4096];
+    tu_read_file(log, text, sizeof text);
+    ck_assert_msg(strstr(text, "not a list of up to 16 IP addresses"), "%s", text);
     fx_stop(&fx);
 }
 END_TEST
@@ -453,6 +510,7 @@ make_suite(void)
     tcase_add_test(tc, test_bad_input_gets_4xx_with_a_message_and_changes_nothing);
     tcase_add_test(tc, test_scheduler_stopped_503_then_recovers);
     tcase_add_test(tc, test_rate_limit_answers_429);
+    tcase_add_test(tc, test_rate_limit_behind_a_trusted_proxy_is_per_forwarded_client);
     tcase_add_test(tc, test_pages_health_metrics_and_security_headers);
     tcase_add_test(tc, test_headers_up_to_12_kib_pass_larger_get_431);
     suite_add_tcase(s, tc);

@@ -67,6 +67,17 @@ tu_unhex(const char *hex, uint8_t *out, size_t cap)
     return half < 0 ? (long) n : -1;
 }
 
+size_t
+tu_read_file(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+    return n;
+}
+
 int
 tu_free_port(void)
 {

@@ -34,6 +34,10 @@ int tu_free_port(void);
  *  FOLENI_BIN is unset. */
 const char *tu_bin(const char *name);
 
+/*  Read up to cap - 1 bytes of the file at path into buf, NUL-terminated
+ *  (empty when the file cannot be read).  Returns the bytes read. */
+size_t tu_read_file(const char *path, char *buf, size_t cap);
+
 /*  Start argv[0] with argv as a real process, its stdout and stderr appended
  *  to log_path (or /dev/null when NULL).  Returns the pid.  The child is
  *  exec'd at once, so no ZeroMQ context crosses the fork. */
