@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "libfoleni/log.h"
 #include "store/check.h"
@@ -227,6 +228,18 @@ sched_new(store_t *store, const fl_config_t *config, const uint8_t *secret, size
     }
     if (auth)
         self->auth = *auth;
+    /* CZMQ's certificate store treats a missing folder as an empty one: a typo
+     * would start a scheduler that refuses every counter.  Say so instead. */
+    const char *dirs[2][2] = { { self->auth.counter_keys_dir, "counter_keys" },
+                               { self->auth.admin_keys_dir, "admin_keys" } };
+    for (int i = 0; i < 2; i++) {
+        struct stat st;
+        if (dirs[i][0] && (stat(dirs[i][0], &st) != 0 || !S_ISDIR(st.st_mode))) {
+            fl_error_set(err, FL_E_IO, dirs[i][1], "%s: no such folder of %s certificates", dirs[i][0],
+                         i == 0 ? "counter" : "administrator");
+            goto fail;
+        }
+    }
     if (self->auth.counter_keys_dir && !(self->counter_keys = zcertstore_new(self->auth.counter_keys_dir))) {
         fl_error_set(err, FL_E_IO, "counter_keys", "%s: cannot read counter certificates", self->auth.counter_keys_dir);
         goto fail;

@@ -820,6 +820,30 @@ START_TEST(test_tickets_left_waiting_are_closed_unserved_when_the_day_ends)
 }
 END_TEST
 
+/* A --counter-keys or --admin-keys folder that does not exist stops the
+   scheduler at start, instead of running one that refuses every counter. */
+START_TEST(test_a_missing_key_folder_is_refused_at_start)
+{
+    fx_t fx = { 0 };
+    fx_start(&fx, TUE_0900);
+    fx_stop(&fx);
+    fl_error_t err;
+    ck_assert_ptr_nonnull(fx.store = store_open(fx.dir, NULL, &err));
+    for (int i = 0; i < 2; i++) {
+        sched_auth_t auth = { .counter_keys_dir = i == 0 ? "/nonexistent/counters" : NULL,
+                              .admin_keys_dir = i == 1 ? "/nonexistent/admins" : NULL };
+        ck_assert_ptr_null(sched_new(fx.store, fx.cfg, s_secret, sizeof s_secret, &auth, TUE_0900, &err));
+        ck_assert_int_eq(err.code, FL_E_IO);
+        ck_assert_msg(strstr(err.message, i == 0 ? "/nonexistent/counters: no such folder of counter certificates"
+                                                 : "/nonexistent/admins: no such folder of administrator"),
+                      "%s", err.message);
+    }
+    sched_auth_t auth = { .counter_keys_dir = fx.dir, .admin_keys_dir = fx.dir };   /* a folder: fine */
+    ck_assert_ptr_nonnull(fx.s = sched_new(fx.store, fx.cfg, s_secret, sizeof s_secret, &auth, TUE_0900, &err));
+    fx_end(&fx);
+}
+END_TEST
+
 /* A citizen who checks in 20 minutes before a 09:30 slot and is called at 09:35 waited
    5 minutes, not 25: the day's statistics count from the later of arrival and slot. */
 START_TEST(test_stats_count_an_early_appointment_wait_from_its_slot)
@@ -939,6 +963,7 @@ make_suite(void)
     tcase_add_test(tc, test_one_failure_in_a_batch_fails_alone);
     tcase_add_test(tc, test_event_seq_keeps_rising_across_a_restart);
     tcase_add_test(tc, test_counter_transitions);
+    tcase_add_test(tc, test_a_missing_key_folder_is_refused_at_start);
     tcase_add_test(tc, test_tickets_left_waiting_are_closed_unserved_when_the_day_ends);
     tcase_add_test(tc, test_stats_count_an_early_appointment_wait_from_its_slot);
     tcase_add_test(tc, test_wait_estimate_uses_position_average_and_open_counters);
