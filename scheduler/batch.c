@@ -65,6 +65,7 @@ s_encode(const fl_msg_t *msg, uint8_t **out, size_t *len)
 static void
 s_error_reply(sched_request_t *r, int code, const char *field, const char *message)
 {
+    r->refused = true;
     fl_msg_t *m = fl_msg_new(FL_T_ERROR);
     if (!m)
         return;
@@ -325,6 +326,7 @@ s_run_batch(store_txn_t *txn, void *arg)
         r->reply = NULL;
         r->reply_len = 0;
         r->repeat = false;
+        r->refused = false;
         if (s_handle(run->batch, txn, r) == S_REDO)
             return S_REDO;                  /* store_write aborts the transaction */
     }
@@ -404,15 +406,33 @@ sched_batch(sched_t *self, sched_request_t *reqs, size_t n, int64_t now, sched_e
         return FL_E_NOMEM;
     run_t run = { .batch = b, .reqs = reqs, .n = n };
     fl_error_t err;
+    int64_t started = zclock_usecs();
     int rc = store_write(self->store, s_run_batch, &run, &err);
     if (rc == S_REDO) {
         fl_log(FL_LOG_DEBUG, "batch run again, each request nested", FL_U("requests", n), NULL);
         b->nested = true;
+        self->stats.redone++;
         rc = store_write(self->store, s_run_batch, &run, &err);
     }
-    if (rc == 0)
+    double ms = (double) (zclock_usecs() - started) / 1000;
+    sched_stats_t *st = &self->stats;
+    st->write_ms += ms;
+    if (ms > st->write_ms_max)
+        st->write_ms_max = ms;
+    if (n > st->batch_max)
+        st->batch_max = n;
+    st->requests += n;
+    if (rc == 0) {
+        st->batches++;
         s_after_commit(b, events, nevents);
-    else {
+        st->events += *nevents;
+        for (size_t i = 0; i < n; i++) {
+            st->refused += reqs[i].refused;
+            st->repeats += reqs[i].repeat;
+        }
+    } else {
+        st->failed_batches++;
+        st->refused += n;
         fl_log(FL_LOG_ERROR, "batch not committed", FL_S("reason", err.message), FL_U("requests", n), NULL);
         for (size_t i = 0; i < n; i++)
             s_error_reply(&reqs[i], FL_E_STORE, "", "the store failed; nothing was changed, try again");
@@ -420,6 +440,16 @@ sched_batch(sched_t *self, sched_request_t *reqs, size_t n, int64_t now, sched_e
     }
     s_batch_destroy(&b);
     return rc;
+}
+
+void
+sched_stats_take(sched_t *self, sched_stats_t *out, bool reset)
+{
+    *out = self->stats;
+    if (reset) {
+        self->stats.batch_max = 0;
+        self->stats.write_ms_max = 0;
+    }
 }
 
 void

@@ -51,6 +51,7 @@ s_usage(FILE *out)
         "      --clock T[:SPEED]   pretend it is T (unix seconds or YYYY-MM-DDTHH:MM:SSZ) and\n"
         "                          run SPEED times faster (tests, the simulated day)\n"
         "      --heartbeat-ms N    [2500]\n"
+        "      --stats-interval S  log what it did every S seconds, 0 never [60]\n"
         "      --log-level L       debug, info, warn, error [info]\n"
         "  -h, --help\n"
         "CURVE for the links: FOLENI_CURVE_CERT and FOLENI_CURVE_SERVER.\n");
@@ -176,6 +177,23 @@ s_serve(loop_t *l, fl_request_t **reqs, size_t n)
     }
 }
 
+/* The periodic "scheduler stats" line: counts since start, and the largest
+ * batch and longest write transaction since the last line. */
+static void
+s_log_stats(sched_t *sched, store_t *store)
+{
+    sched_stats_t st;
+    sched_stats_take(sched, &st, true);
+    store_stat_t ss = { 0 };
+    store_stat(store, &ss, NULL);
+    fl_log(FL_LOG_INFO, "scheduler stats", FL_U("batches", st.batches), FL_U("requests", st.requests),
+           FL_U("refused", st.refused), FL_U("repeats", st.repeats), FL_U("events", st.events),
+           FL_U("failed_batches", st.failed_batches), FL_U("redone", st.redone),
+           FL_U("batch_max", st.batch_max), FL_D("write_ms_max", st.write_ms_max),
+           FL_D("write_ms_avg", st.batches + st.failed_batches ? st.write_ms / (double) (st.batches + st.failed_batches) : 0),
+           FL_U("store_used_bytes", ss.used_bytes), NULL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -187,10 +205,10 @@ main(int argc, char **argv)
                           .admin_token = s_env("FOLENI_ADMIN_TOKEN", NULL) };
     bool create_secret = false, group_commit = true;
     unsigned window = 256;
-    int heartbeat_ms = 2500;
+    int heartbeat_ms = 2500, stats_interval_s = 60;
     fl_log_level_t level = FL_LOG_INFO;
     enum { O_SECRET = 256, O_CREATE, O_SERVICE, O_WINDOW, O_NOGROUP, O_CTOKEN, O_ATOKEN, O_CKEYS, O_AKEYS,
-           O_CLOCK, O_HB, O_LEVEL };
+           O_CLOCK, O_HB, O_LEVEL, O_STATS };
     static const struct option longopts[] = {
         { "config", required_argument, NULL, 'c' }, { "data", required_argument, NULL, 'd' },
         { "broker", required_argument, NULL, 'e' }, { "publish", required_argument, NULL, 'p' },
@@ -200,7 +218,8 @@ main(int argc, char **argv)
         { "counter-token", required_argument, NULL, O_CTOKEN }, { "admin-token", required_argument, NULL, O_ATOKEN },
         { "counter-keys", required_argument, NULL, O_CKEYS }, { "admin-keys", required_argument, NULL, O_AKEYS },
         { "clock", required_argument, NULL, O_CLOCK }, { "heartbeat-ms", required_argument, NULL, O_HB },
-        { "log-level", required_argument, NULL, O_LEVEL }, { "help", no_argument, NULL, 'h' }, { 0 }
+        { "log-level", required_argument, NULL, O_LEVEL }, { "stats-interval", required_argument, NULL, O_STATS },
+        { "help", no_argument, NULL, 'h' }, { 0 }
     };
     int opt;
     while ((opt = getopt_long(argc, argv, "c:d:e:p:h", longopts, NULL)) != -1) {
@@ -225,6 +244,13 @@ main(int argc, char **argv)
             }
             break;
         case O_HB: heartbeat_ms = atoi(optarg); break;
+        case O_STATS:
+            stats_interval_s = atoi(optarg);
+            if (stats_interval_s < 0 || stats_interval_s > 86400 || strspn(optarg, "0123456789") != strlen(optarg)) {
+                fprintf(stderr, "foleni-scheduler: bad --stats-interval '%s'\n", optarg);
+                return 2;
+            }
+            break;
         case O_LEVEL:
             if (fl_log_level_parse(optarg, &level) != 0) {
                 fprintf(stderr, "foleni-scheduler: bad --log-level '%s'\n", optarg);
@@ -282,6 +308,7 @@ main(int argc, char **argv)
            FL_S("data", data), FL_U("offices", config->office_count), FL_U("window", window),
            FL_S("group_commit", group_commit ? "on" : "off"), NULL);
     int64_t next_tick = zclock_mono();
+    int64_t next_stats = zclock_mono() + (int64_t) stats_interval_s * 1000;
     fl_request_t *reqs[SCHED_BATCH_MAX];
     while (!zsys_interrupted) {
         int64_t wait = next_tick - zclock_mono();
@@ -301,6 +328,10 @@ main(int argc, char **argv)
             if (sched_tick(sched, s_now(), &events, &nevents) == 0)
                 s_publish(&l, events, nevents);
             next_tick = zclock_mono() + 1000;
+            if (stats_interval_s && zclock_mono() >= next_stats) {
+                s_log_stats(sched, store);
+                next_stats = zclock_mono() + (int64_t) stats_interval_s * 1000;
+            }
         }
     }
     fl_log(FL_LOG_INFO, "scheduler stopping", NULL);

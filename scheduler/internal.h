@@ -30,6 +30,7 @@ struct sched {
     sched_auth_t auth;
     zcertstore_t *counter_keys, *admin_keys;
     zhashx_t *roles;                /* CURVE key -> role_entry_t (a short-lived cache) */
+    sched_stats_t stats;
 };
 
 /* A batch in progress; reset whenever the store runs the batch again. */

@@ -75,6 +75,7 @@ typedef struct {
     uint8_t    *reply;                  /* msgpack reply (malloc'd; caller frees) */
     size_t      reply_len;
     bool        repeat;                 /* answered from the idempotency store */
+    bool        refused;                /* the reply is an `error` */
 } sched_request_t;
 
 /* An event to publish after the batch's commit. */
@@ -94,6 +95,25 @@ int sched_batch(sched_t *self, sched_request_t *reqs, size_t n, int64_t now,
                 sched_event_t **events, size_t *nevents);
 
 void sched_events_free(sched_event_t *events, size_t n);
+
+/* What the scheduler has done since it started (counts), and the largest
+ * batch and longest write since the last sched_stats_take that reset them:
+ * what an operator reads from the periodic "scheduler stats" log line. */
+typedef struct {
+    uint64_t batches;                   /* sched_batch calls that committed */
+    uint64_t failed_batches;            /* ... that the store failed (every request refused) */
+    uint64_t redone;                    /* batches run again with every request nested */
+    uint64_t requests;                  /* requests handled */
+    uint64_t refused;                   /* ... answered with an `error` */
+    uint64_t repeats;                   /* ... answered from the idempotency store */
+    uint64_t events;                    /* events handed out to publish */
+    double   write_ms;                  /* time inside write transactions, commit and flush included */
+    uint64_t batch_max;                 /* since the last reset */
+    double   write_ms_max;              /* since the last reset */
+} sched_stats_t;
+
+/*  Copy the statistics into *out; with reset, start the interval maxima again. */
+void sched_stats_take(sched_t *self, sched_stats_t *out, bool reset);
 
 /*  Periodic work at `now`: expire held bookings whose time is up (freeing
  *  their places), close tickets left waiting from an earlier day as

@@ -820,6 +820,35 @@ START_TEST(test_tickets_left_waiting_are_closed_unserved_when_the_day_ends)
 }
 END_TEST
 
+/* What the periodic "scheduler stats" line reports: requests, refusals,
+   batches, events, and the largest batch since the last line. */
+START_TEST(test_stats_count_requests_refusals_and_batches)
+{
+    fx_t fx = { 0 };
+    fx_start(&fx, TUE_0900);
+    sched_stats_t before, after;
+    sched_stats_take(fx.s, &before, true);
+    fl_msg_t *r = fx_walkin(&fx, TUE_0900, "PASSPORT", "none");
+    ck_assert_str_eq(s_code(r), "ok");
+    fl_msg_destroy(&r);
+    r = fx_call(&fx, TUE_0900, "{\"type\":\"walkin\"," RID ",\"office\":\"NOPE\",\"service\":\"PASSPORT\","
+                "\"priority\":\"none\"}", ++s_rid);
+    ck_assert_str_eq(s_code(r), "not_found");
+    fl_msg_destroy(&r);
+    sched_stats_take(fx.s, &after, true);
+    ck_assert_uint_eq(after.requests - before.requests, 2);
+    ck_assert_uint_eq(after.refused - before.refused, 1);
+    ck_assert_uint_eq(after.batches - before.batches, 2);
+    ck_assert_uint_eq(after.events - before.events, 1);            /* the ticket */
+    ck_assert_uint_eq(after.failed_batches, 0);
+    ck_assert_uint_eq(after.batch_max, 1);
+    ck_assert(after.write_ms > before.write_ms && after.write_ms_max > 0);
+    sched_stats_take(fx.s, &after, false);                          /* the maxima were reset */
+    ck_assert_uint_eq(after.batch_max, 0);
+    fx_end(&fx);
+}
+END_TEST
+
 /* A --counter-keys or --admin-keys folder that does not exist stops the
    scheduler at start, instead of running one that refuses every counter. */
 START_TEST(test_a_missing_key_folder_is_refused_at_start)
@@ -964,6 +993,7 @@ make_suite(void)
     tcase_add_test(tc, test_event_seq_keeps_rising_across_a_restart);
     tcase_add_test(tc, test_counter_transitions);
     tcase_add_test(tc, test_a_missing_key_folder_is_refused_at_start);
+    tcase_add_test(tc, test_stats_count_requests_refusals_and_batches);
     tcase_add_test(tc, test_tickets_left_waiting_are_closed_unserved_when_the_day_ends);
     tcase_add_test(tc, test_stats_count_an_early_appointment_wait_from_its_slot);
     tcase_add_test(tc, test_wait_estimate_uses_position_average_and_open_counters);
