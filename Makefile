@@ -6,6 +6,8 @@
 #   make run      install missing packages (as root), build, start the system
 #   make demo     build, then play a simulated day and report (docs/simday.md)
 #   make deps     only the package step
+#   make install  the programs a site runs, their pages and docs, under PREFIX
+#                 (/usr/local), staged under DESTDIR if given (docs/operations.md)
 #
 # One pattern rule per kind of artefact.  A component folder holds library sources
 # plus, optionally, programs named foleni-*.c; tests/test_*.c are Check suites.
@@ -51,7 +53,7 @@ TESTLIB_SRC:= $(filter-out tests/test_%.c,$(wildcard tests/*.c))
 TESTS      := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 TESTLIB_OBJ:= $(patsubst %.c,$(BUILD)/obj/%.o,$(TESTLIB_SRC))
 
-.PHONY: all deps check test test-asan run demo clean
+.PHONY: all deps check test test-asan run demo install clean
 # Keep objects between runs (make would delete them as intermediates).
 .SECONDARY:
 all: $(PROGS) $(TESTS)
@@ -125,6 +127,22 @@ demo: deps
 	@$(MAKE) --no-print-directory $(BUILD)/bin/foleni-simday $(BUILD)/bin/foleni-broker \
 	    $(BUILD)/bin/foleni-scheduler $(BUILD)/bin/foleni-store
 	@$(BUILD)/bin/foleni-simday $(DEMO_ARGS)
+
+# ---- install ----------------------------------------------------------------
+# What a site runs (docs/operations.md, "Install"): not the benchmarks, not the
+# tests.  The systemd units, keys and configuration are the operator's steps.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+SITE_PROGRAMS := broker scheduler portal display counter store config call echo keygen
+install: $(addprefix $(BUILD)/bin/foleni-,$(SITE_PROGRAMS))
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/foleni/portal \
+	    $(DESTDIR)$(PREFIX)/share/foleni/display $(DESTDIR)$(PREFIX)/share/doc/foleni
+	for p in $(SITE_PROGRAMS); do install -m 0755 $(BUILD)/bin/foleni-$$p $(DESTDIR)$(PREFIX)/bin/ || exit 1; done
+	install -m 0755 deploy/systemd/foleni-backup deploy/monitoring/foleni-broker-stats $(DESTDIR)$(PREFIX)/bin/
+	rm -rf $(DESTDIR)$(PREFIX)/share/foleni/portal/www $(DESTDIR)$(PREFIX)/share/foleni/display/www
+	cp -r portal/www $(DESTDIR)$(PREFIX)/share/foleni/portal/www
+	cp -r display/www $(DESTDIR)$(PREFIX)/share/foleni/display/www
+	install -m 0644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/foleni/
 
 clean:
 	rm -rf build
