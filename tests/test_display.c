@@ -968,11 +968,7 @@ s_run(const char *const *args, char *out, size_t cap)
     argv[n] = NULL;
     int pid = tu_spawn(log, argv);
     int rc = tu_stop(pid, 0, 5000);                     /* signal 0: just wait for it */
-    FILE *f = fopen(log, "r");
-    size_t len = f ? fread(out, 1, cap - 1, f) : 0;
-    out[len] = '\0';
-    if (f)
-        fclose(f);
+    tu_read_file(log, out, cap);
     return rc;
 }
 

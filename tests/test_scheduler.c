@@ -215,6 +215,19 @@ fx_next(fx_t *fx, int64_t now, unsigned counter)
     return label;
 }
 
+/* Tuesday's statistics at now (as an administrator); *passport gets the
+   PASSPORT item (the first service).  Free the returned reply. */
+static fl_msg_t *
+fx_tuesday_stats(fx_t *fx, int64_t now, fl_msg_t **passport)
+{
+    fl_msg_t *stats = fx_call(fx, now, "{\"type\":\"stats\",\"office\":\"NBI\",\"day\":20261201,"
+                              "\"token\":\"admin-secret\"}");
+    ck_assert_str_eq(s_code(stats), "ok");
+    *passport = fl_msg_item(stats, FL_F_BY_SERVICE, 0);
+    ck_assert_str_eq(fl_msg_str(*passport, FL_F_SERVICE), "PASSPORT");
+    return stats;
+}
+
 /* ---- numbering ---- */
 
 START_TEST(test_tickets_are_numbered_per_prefix_and_restart_each_local_day)
@@ -755,11 +768,8 @@ START_TEST(test_counter_transitions)
                       fl_msg_type(r) == FL_T_ERROR ? fl_msg_str(r, FL_F_MESSAGE) : "");
         fl_msg_destroy(&r);
     }
-    fl_msg_t *stats = fx_call(&fx, TUE_0900 + MINUTES(30), "{\"type\":\"stats\",\"office\":\"NBI\",\"day\":20261201,"
-                              "\"token\":\"admin-secret\"}");
-    ck_assert_str_eq(s_code(stats), "ok");
-    fl_msg_t *passport = fl_msg_item(stats, FL_F_BY_SERVICE, 0);
-    ck_assert_str_eq(fl_msg_str(passport, FL_F_SERVICE), "PASSPORT");
+    fl_msg_t *passport;
+    fl_msg_t *stats = fx_tuesday_stats(&fx, TUE_0900 + MINUTES(30), &passport);
     ck_assert_uint_eq(fl_msg_uint(passport, FL_F_SERVED), 1);
     ck_assert_uint_eq(fl_msg_uint(passport, FL_F_NOSHOWS), 1);
     ck_assert_uint_eq(fl_msg_uint(passport, FL_F_AVG_SERVICE_S), 3 * 60);   /* started at step 11, done at 14 */
@@ -802,11 +812,8 @@ START_TEST(test_tickets_left_waiting_are_closed_unserved_when_the_day_ends)
     ck_assert_uint_eq(n, 0);
     sched_events_free(events, n);
 
-    fl_msg_t *stats = fx_call(&fx, TUE_0900 + MINUTES(24 * 60), "{\"type\":\"stats\",\"office\":\"NBI\","
-                              "\"day\":20261201,\"token\":\"admin-secret\"}");
-    ck_assert_str_eq(s_code(stats), "ok");
-    fl_msg_t *passport = fl_msg_item(stats, FL_F_BY_SERVICE, 0);
-    ck_assert_str_eq(fl_msg_str(passport, FL_F_SERVICE), "PASSPORT");
+    fl_msg_t *passport;
+    fl_msg_t *stats = fx_tuesday_stats(&fx, TUE_0900 + MINUTES(24 * 60), &passport);
     ck_assert_uint_eq(fl_msg_uint(passport, FL_F_SERVED), 1);
     ck_assert_uint_eq(fl_msg_uint(passport, FL_F_UNSERVED), 2);
     fl_msg_destroy(&stats);
@@ -894,11 +901,8 @@ START_TEST(test_stats_count_an_early_appointment_wait_from_its_slot)
     r = fx_counter(&fx, TUE_0900 + MINUTES(36), "done", 1);
     fl_msg_destroy(&r);
     ck_assert_str_eq(fx_next(&fx, TUE_0900 + MINUTES(40), 1), "P-002");   /* the walk-in: 30 min */
-    fl_msg_t *stats = fx_call(&fx, TUE_0900 + MINUTES(50), "{\"type\":\"stats\",\"office\":\"NBI\",\"day\":20261201,"
-                              "\"token\":\"admin-secret\"}");
-    ck_assert_str_eq(s_code(stats), "ok");
-    fl_msg_t *passport = fl_msg_item(stats, FL_F_BY_SERVICE, 0);
-    ck_assert_str_eq(fl_msg_str(passport, FL_F_SERVICE), "PASSPORT");
+    fl_msg_t *passport;
+    fl_msg_t *stats = fx_tuesday_stats(&fx, TUE_0900 + MINUTES(50), &passport);
     ck_assert_uint_eq(fl_msg_uint(passport, FL_F_AVG_WAIT_S), (5 * 60 + 30 * 60) / 2);
     ck_assert_uint_eq(fl_msg_uint(passport, FL_F_P95_WAIT_S), 30 * 60);
     fl_msg_destroy(&stats);
