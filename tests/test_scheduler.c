@@ -874,9 +874,13 @@ START_TEST(test_a_missing_key_folder_is_refused_at_start)
                                                  : "/nonexistent/admins: no such folder of administrator"),
                       "%s", err.message);
     }
-    sched_auth_t auth = { .counter_keys_dir = fx.dir, .admin_keys_dir = fx.dir };   /* a folder: fine */
+    /* An empty folder is fine.  (Not the store's own folder: CZMQ's zcertstore leaks a
+       little on every file there that is not a certificate, which AddressSanitizer sees.) */
+    char *keys = tu_tempdir();
+    sched_auth_t auth = { .counter_keys_dir = keys, .admin_keys_dir = keys };
     ck_assert_ptr_nonnull(fx.s = sched_new(fx.store, fx.cfg, s_secret, sizeof s_secret, &auth, TUE_0900, &err));
     fx_end(&fx);
+    tu_rmtree(keys);
 }
 END_TEST
 
