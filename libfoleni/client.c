@@ -8,7 +8,9 @@
  *
  *  The socket is read and written with zmq_msg_t and zmq_send, not CZMQ
  *  messages: a reply is received into a fixed array of frames and checked in
- *  place; only its body becomes a zmsg_t, because fl_reply_t hands one out.
+ *  place, and its body frames are moved (zmq_msg_move, no copy) into the
+ *  request's own block, which fl_client_recv then hands out as the reply's
+ *  backing store: a round trip costs that one allocation and nothing more.
  *  fl_client_recv drains every reply waiting (up to a bound) in one go.
  */
 #include "libfoleni/client.h"
@@ -29,12 +31,16 @@
  * spare; a reply with more is counted through and refused. */
 #define CLIENT_FRAMES_MAX  (3 + FL_MDP_BODY_FRAMES_MAX + 1)
 
+/* A reply body is at most FL_MDP_BODY_FRAMES_MAX frames, the id among them. */
+_Static_assert(FL_PARTS_MAX >= FL_MDP_BODY_FRAMES_MAX - 1, "fl_reply_t.parts too small");
+
 typedef struct pending pending_t;
 struct pending {
     fl_keynode_t node;              /* in self->table while outstanding, keyed by rid */
     pending_t *prev, *next;         /* in self->order, or in self->finished */
     int        status;              /* when finished */
-    zmsg_t    *reply;               /* when finished: the reply frames after the id */
+    size_t     nframes;             /* when finished: reply frames after the id, in frames */
+    zmq_msg_t  frames[FL_PARTS_MAX];
     int64_t    deadline;            /* zclock_mono, ms */
     int        retries_left;
     size_t     rid_size, service_size, len;
@@ -92,6 +98,15 @@ s_find(fl_client_t *self, const void *rid, size_t size)
 {
     fl_keynode_t *n = fl_keytab_find(&self->table, rid, size);
     return n ? fl_keytab_entry(n, pending_t, node) : NULL;
+}
+
+/* Free a request's block and the reply frames it holds. */
+static void
+s_pending_free(pending_t *p)
+{
+    for (size_t i = 0; i < p->nframes; i++)
+        zmq_msg_close(&p->frames[i]);
+    free(p);
 }
 
 /* ---- life cycle ---- */
@@ -157,8 +172,7 @@ fl_client_destroy(fl_client_t **self_p)
     }
     for (pending_t *p = self->finished.head, *next; p; p = next) {
         next = p->next;
-        zmsg_destroy(&p->reply);
-        free(p);
+        s_pending_free(p);
     }
     fl_keytab_fini(&self->table);
     free(self->endpoint);
@@ -178,14 +192,37 @@ fl_client_outstanding(const fl_client_t *self)
     return self->table.count;
 }
 
+/* Leave a reply empty without looking at what it held. */
+static void
+s_reply_clear(fl_reply_t *reply)
+{
+    reply->rid[0] = '\0';
+    reply->status = 0;
+    reply->nparts = 0;
+    reply->parts[0] = (fl_part_t) { "", 0 };
+    reply->held = NULL;
+}
+
 void
 fl_reply_reset(fl_reply_t *reply)
 {
-    if (reply) {
-        zmsg_destroy(&reply->body);
-        reply->rid[0] = '\0';
-        reply->status = 0;
+    if (!reply)
+        return;
+    if (reply->held)
+        s_pending_free(reply->held);
+    s_reply_clear(reply);
+}
+
+char *
+fl_part_strdup(const fl_part_t *part)
+{
+    char *s = malloc(part->size + 1);
+    if (s) {
+        if (part->size)
+            memcpy(s, part->data, part->size);
+        s[part->size] = '\0';
     }
+    return s;
 }
 
 /* ---- sending ---- */
@@ -250,14 +287,19 @@ fl_client_send(fl_client_t *self, const char *service, const char *rid, const vo
 
 /* ---- receiving ---- */
 
-/* Move a request to the finished list with this status and reply (taken). */
+/* Move a request to the finished list with this status and reply frames
+ * (reply[0 .. n-1], moved into the request's block; n may be 0). */
 static void
-s_finish(fl_client_t *self, pending_t *p, int status, zmsg_t *reply)
+s_finish(fl_client_t *self, pending_t *p, int status, zmq_msg_t *reply, size_t n)
 {
     fl_keytab_remove(&self->table, &p->node);
     s_remove(&self->order, p);
     p->status = status;
-    p->reply = reply;
+    for (size_t i = 0; i < n; i++) {
+        zmq_msg_init(&p->frames[i]);
+        zmq_msg_move(&p->frames[i], &reply[i]);
+    }
+    p->nframes = n;
     s_append(&self->finished, p);
 }
 
@@ -276,7 +318,7 @@ s_expire(fl_client_t *self)
     while (p && p->deadline <= now) {
         pending_t *next = p->next;
         if (p->retries_left <= 0)
-            s_finish(self, p, FL_E_TIMEOUT, NULL);
+            s_finish(self, p, FL_E_TIMEOUT, NULL, 0);
         else {
             p->retries_left--;
             resend = true;
@@ -319,10 +361,7 @@ s_on_reply(fl_client_t *self, zmq_msg_t *f, size_t n, size_t total)
     pending_t *p = s_find(self, v[3].data, v[3].size);
     if (!p)
         return;                     /* a late reply to a finished request is dropped */
-    zmsg_t *body = zmsg_new();
-    for (size_t i = 4; i < n; i++)
-        zmsg_addmem(body, v[i].data, v[i].size);
-    s_finish(self, p, 0, body);
+    s_finish(self, p, 0, f + 4, n - 4);     /* the check bounds n - 4 by FL_PARTS_MAX */
 }
 
 /* Read one message from the broker, if one is waiting, and match it to its
@@ -365,6 +404,7 @@ fl_client_next_timeout_ms(fl_client_t *self)
 int
 fl_client_recv(fl_client_t *self, fl_reply_t *out, int timeout_ms)
 {
+    s_reply_clear(out);
     int64_t until = timeout_ms < 0 ? INT64_MAX : zclock_mono() + timeout_ms;
     while (true) {
         s_expire(self);
@@ -373,8 +413,12 @@ fl_client_recv(fl_client_t *self, fl_reply_t *out, int timeout_ms)
             s_remove(&self->finished, p);
             memcpy(out->rid, p->rid, p->rid_size + 1);
             out->status = p->status;
-            out->body = p->reply;
-            free(p);
+            /* the parts point into p's frames, not into *out: the caller may
+             * copy the struct; p itself is freed by fl_reply_reset */
+            out->nparts = p->nframes;
+            for (size_t i = 0; i < p->nframes; i++)
+                out->parts[i] = (fl_part_t) { zmq_msg_data(&p->frames[i]), zmq_msg_size(&p->frames[i]) };
+            out->held = p;
             return 0;
         }
         if (self->table.count == 0)
@@ -421,16 +465,17 @@ fl_client_new_rid(char out[33])
 }
 
 int
-fl_client_call(fl_client_t *self, const char *service, const void *body, size_t len, zmsg_t **reply,
+fl_client_call(fl_client_t *self, const char *service, const void *body, size_t len, fl_reply_t *reply,
                fl_error_t *err)
 {
+    s_reply_clear(reply);
     char rid[33];
     fl_client_new_rid(rid);
     int rc = fl_client_send(self, service, rid, body, len);
     if (rc)
         return fl_error_set(err, rc, "", "cannot send the request to %s", service);
     while (true) {
-        fl_reply_t r = { .body = NULL };
+        fl_reply_t r;
         rc = fl_client_recv(self, &r, -1);
         if (rc)
             return fl_error_set(err, rc == FL_E_EMPTY ? FL_E_TIMEOUT : rc, "", "no reply from %s", service);
@@ -443,7 +488,7 @@ fl_client_call(fl_client_t *self, const char *service, const void *body, size_t 
             return fl_error_set(err, FL_E_TIMEOUT, "", "no reply from %s after %d attempts", service,
                                 self->opts.retries + 1);
         }
-        *reply = r.body;
+        *reply = r;                     /* moved: the parts do not point into r */
         return 0;
     }
 }

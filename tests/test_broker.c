@@ -75,20 +75,27 @@ s_broker_stop(broker_proc_t *b)
 static char *
 s_call(fl_client_t *client, const char *service, const char *text)
 {
-    zmsg_t *reply = NULL;
+    fl_reply_t reply;
     fl_error_t err;
     if (fl_client_call(client, service, text, strlen(text), &reply, &err) != 0)
         return NULL;
     size_t cap = 4096, len = 0;
     char *out = calloc(1, cap);
-    for (zframe_t *f = zmsg_first(reply); f; f = zmsg_next(reply)) {
-        int n = snprintf(out + len, cap - len, "%s%.*s", len ? "|" : "", (int) zframe_size(f),
-                         (const char *) zframe_data(f));
+    for (size_t i = 0; i < reply.nparts; i++) {
+        int n = snprintf(out + len, cap - len, "%s%.*s", len ? "|" : "", (int) reply.parts[i].size,
+                         (const char *) reply.parts[i].data);
         len += n > 0 ? (size_t) n : 0;
         if (len >= cap) len = cap - 1;
     }
-    zmsg_destroy(&reply);
+    fl_reply_reset(&reply);
     return out;
+}
+
+/* Part i of a reply as a new string, or NULL when it has fewer parts. */
+static char *
+s_part(const fl_reply_t *r, size_t i)
+{
+    return i < r->nparts ? fl_part_strdup(&r->parts[i]) : NULL;
 }
 
 static fl_client_t *
@@ -178,9 +185,9 @@ START_TEST(test_two_workers_share_the_load)
     fl_reply_t r;
     while (got < 40 && fl_client_recv(c, &r, 10000) == 0) {
         ck_assert_int_eq(r.status, 0);
-        char *echoed = zmsg_popstr(r.body);
+        char *echoed = s_part(&r, 0);
         ck_assert_str_eq(echoed, r.rid);        /* each reply found its own request */
-        char *tag = zmsg_popstr(r.body);
+        char *tag = s_part(&r, 1);
         by_w1 += strstr(tag, pid1) != NULL;
         by_w2 += strstr(tag, pid2) != NULL;
         zstr_free(&echoed);
@@ -231,8 +238,7 @@ START_TEST(test_worker_killed_mid_request_and_the_retry_is_answered_by_another)
     ck_assert_int_eq(fl_client_recv(c, &r, 10000), 0);
     ck_assert_int_eq(r.status, 0);
     ck_assert_str_eq(r.rid, "the-one-request");
-    char *tag = zmsg_popstr(r.body);
-    tag = (zstr_free(&tag), zmsg_popstr(r.body));
+    char *tag = s_part(&r, 1);
     char want[32];
     snprintf(want, sizeof want, "pid=%d ", good);
     ck_assert_msg(tag && strstr(tag, want), "answered by %s, not the good worker %d", tag, good);
@@ -278,19 +284,19 @@ START_TEST(test_unknown_service_gets_an_error_reply_after_expiry)
     broker_proc_t b = { 0 };
     s_broker_start(&b, NULL);
     fl_client_t *c = s_client(&b, 5000, 0);
-    zmsg_t *reply = NULL;
+    fl_reply_t reply;
     int64_t t0 = zclock_mono();
     ck_assert_int_eq(fl_client_call(c, "foleni.nowhere", "x", 1, &reply, NULL), 0);
     ck_assert_int_ge(zclock_mono() - t0, 1000);  /* it waited in the queue first */
-    zframe_t *body = zmsg_first(reply);
+    ck_assert_uint_eq(reply.nparts, 1);
     fl_error_t err;
-    fl_msg_t *m = fl_msg_decode(zframe_data(body), zframe_size(body), &err);
+    fl_msg_t *m = fl_msg_decode(reply.parts[0].data, reply.parts[0].size, &err);
     ck_assert_msg(m != NULL, "%s", err.message);
     ck_assert_int_eq(fl_msg_type(m), FL_T_ERROR);
     ck_assert_str_eq(fl_msg_str(m, FL_F_CODE), "unavailable");
     ck_assert_ptr_nonnull(strstr(fl_msg_str(m, FL_F_MESSAGE), "no worker"));
     fl_msg_destroy(&m);
-    zmsg_destroy(&reply);
+    fl_reply_reset(&reply);
     ck_assert_int_eq(s_stat(c, "expired"), 1);
     fl_client_destroy(&c);
     s_broker_stop(&b);
@@ -310,8 +316,8 @@ START_TEST(test_full_queue_refuses_at_once)
     fl_reply_t r;
     ck_assert_int_eq(fl_client_recv(c, &r, 1000), 0);     /* well before the queue timeout */
     ck_assert_str_eq(r.rid, "refused-001");
-    zframe_t *body = zmsg_first(r.body);
-    fl_msg_t *m = fl_msg_decode(zframe_data(body), zframe_size(body), NULL);
+    ck_assert_uint_eq(r.nparts, 1);
+    fl_msg_t *m = fl_msg_decode(r.parts[0].data, r.parts[0].size, NULL);
     ck_assert_ptr_nonnull(m);
     ck_assert_str_eq(fl_msg_str(m, FL_F_CODE), "unavailable");
     ck_assert_ptr_nonnull(strstr(fl_msg_str(m, FL_F_MESSAGE), "queue is full"));
@@ -676,7 +682,7 @@ START_TEST(test_a_hundred_workers_register_and_half_leave)
     fl_reply_t r;
     ck_assert_int_eq(fl_client_recv(c, &r, 5000), 0);
     ck_assert_str_eq(r.rid, "many-0001");
-    char *text = zmsg_popstr(r.body);
+    char *text = s_part(&r, 0);
     ck_assert_str_eq(text, "hello");
     zstr_free(&text);
     fl_reply_reset(&r);
@@ -711,7 +717,7 @@ START_TEST(test_hundreds_in_flight_and_multi_frame_bodies_arrive_whole)
     for (int got = 0; got < N; got++) {
         ck_assert_int_eq(fl_client_recv(c, &r, 10000), 0);
         ck_assert_int_eq(r.status, 0);
-        char *echoed = zmsg_popstr(r.body);
+        char *echoed = s_part(&r, 0);
         ck_assert_str_eq(echoed, r.rid);
         int i = atoi(r.rid + 7);
         ck_assert(i >= 0 && i < N && !seen[i]);
