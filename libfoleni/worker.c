@@ -12,6 +12,7 @@
  */
 #include "libfoleni/worker.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "libfoleni/log.h"
@@ -280,14 +281,15 @@ s_request(fl_worker_t *self, zmq_msg_t *m, const fl_mdp_frame_t *f, size_t n)
     return req;
 }
 
-/* Handle one message from the broker, if one is waiting (*got says whether
- * one was); returns a request or NULL. */
+/* Handle one message from the broker, waiting up to wait_ms for it (*got
+ * says whether one came; when none did, errno says why); returns a request
+ * or NULL. */
 static fl_request_t *
-s_receive(fl_worker_t *self, bool *got)
+s_receive(fl_worker_t *self, int wait_ms, bool *got)
 {
     zmq_msg_t m[WORKER_FRAMES_MAX];
     size_t n, total;
-    *got = fl_mdp_recv_frames(self->handle, m, WORKER_FRAMES_MAX, &n, &total);
+    *got = fl_mdp_recv_frames_wait(self->handle, wait_ms, m, WORKER_FRAMES_MAX, &n, &total);
     if (!*got)
         return NULL;
     int64_t now = zclock_mono();
@@ -323,24 +325,30 @@ fl_worker_recv(fl_worker_t *self, fl_request_t **req, int timeout_ms)
     *req = NULL;
     while (true) {
         s_timers(self);
-        bool got = false;
-        if (self->sock && (*req = s_receive(self, &got)))
-            return 0;
-        if (got)
-            continue;                   /* a heartbeat or the like: look again */
         int64_t now = zclock_mono();
-        if (now >= until)
-            return FL_E_TIMEOUT;
-        int64_t wait = fl_worker_next_timeout_ms(self);
-        if (until - now < wait)
-            wait = until - now;
+        int64_t wait = 0;               /* until the caller's limit or the next timer */
+        if (now < until) {
+            wait = fl_worker_next_timeout_ms(self);
+            if (until - now < wait)
+                wait = until - now;
+        }
         if (!self->sock) {
+            if (now >= until)
+                return FL_E_TIMEOUT;
             zclock_sleep((int) wait);
             continue;
         }
-        zmq_pollitem_t item = { self->handle, 0, ZMQ_POLLIN, 0 };
-        if (zmq_poll(&item, 1, (long) wait) < 0)
-            return FL_E_IO;
+        /* wait in a blocking read rather than zmq_poll + read: when a request
+         * is already there it costs no system call at all */
+        bool got = false;
+        if ((*req = s_receive(self, (int) wait, &got)))
+            return 0;
+        if (got)
+            continue;                   /* a heartbeat or the like: look again */
+        if (errno != EAGAIN)
+            return FL_E_IO;             /* interrupted (e.g. a signal) */
+        if (now >= until)
+            return FL_E_TIMEOUT;
     }
 }
 
