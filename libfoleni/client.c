@@ -41,12 +41,12 @@ struct pending {
     pending_t *prev, *next;         /* in self->order, or in self->finished */
     int        status;              /* when finished */
     size_t     nframes;             /* when finished: reply frames after the id, in frames */
-    zmq_msg_t  frames[FL_PARTS_MAX];
     int64_t    deadline;            /* zclock_mono, ms */
     int        retries_left;
     size_t     rid_size, service_size, len;
     char       rid[FL_RID_MAX + 1];
     char       service[FL_MDP_SERVICE_MAX + 1];
+    zmq_msg_t  frames[FL_PARTS_MAX];    /* not cleared on send: only frames[0 .. nframes-1] are live */
     uint8_t    body[];              /* kept to send again on a retry */
 };
 
@@ -267,9 +267,12 @@ fl_client_send(fl_client_t *self, const char *service, const char *rid, const vo
     pending_t *p = malloc(sizeof *p + len);
     if (!p)
         return FL_E_NOMEM;
-    *p = (pending_t) { .rid_size = rid_size, .service_size = service_size, .len = len,
-                       .deadline = zclock_mono() + self->opts.timeout_ms,
-                       .retries_left = self->opts.retries };
+    memset(p, 0, offsetof(pending_t, frames));
+    p->rid_size = rid_size;
+    p->service_size = service_size;
+    p->len = len;
+    p->deadline = zclock_mono() + self->opts.timeout_ms;
+    p->retries_left = self->opts.retries;
     memcpy(p->rid, rid, rid_size + 1);
     memcpy(p->service, service, service_size + 1);
     if (len)
@@ -305,14 +308,14 @@ s_finish(fl_client_t *self, pending_t *p, int status, zmq_msg_t *reply, size_t n
 }
 
 /* Give up on overdue requests with no retries left; if any other request is
- * overdue, open a new socket and send everything outstanding again. */
+ * overdue, open a new socket and send everything outstanding again.  now is
+ * zclock_mono(), read by the caller (one clock read serves a whole pass). */
 static void
-s_expire(fl_client_t *self)
+s_expire(fl_client_t *self, int64_t now)
 {
     pending_t *p = self->order.head;
     if (!p)
         return;
-    int64_t now = zclock_mono();
     if (p->deadline > now)
         return;
     bool resend = false;
@@ -394,23 +397,31 @@ s_drain(fl_client_t *self)
     return i > 0;
 }
 
-int
-fl_client_next_timeout_ms(fl_client_t *self)
+/* fl_client_next_timeout_ms at time now. */
+static int
+s_next_timeout(const fl_client_t *self, int64_t now)
 {
     pending_t *p = self->order.head;
     if (!p)
         return -1;
-    int64_t left = p->deadline - zclock_mono();
+    int64_t left = p->deadline - now;
     return left > 0 ? (int) left : 0;
+}
+
+int
+fl_client_next_timeout_ms(fl_client_t *self)
+{
+    return self->order.head ? s_next_timeout(self, zclock_mono()) : -1;
 }
 
 int
 fl_client_recv(fl_client_t *self, fl_reply_t *out, int timeout_ms)
 {
     s_reply_clear(out);
-    int64_t until = timeout_ms < 0 ? INT64_MAX : zclock_mono() + timeout_ms;
+    int64_t now = zclock_mono();
+    int64_t until = timeout_ms < 0 ? INT64_MAX : now + timeout_ms;
     while (true) {
-        s_expire(self);
+        s_expire(self, now);
         pending_t *p = self->finished.head;
         if (p) {
             s_remove(&self->finished, p);
@@ -431,10 +442,9 @@ fl_client_recv(fl_client_t *self, fl_reply_t *out, int timeout_ms)
                 continue;
             return FL_E_TIMEOUT;
         }
-        int64_t now = zclock_mono();
         int64_t wait = 0;               /* until the caller's limit or the next expiry */
         if (now < until) {
-            wait = fl_client_next_timeout_ms(self);
+            wait = s_next_timeout(self, now);
             if (until - now < wait)
                 wait = until - now;
         }
@@ -442,14 +452,19 @@ fl_client_recv(fl_client_t *self, fl_reply_t *out, int timeout_ms)
             if (now >= until)
                 return FL_E_TIMEOUT;
             zclock_sleep((int) wait);
+            now = zclock_mono();
             continue;
         }
         /* one reply at a time, in a blocking read rather than zmq_poll +
          * draining reads: a reply already waiting costs no system call, and
          * an empty socket one wait instead of several checks */
-        if (s_receive(self, (int) wait))
+        bool got = s_receive(self, (int) wait);
+        int saved = errno;
+        if (wait > 0)
+            now = zclock_mono();        /* the read may have waited */
+        if (got)
             continue;
-        if (errno != EAGAIN)
+        if (saved != EAGAIN)
             return FL_E_IO;             /* interrupted: let the caller decide */
         if (now >= until)
             return FL_E_TIMEOUT;

@@ -191,21 +191,26 @@ fl_worker_connects(const fl_worker_t *self)
     return self->connects;
 }
 
-int
-fl_worker_next_timeout_ms(fl_worker_t *self)
+/* fl_worker_next_timeout_ms at time now. */
+static int
+s_next_timeout(const fl_worker_t *self, int64_t now)
 {
-    int64_t now = zclock_mono();
     int64_t due = self->sock ? (self->heartbeat_at < self->broker_expires ? self->heartbeat_at
                                                                            : self->broker_expires)
                              : self->reconnect_at;
     return due > now ? (int) (due - now) : 0;
 }
 
-/* Heartbeats out, broker silence, reconnect backoff. */
-static void
-s_timers(fl_worker_t *self)
+int
+fl_worker_next_timeout_ms(fl_worker_t *self)
 {
-    int64_t now = zclock_mono();
+    return s_next_timeout(self, zclock_mono());
+}
+
+/* Heartbeats out, broker silence, reconnect backoff, at time now. */
+static void
+s_timers(fl_worker_t *self, int64_t now)
+{
     if (!self->sock) {
         if (now >= self->reconnect_at) {
             s_connect(self);
@@ -283,16 +288,22 @@ s_request(fl_worker_t *self, zmq_msg_t *m, const fl_mdp_frame_t *f, size_t n)
 
 /* Handle one message from the broker, waiting up to wait_ms for it (*got
  * says whether one came; when none did, errno says why); returns a request
- * or NULL. */
+ * or NULL.  *now is the time before; it is brought up to date when the read
+ * may have waited. */
 static fl_request_t *
-s_receive(fl_worker_t *self, int wait_ms, bool *got)
+s_receive(fl_worker_t *self, int wait_ms, int64_t *now_p, bool *got)
 {
     zmq_msg_t m[WORKER_FRAMES_MAX];
     size_t n, total;
     *got = fl_mdp_recv_frames_wait(self->handle, wait_ms, m, WORKER_FRAMES_MAX, &n, &total);
+    if (wait_ms > 0) {
+        int saved = errno;
+        *now_p = zclock_mono();
+        errno = saved;
+    }
     if (!*got)
         return NULL;
-    int64_t now = zclock_mono();
+    int64_t now = *now_p;
     self->broker_expires = now + (int64_t) self->opts.heartbeat_ms * self->opts.liveness;
     self->backoff_ms = self->opts.reconnect_min_ms;     /* the broker is alive */
     fl_mdp_frame_t f[WORKER_FRAMES_MAX];
@@ -321,14 +332,14 @@ s_receive(fl_worker_t *self, int wait_ms, bool *got)
 int
 fl_worker_recv(fl_worker_t *self, fl_request_t **req, int timeout_ms)
 {
-    int64_t until = timeout_ms < 0 ? INT64_MAX : zclock_mono() + timeout_ms;
+    int64_t now = zclock_mono();       /* one clock read per pass, not per check */
+    int64_t until = timeout_ms < 0 ? INT64_MAX : now + timeout_ms;
     *req = NULL;
     while (true) {
-        s_timers(self);
-        int64_t now = zclock_mono();
+        s_timers(self, now);
         int64_t wait = 0;               /* until the caller's limit or the next timer */
         if (now < until) {
-            wait = fl_worker_next_timeout_ms(self);
+            wait = s_next_timeout(self, now);
             if (until - now < wait)
                 wait = until - now;
         }
@@ -336,12 +347,13 @@ fl_worker_recv(fl_worker_t *self, fl_request_t **req, int timeout_ms)
             if (now >= until)
                 return FL_E_TIMEOUT;
             zclock_sleep((int) wait);
+            now = zclock_mono();
             continue;
         }
         /* wait in a blocking read rather than zmq_poll + read: when a request
          * is already there it costs no system call at all */
         bool got = false;
-        if ((*req = s_receive(self, (int) wait, &got)))
+        if ((*req = s_receive(self, (int) wait, &now, &got)))
             return 0;
         if (got)
             continue;                   /* a heartbeat or the like: look again */
