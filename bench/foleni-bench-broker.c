@@ -684,10 +684,10 @@ s_fl_send(run_t *run, int sock)
 static int
 s_fl_take(run_t *run, int sock, fl_reply_t *r)
 {
-    zframe_t *body = r->status == 0 && r->body ? zmsg_first(r->body) : NULL;
-    if (body && zframe_size(body) != run->size)
+    const fl_part_t *body = r->status == 0 && r->nparts ? &r->parts[0] : NULL;
+    if (body && body->size != run->size)
         body = NULL;                    /* not our payload: the broker's error reply */
-    int64_t sent = body ? s_sent_ns(zframe_data(body), zframe_size(body)) : 0;
+    int64_t sent = body ? s_sent_ns(body->data, body->size) : 0;
     int rc = s_on_reply(run, sock, sent, body != NULL);
     fl_reply_reset(r);
     return rc;
@@ -696,7 +696,7 @@ s_fl_take(run_t *run, int sock, fl_reply_t *r)
 static int
 s_fl_pump(run_t *run, int timeout_ms)
 {
-    fl_reply_t r = { .body = NULL };
+    fl_reply_t r = { .held = NULL };
     if (run->sockets == 1 && !run->event_loop) {
         /* blocking use (counter, tools): one reply per call; the client drains
          * the socket into its own list on the first */
@@ -884,12 +884,10 @@ s_wait_service(const char *endpoint, const char *service, pid_t broker, pid_t wo
     int rc = -1;
     int64_t until = bp_now_ms() + timeout_ms;
     while (bp_now_ms() < until && s_alive(broker) && (worker <= 0 || s_alive(worker))) {
-        zmsg_t *reply = NULL;
+        fl_reply_t reply;
         if (fl_client_call(client, "mmi.service", service, strlen(service), &reply, &err) == 0) {
-            char *answer = zmsg_popstr(reply);
-            bool found = answer && !strcmp(answer, "200");
-            zstr_free(&answer);
-            zmsg_destroy(&reply);
+            bool found = reply.nparts && reply.parts[0].size == 3 && !memcmp(reply.parts[0].data, "200", 3);
+            fl_reply_reset(&reply);
             if (found) {
                 rc = 0;
                 break;

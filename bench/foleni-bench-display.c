@@ -402,15 +402,14 @@ s_ask(bench_t *b, const char *json)
     msgpack_sbuffer_init(&buf);
     int rc = fl_msg_encode(m, &buf, NULL);
     fl_msg_destroy(&m);
-    zmsg_t *reply = NULL;
+    fl_reply_t reply;
     if (rc == 0)
         rc = fl_client_call(b->client, "foleni.scheduler", buf.data, buf.size, &reply, NULL);
     msgpack_sbuffer_destroy(&buf);
-    if (rc != 0 || !reply)
+    if (rc != 0)
         return NULL;
-    zframe_t *f = zmsg_first(reply);
-    fl_msg_t *r = f ? fl_msg_decode(zframe_data(f), zframe_size(f), NULL) : NULL;
-    zmsg_destroy(&reply);
+    fl_msg_t *r = reply.nparts ? fl_msg_decode(reply.parts[0].data, reply.parts[0].size, NULL) : NULL;
+    fl_reply_reset(&reply);
     if (r && fl_msg_type(r) == FL_T_ERROR) {
         fprintf(stderr, "bench: %s: %s\n", json, fl_msg_str(r, FL_F_MESSAGE));
         fl_msg_destroy(&r);

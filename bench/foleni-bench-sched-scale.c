@@ -708,10 +708,10 @@ s_e2e(const opts_t *o, const char *dir, const char *config_path, const char *dat
     bool ready = false;
     if (c && s_encode_avail("OF0000", "SVC00", SC_TODAY, o->days, &buf) == 0) {
         while (!ready && bp_now_ms() - t0 < SC_STARTUP_MS) {
-            zmsg_t *reply = NULL;
+            fl_reply_t reply;
             if (fl_client_call(c, "foleni.scheduler", buf.data, buf.size, &reply, NULL) == 0)
                 ready = true;
-            zmsg_destroy(&reply);
+            fl_reply_reset(&reply);
             if (!bp_alive(spid))
                 break;
         }
@@ -727,11 +727,11 @@ s_e2e(const opts_t *o, const char *dir, const char *config_path, const char *dat
             s_service_code((int) (s_rand() % (uint64_t) o->services), service);
             uint32_t from = i % 2 ? fl_day_add(SC_TODAY, (int) (s_rand() % (uint64_t) (365 - o->days + 1))) : SC_TODAY;
             s_encode_avail(office, service, from, o->days, &buf);
-            zmsg_t *reply = NULL;
+            fl_reply_t reply;
             int64_t a = bp_now_ns();
             if (fl_client_call(c, "foleni.scheduler", buf.data, buf.size, &reply, NULL) == 0)
                 lat[got++] = (uint32_t) ((bp_now_ns() - a) / 1000);
-            zmsg_destroy(&reply);
+            fl_reply_reset(&reply);
         }
         if (lat && got) {
             qsort(lat, (size_t) got, sizeof *lat, s_cmp_u32);

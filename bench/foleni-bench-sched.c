@@ -484,14 +484,14 @@ s_wait_ready(stack_t_ *st, int timeout_ms)
     fl_msg_destroy(&m);
     int64_t until = bp_now_ms() + timeout_ms;
     while (rc == -1 && bp_now_ms() < until && bp_alive(st->broker) && bp_alive(st->scheduler)) {
-        zmsg_t *reply = NULL;
+        fl_reply_t reply;
         if (fl_client_call(c, BS_SERVICE, buf.data, buf.size, &reply, NULL) == 0) {
-            zframe_t *f = zmsg_first(reply);
-            fl_msg_t *r = f ? fl_msg_decode(zframe_data(f), zframe_size(f), NULL) : NULL;
+            const fl_part_t *f = reply.nparts ? &reply.parts[0] : NULL;
+            fl_msg_t *r = f ? fl_msg_decode(f->data, f->size, NULL) : NULL;
             if (r && fl_msg_type(r) == FL_T_OFFICE_LIST)
                 rc = 0;
             fl_msg_destroy(&r);
-            zmsg_destroy(&reply);
+            fl_reply_reset(&reply);
         } else
             zclock_sleep(50);
     }
@@ -723,8 +723,8 @@ s_on_reply(rush_t *r, int sock, fl_reply_t *rep)
     if (rep->status != 0)
         s_count_error(r, "timeout");
     else {
-        zframe_t *f = rep->body ? zmsg_first(rep->body) : NULL;
-        fl_msg_t *m = f ? fl_msg_decode(zframe_data(f), zframe_size(f), NULL) : NULL;
+        const fl_part_t *f = rep->nparts ? &rep->parts[0] : NULL;
+        fl_msg_t *m = f ? fl_msg_decode(f->data, f->size, NULL) : NULL;
         if (m && fl_msg_type(m) == FL_T_BOOKING)
             ok = true;
         else if (m && fl_msg_type(m) == FL_T_ERROR) {
@@ -768,7 +768,7 @@ s_pump(rush_t *r, int timeout_ms)
     for (int i = 0; i < r->sockets; i++) {
         if (rc > 0 && !(items[i].revents & ZMQ_POLLIN))
             continue;                   /* when idle, let every client expire its requests */
-        fl_reply_t rep = { .body = NULL };
+        fl_reply_t rep = { .held = NULL };
         for (int n = 0; n < 4096 && fl_client_recv(r->c[i], &rep, 0) == 0; n++)
             if (s_on_reply(r, i, &rep) != 0)
                 return -1;

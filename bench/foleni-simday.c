@@ -284,7 +284,7 @@ typedef struct {
     pending_t pending[SD_INFLIGHT_MAX];
     uint32_t seq, run_id;
     size_t outstanding;
-    zmsg_t *sync_reply;             /* the reply a blocking call waits for */
+    fl_msg_t *sync_reply;           /* the reply a blocking call waits for, decoded */
     uint32_t sync_seq;
     bool quiescing, sync_sent;
     int64_t sync_due, progress_due;
@@ -704,15 +704,15 @@ s_pump(sim_t *s, int timeout_ms)
         fl_reply_reset(&r);
         return -1;
     }
-    zframe_t *f = zmsg_first(r.body);
+    const fl_part_t *f = r.nparts ? &r.parts[0] : NULL;
     fl_error_t err;
-    fl_msg_t *m = f ? fl_msg_decode(zframe_data(f), zframe_size(f), &err) : NULL;
+    fl_msg_t *m = f ? fl_msg_decode(f->data, f->size, &err) : NULL;
     if (!m)
         s_fatal(s, "an undecodable reply to a %s request: %s", fl_schema_type(req.type)->name,
                 f ? err.message : "empty body");
     else if (s->sync_seq && seq == s->sync_seq) {
-        s->sync_reply = r.body;                 /* a blocking call's answer: keep the frames */
-        r.body = NULL;
+        s->sync_reply = m;                      /* a blocking call's answer: keep it */
+        m = NULL;
     } else
         s_handle_reply(s, &req, m, recv_ms);
     fl_msg_destroy(&m);
@@ -733,15 +733,12 @@ s_call(sim_t *s, fl_msg_t **m)
     while (!s->sync_reply && !s->fatal[0] && !s_interrupted && s_mono_ms() < deadline)
         s_pump(s, SD_PUMP_MS);
     s->sync_seq = 0;
-    zmsg_t *body = s->sync_reply;
+    fl_msg_t *r = s->sync_reply;
     s->sync_reply = NULL;
-    if (!body) {
+    if (!r) {
         s_fatal(s, s_interrupted ? "interrupted" : "no reply from the scheduler in %d ms", SD_SYNC_CALL_MS);
         return NULL;
     }
-    zframe_t *f = zmsg_first(body);
-    fl_msg_t *r = fl_msg_decode(zframe_data(f), zframe_size(f), NULL);
-    zmsg_destroy(&body);
     if (r && fl_msg_type(r) == FL_T_BOARD)
         s_observe(s, (int64_t) fl_msg_uint(r, FL_F_AT), sent, s_mono_ms());
     return r;
@@ -809,8 +806,7 @@ s_start_processes(sim_t *s)
             fl_reply_t r = { .status = -1 };
             if (fl_client_send(s->client, SD_SCHED_SERVICE, rid, buf.data, buf.size) == 0
                 && fl_client_recv(s->client, &r, 1000) == 0 && r.status == 0) {
-                zframe_t *f = zmsg_first(r.body);
-                fl_msg_t *b = f ? fl_msg_decode(zframe_data(f), zframe_size(f), NULL) : NULL;
+                fl_msg_t *b = r.nparts ? fl_msg_decode(r.parts[0].data, r.parts[0].size, NULL) : NULL;
                 if (b && fl_msg_type(b) == FL_T_BOARD) {
                     int64_t at = (int64_t) fl_msg_uint(b, FL_F_AT);
                     double since = (double) (s_mono_ms() - s->wall_start_ms + 1000) * s->k;

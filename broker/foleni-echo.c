@@ -76,11 +76,17 @@ s_worker(const char *endpoint, const char *service, const fl_worker_options_t *w
         }
         if (delay_ms)
             zclock_sleep(delay_ms);
-        zmsg_t *reply = req->body;      /* echo the request's own frames: no copy */
-        req->body = NULL;
-        if (!bare)
-            zmsg_addstrf(reply, "pid=%d caller=%s", pid, req->caller);
-        fl_worker_reply(worker, &req, &reply);
+        if (bare) {                     /* the request's own frames: moved, no copy */
+            fl_worker_reply(worker, &req, req->parts, req->nparts);
+            continue;
+        }
+        fl_part_t parts[FL_PARTS_MAX];
+        size_t n = req->nparts < FL_PARTS_MAX - 1 ? req->nparts : FL_PARTS_MAX - 1;
+        memcpy(parts, req->parts, n * sizeof parts[0]);
+        char tag[FL_CURVE_KEY_TEXT + 32];
+        int len = snprintf(tag, sizeof tag, "pid=%d caller=%s", pid, req->caller);
+        parts[n++] = (fl_part_t) { tag, (size_t) len };
+        fl_worker_reply(worker, &req, parts, n);
     }
     while (nheld)
         fl_request_destroy(&held[--nheld]);
@@ -98,14 +104,14 @@ s_call(const char *endpoint, const char *service, const fl_client_options_t *cop
         fprintf(stderr, "foleni-echo: %s\n", err.message);
         return 1;
     }
-    zmsg_t *reply = NULL;
+    fl_reply_t reply;
     int rc = fl_client_call(client, service, text, strlen(text), &reply, &err);
     if (rc == 0) {
-        for (zframe_t *f = zmsg_first(reply); f; f = zmsg_next(reply))
-            printf("%.*s\n", (int) zframe_size(f), (const char *) zframe_data(f));
+        for (size_t i = 0; i < reply.nparts; i++)
+            printf("%.*s\n", (int) reply.parts[i].size, (const char *) reply.parts[i].data);
     } else
         fprintf(stderr, "foleni-echo: %s\n", err.message);
-    zmsg_destroy(&reply);
+    fl_reply_reset(&reply);
     fl_client_destroy(&client);
     return rc ? 1 : 0;
 }

@@ -111,7 +111,7 @@ static int
 s_collect(run_t *run, const char *action_rid)
 {
     while (true) {
-        fl_reply_t r = { .body = NULL };
+        fl_reply_t r = { .held = NULL };
         int rc = ctr_link_wait(run->link, &r, -1);
         if (rc == FL_E_EMPTY)
             return 0;
@@ -140,9 +140,8 @@ s_collect(run_t *run, const char *action_rid)
         for (size_t i = 0; i < run->nasks; i++)
             if (!strcmp(run->asks[i].rid, r.rid))
                 a = &run->asks[i];
-        zframe_t *f = zmsg_first(r.body);
         fl_error_t err;
-        fl_msg_t *m = f ? fl_msg_decode(zframe_data(f), zframe_size(f), &err) : NULL;
+        fl_msg_t *m = r.nparts ? fl_msg_decode(r.parts[0].data, r.parts[0].size, &err) : NULL;
         fl_reply_reset(&r);
         if (!m) {
             fprintf(run->err, "foleni-counter: the answer is not a Foleni message\n");

@@ -262,8 +262,8 @@ ctr_session_in_flight(const ctr_session_t *self, int64_t *since_ms, int *attempt
 static fl_msg_t *
 s_decode(const fl_reply_t *r)
 {
-    zframe_t *f = r->body ? zmsg_first(r->body) : NULL;
-    return f ? fl_msg_decode(zframe_data(f), zframe_size(f), NULL) : NULL;
+    const fl_part_t *f = r->nparts ? &r->parts[0] : NULL;
+    return f ? fl_msg_decode(f->data, f->size, NULL) : NULL;
 }
 
 static void
@@ -332,7 +332,7 @@ s_on_query(ctr_session_t *self, int q, fl_reply_t *r, int64_t now)
         return;
     }
     if (q == Q_PROBE) {
-        char *answer = r->body ? zmsg_popstr(r->body) : NULL;
+        char *answer = r->nparts ? fl_part_strdup(&r->parts[0]) : NULL;
         self->no_scheduler = !answer || strcmp(answer, FL_MDP_MMI_FOUND) != 0;
         zstr_free(&answer);
         return;
@@ -471,7 +471,7 @@ ctr_session_step(ctr_session_t *self)
     int64_t now = zclock_mono();
     if (self->relink_at && now >= self->relink_at)
         s_relink(self, now);
-    fl_reply_t r = { .body = NULL };
+    fl_reply_t r = { .held = NULL };
     while (fl_client_recv(ctr_link_client(self->link), &r, 0) == 0) {
         s_on_reply(self, &r, now);
         fl_reply_reset(&r);

@@ -250,9 +250,9 @@ s_on_reply(disp_t *self, fl_reply_t *r)
     int64_t now = s_mono_ms();
     fl_msg_t *m = NULL;
     fl_error_t err = { 0 };
-    if (r->status == 0 && zmsg_first(r->body)) {
-        zframe_t *f = zmsg_first(r->body);
-        m = fl_msg_decode(zframe_data(f), zframe_size(f), &err);
+    if (r->status == 0 && r->nparts) {
+        const fl_part_t *f = &r->parts[0];
+        m = fl_msg_decode(f->data, f->size, &err);
     } else
         fl_error_set(&err, r->status ? r->status : FL_E_INVALID, "", "no reply");
     bool error_reply = m && fl_msg_type(m) == FL_T_ERROR;

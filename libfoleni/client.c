@@ -8,12 +8,15 @@
  *
  *  The socket is read and written with zmq_msg_t and zmq_send, not CZMQ
  *  messages: a reply is received into a fixed array of frames and checked in
- *  place; only its body becomes a zmsg_t, because fl_reply_t hands one out.
+ *  place, and its body frames are moved (zmq_msg_move, no copy) into the
+ *  request's own block, which fl_client_recv then hands out as the reply's
+ *  backing store: a round trip costs that one allocation and nothing more.
  *  fl_client_recv drains every reply waiting (up to a bound) in one go.
  */
 #include "libfoleni/client.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/random.h>
@@ -29,17 +32,21 @@
  * spare; a reply with more is counted through and refused. */
 #define CLIENT_FRAMES_MAX  (3 + FL_MDP_BODY_FRAMES_MAX + 1)
 
+/* A reply body is at most FL_MDP_BODY_FRAMES_MAX frames, the id among them. */
+_Static_assert(FL_PARTS_MAX >= FL_MDP_BODY_FRAMES_MAX - 1, "fl_reply_t.parts too small");
+
 typedef struct pending pending_t;
 struct pending {
     fl_keynode_t node;              /* in self->table while outstanding, keyed by rid */
     pending_t *prev, *next;         /* in self->order, or in self->finished */
     int        status;              /* when finished */
-    zmsg_t    *reply;               /* when finished: the reply frames after the id */
+    size_t     nframes;             /* when finished: reply frames after the id, in frames */
     int64_t    deadline;            /* zclock_mono, ms */
     int        retries_left;
     size_t     rid_size, service_size, len;
     char       rid[FL_RID_MAX + 1];
     char       service[FL_MDP_SERVICE_MAX + 1];
+    zmq_msg_t  frames[FL_PARTS_MAX];    /* not cleared on send: only frames[0 .. nframes-1] are live */
     uint8_t    body[];              /* kept to send again on a retry */
 };
 
@@ -92,6 +99,15 @@ s_find(fl_client_t *self, const void *rid, size_t size)
 {
     fl_keynode_t *n = fl_keytab_find(&self->table, rid, size);
     return n ? fl_keytab_entry(n, pending_t, node) : NULL;
+}
+
+/* Free a request's block and the reply frames it holds. */
+static void
+s_pending_free(pending_t *p)
+{
+    for (size_t i = 0; i < p->nframes; i++)
+        zmq_msg_close(&p->frames[i]);
+    free(p);
 }
 
 /* ---- life cycle ---- */
@@ -157,8 +173,7 @@ fl_client_destroy(fl_client_t **self_p)
     }
     for (pending_t *p = self->finished.head, *next; p; p = next) {
         next = p->next;
-        zmsg_destroy(&p->reply);
-        free(p);
+        s_pending_free(p);
     }
     fl_keytab_fini(&self->table);
     free(self->endpoint);
@@ -178,14 +193,37 @@ fl_client_outstanding(const fl_client_t *self)
     return self->table.count;
 }
 
+/* Leave a reply empty without looking at what it held. */
+static void
+s_reply_clear(fl_reply_t *reply)
+{
+    reply->rid[0] = '\0';
+    reply->status = 0;
+    reply->nparts = 0;
+    reply->parts[0] = (fl_part_t) { "", 0 };
+    reply->held = NULL;
+}
+
 void
 fl_reply_reset(fl_reply_t *reply)
 {
-    if (reply) {
-        zmsg_destroy(&reply->body);
-        reply->rid[0] = '\0';
-        reply->status = 0;
+    if (!reply)
+        return;
+    if (reply->held)
+        s_pending_free(reply->held);
+    s_reply_clear(reply);
+}
+
+char *
+fl_part_strdup(const fl_part_t *part)
+{
+    char *s = malloc(part->size + 1);
+    if (s) {
+        if (part->size)
+            memcpy(s, part->data, part->size);
+        s[part->size] = '\0';
     }
+    return s;
 }
 
 /* ---- sending ---- */
@@ -229,9 +267,12 @@ fl_client_send(fl_client_t *self, const char *service, const char *rid, const vo
     pending_t *p = malloc(sizeof *p + len);
     if (!p)
         return FL_E_NOMEM;
-    *p = (pending_t) { .rid_size = rid_size, .service_size = service_size, .len = len,
-                       .deadline = zclock_mono() + self->opts.timeout_ms,
-                       .retries_left = self->opts.retries };
+    memset(p, 0, offsetof(pending_t, frames));
+    p->rid_size = rid_size;
+    p->service_size = service_size;
+    p->len = len;
+    p->deadline = zclock_mono() + self->opts.timeout_ms;
+    p->retries_left = self->opts.retries;
     memcpy(p->rid, rid, rid_size + 1);
     memcpy(p->service, service, service_size + 1);
     if (len)
@@ -250,33 +291,38 @@ fl_client_send(fl_client_t *self, const char *service, const char *rid, const vo
 
 /* ---- receiving ---- */
 
-/* Move a request to the finished list with this status and reply (taken). */
+/* Move a request to the finished list with this status and reply frames
+ * (reply[0 .. n-1], moved into the request's block; n may be 0). */
 static void
-s_finish(fl_client_t *self, pending_t *p, int status, zmsg_t *reply)
+s_finish(fl_client_t *self, pending_t *p, int status, zmq_msg_t *reply, size_t n)
 {
     fl_keytab_remove(&self->table, &p->node);
     s_remove(&self->order, p);
     p->status = status;
-    p->reply = reply;
+    for (size_t i = 0; i < n; i++) {
+        zmq_msg_init(&p->frames[i]);
+        zmq_msg_move(&p->frames[i], &reply[i]);
+    }
+    p->nframes = n;
     s_append(&self->finished, p);
 }
 
 /* Give up on overdue requests with no retries left; if any other request is
- * overdue, open a new socket and send everything outstanding again. */
+ * overdue, open a new socket and send everything outstanding again.  now is
+ * zclock_mono(), read by the caller (one clock read serves a whole pass). */
 static void
-s_expire(fl_client_t *self)
+s_expire(fl_client_t *self, int64_t now)
 {
     pending_t *p = self->order.head;
     if (!p)
         return;
-    int64_t now = zclock_mono();
     if (p->deadline > now)
         return;
     bool resend = false;
     while (p && p->deadline <= now) {
         pending_t *next = p->next;
         if (p->retries_left <= 0)
-            s_finish(self, p, FL_E_TIMEOUT, NULL);
+            s_finish(self, p, FL_E_TIMEOUT, NULL, 0);
         else {
             p->retries_left--;
             resend = true;
@@ -319,22 +365,21 @@ s_on_reply(fl_client_t *self, zmq_msg_t *f, size_t n, size_t total)
     pending_t *p = s_find(self, v[3].data, v[3].size);
     if (!p)
         return;                     /* a late reply to a finished request is dropped */
-    zmsg_t *body = zmsg_new();
-    for (size_t i = 4; i < n; i++)
-        zmsg_addmem(body, v[i].data, v[i].size);
-    s_finish(self, p, 0, body);
+    s_finish(self, p, 0, f + 4, n - 4);     /* the check bounds n - 4 by FL_PARTS_MAX */
 }
 
-/* Read one message from the broker, if one is waiting, and match it to its
- * request.  False when nothing was waiting. */
+/* Read one message from the broker, waiting up to wait_ms for it, and match
+ * it to its request.  False when nothing came (errno says why). */
 static bool
-s_receive(fl_client_t *self)
+s_receive(fl_client_t *self, int wait_ms)
 {
-    if (!self->handle)
+    if (!self->handle) {
+        errno = EAGAIN;
         return false;
+    }
     zmq_msg_t f[CLIENT_FRAMES_MAX];
     size_t n, total;
-    if (!fl_mdp_recv_frames(self->handle, f, CLIENT_FRAMES_MAX, &n, &total))
+    if (!fl_mdp_recv_frames_wait(self->handle, wait_ms, f, CLIENT_FRAMES_MAX, &n, &total))
         return false;
     s_on_reply(self, f, n, total);
     for (size_t i = 0; i < n; i++)
@@ -347,56 +392,82 @@ static bool
 s_drain(fl_client_t *self)
 {
     int i = 0;
-    while (i < CLIENT_DRAIN_MAX && s_receive(self))
+    while (i < CLIENT_DRAIN_MAX && s_receive(self, 0))
         i++;
     return i > 0;
+}
+
+/* fl_client_next_timeout_ms at time now. */
+static int
+s_next_timeout(const fl_client_t *self, int64_t now)
+{
+    pending_t *p = self->order.head;
+    if (!p)
+        return -1;
+    int64_t left = p->deadline - now;
+    return left > 0 ? (int) left : 0;
 }
 
 int
 fl_client_next_timeout_ms(fl_client_t *self)
 {
-    pending_t *p = self->order.head;
-    if (!p)
-        return -1;
-    int64_t left = p->deadline - zclock_mono();
-    return left > 0 ? (int) left : 0;
+    return self->order.head ? s_next_timeout(self, zclock_mono()) : -1;
 }
 
 int
 fl_client_recv(fl_client_t *self, fl_reply_t *out, int timeout_ms)
 {
-    int64_t until = timeout_ms < 0 ? INT64_MAX : zclock_mono() + timeout_ms;
+    s_reply_clear(out);
+    int64_t now = zclock_mono();
+    int64_t until = timeout_ms < 0 ? INT64_MAX : now + timeout_ms;
     while (true) {
-        s_expire(self);
+        s_expire(self, now);
         pending_t *p = self->finished.head;
         if (p) {
             s_remove(&self->finished, p);
             memcpy(out->rid, p->rid, p->rid_size + 1);
             out->status = p->status;
-            out->body = p->reply;
-            free(p);
+            /* the parts point into p's frames, not into *out: the caller may
+             * copy the struct; p itself is freed by fl_reply_reset */
+            out->nparts = p->nframes;
+            for (size_t i = 0; i < p->nframes; i++)
+                out->parts[i] = (fl_part_t) { zmq_msg_data(&p->frames[i]), zmq_msg_size(&p->frames[i]) };
+            out->held = p;
             return 0;
         }
         if (self->table.count == 0)
             return FL_E_EMPTY;
-        if (s_drain(self))              /* take what is already here first */
-            continue;
-        int64_t now = zclock_mono();
-        if (now >= until && timeout_ms >= 0)
+        if (timeout_ms == 0) {          /* an event loop's call: take what is here */
+            if (s_drain(self))
+                continue;
             return FL_E_TIMEOUT;
-        int64_t wait = fl_client_next_timeout_ms(self);
-        if (until != INT64_MAX && until - now < wait)
-            wait = until - now;
+        }
+        int64_t wait = 0;               /* until the caller's limit or the next expiry */
+        if (now < until) {
+            wait = s_next_timeout(self, now);
+            if (until - now < wait)
+                wait = until - now;
+        }
         if (!self->handle) {            /* no socket: a retry will open one */
+            if (now >= until)
+                return FL_E_TIMEOUT;
             zclock_sleep((int) wait);
+            now = zclock_mono();
             continue;
         }
-        zmq_pollitem_t item = { self->handle, 0, ZMQ_POLLIN, 0 };
-        int rc = zmq_poll(&item, 1, (long) wait);
-        if (rc < 0)
-            return FL_E_IO;         /* interrupted: let the caller decide */
-        if (rc > 0)
-            s_drain(self);
+        /* one reply at a time, in a blocking read rather than zmq_poll +
+         * draining reads: a reply already waiting costs no system call, and
+         * an empty socket one wait instead of several checks */
+        bool got = s_receive(self, (int) wait);
+        int saved = errno;
+        if (wait > 0)
+            now = zclock_mono();        /* the read may have waited */
+        if (got)
+            continue;
+        if (saved != EAGAIN)
+            return FL_E_IO;             /* interrupted: let the caller decide */
+        if (now >= until)
+            return FL_E_TIMEOUT;
     }
 }
 
@@ -421,16 +492,17 @@ fl_client_new_rid(char out[33])
 }
 
 int
-fl_client_call(fl_client_t *self, const char *service, const void *body, size_t len, zmsg_t **reply,
+fl_client_call(fl_client_t *self, const char *service, const void *body, size_t len, fl_reply_t *reply,
                fl_error_t *err)
 {
+    s_reply_clear(reply);
     char rid[33];
     fl_client_new_rid(rid);
     int rc = fl_client_send(self, service, rid, body, len);
     if (rc)
         return fl_error_set(err, rc, "", "cannot send the request to %s", service);
     while (true) {
-        fl_reply_t r = { .body = NULL };
+        fl_reply_t r;
         rc = fl_client_recv(self, &r, -1);
         if (rc)
             return fl_error_set(err, rc == FL_E_EMPTY ? FL_E_TIMEOUT : rc, "", "no reply from %s", service);
@@ -443,7 +515,7 @@ fl_client_call(fl_client_t *self, const char *service, const void *body, size_t 
             return fl_error_set(err, FL_E_TIMEOUT, "", "no reply from %s after %d attempts", service,
                                 self->opts.retries + 1);
         }
-        *reply = r.body;
+        *reply = r;                     /* moved: the parts do not point into r */
         return 0;
     }
 }

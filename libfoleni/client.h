@@ -33,6 +33,8 @@
 #include "libfoleni/security.h"
 
 #define FL_RID_MAX 64               /* longest request id, bytes */
+#define FL_PARTS_MAX 8              /* most frames in a request or reply body
+                                       (FL_MDP_BODY_FRAMES_MAX in mdp.h) */
 
 typedef struct {
     int    timeout_ms;              /* per attempt; default 3000 */
@@ -42,11 +44,25 @@ typedef struct {
 
 typedef struct fl_client fl_client_t;
 
-/* A finished request. */
+/*  One frame of a request or reply body, as a borrowed view: the bytes belong
+ *  to the fl_reply_t or fl_request_t that holds it and stay valid until that
+ *  is reset, replied to or destroyed.  Also used to hand a reply's frames to
+ *  fl_worker_reply, which copies them. */
 typedef struct {
-    char     rid[FL_RID_MAX + 1];
-    int      status;                /* 0: body holds the reply; FL_E_TIMEOUT: given up */
-    zmsg_t  *body;                  /* the reply frames after the request id (owned) */
+    const void *data;
+    size_t      size;
+} fl_part_t;
+
+/*  A finished request.  The body frames are the received ZeroMQ frames
+ *  themselves, held until fl_reply_reset: no copy and no allocation per reply.
+ *  The struct may be copied or moved by value (the parts point into memory
+ *  the reply owns, not into the struct); release exactly one copy. */
+typedef struct {
+    char      rid[FL_RID_MAX + 1];
+    int       status;               /* 0: parts hold the reply; FL_E_TIMEOUT: given up */
+    size_t    nparts;               /* the reply frames after the request id (0 unless status is 0) */
+    fl_part_t parts[FL_PARTS_MAX];  /* parts[0] is always readable: {"", 0} when nparts is 0 */
+    void     *held;                 /* private: what backs the parts (NULL when nothing) */
 } fl_reply_t;
 
 /*  Connect to the broker at endpoint ("tcp://127.0.0.1:5555").  security may
@@ -65,13 +81,20 @@ void fl_client_destroy(fl_client_t **self_p);
 int fl_client_send(fl_client_t *self, const char *service, const char *rid, const void *body, size_t len);
 
 /*  Wait up to timeout_ms (0: do not wait; -1: until something finishes) for a
- *  request to finish, retrying as described above.  Returns 0 with *out
- *  filled (release it with fl_reply_reset), FL_E_TIMEOUT when nothing finished
- *  in time, FL_E_EMPTY when nothing is outstanding. */
+ *  request to finish, retrying as described above.  *out is overwritten
+ *  without being released (reset it first if it held a reply) and left empty
+ *  unless the call returns 0.  Returns 0 with *out filled (the caller releases
+ *  it with fl_reply_reset), FL_E_TIMEOUT when nothing finished in time,
+ *  FL_E_EMPTY when nothing is outstanding. */
 int fl_client_recv(fl_client_t *self, fl_reply_t *out, int timeout_ms);
 
-/*  Free a reply's body and clear it. */
+/*  Release a reply's frames and leave it empty (nparts 0, parts[0] {"", 0}).
+ *  Safe on NULL and on an empty reply. */
 void fl_reply_reset(fl_reply_t *reply);
+
+/*  A reply part as a new NUL-terminated string (the caller frees it), or NULL
+ *  when out of memory.  Handy for text replies; the bytes are not checked. */
+char *fl_part_strdup(const fl_part_t *part);
 
 /*  The socket to poll for input.  It changes when a retry opens a new one:
  *  ask again after every fl_client_recv. */
@@ -86,12 +109,13 @@ int fl_client_next_timeout_ms(fl_client_t *self);
 size_t fl_client_outstanding(const fl_client_t *self);
 
 /*  Send one request with a fresh random request id and wait for its reply
- *  (through every retry).  *reply gets the reply frames (owned by caller).
- *  Returns 0, FL_E_TIMEOUT (no reply after all retries), or fl_client_send's
- *  errors.  Other requests' replies that arrive meanwhile are dropped, so do
- *  not mix with the asynchronous calls on one client. */
+ *  (through every retry).  On 0, *reply holds the reply (status 0; the caller
+ *  releases it with fl_reply_reset); on failure *reply is left empty.  Returns
+ *  0, FL_E_TIMEOUT (no reply after all retries), or fl_client_send's errors.
+ *  Other requests' replies that arrive meanwhile are dropped, so do not mix
+ *  with the asynchronous calls on one client. */
 int fl_client_call(fl_client_t *self, const char *service, const void *body, size_t len,
-                   zmsg_t **reply, fl_error_t *err);
+                   fl_reply_t *reply, fl_error_t *err);
 
 /*  A fresh request id into out (33 bytes, 32 hex digits): milliseconds since
  *  the epoch, a random per-process salt and a counter — unique, cheap, and in

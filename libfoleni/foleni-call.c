@@ -82,11 +82,11 @@ main(int argc, char **argv)
     }
     fl_security_t *sec = fl_security_from_env(&err);
     fl_client_t *client = sec ? fl_client_new(endpoint, sec, &opts, &err) : NULL;
-    zmsg_t *reply = NULL;
+    fl_reply_t reply = { .held = NULL };
     int status = 3;
     if (client && fl_client_call(client, service, buf.data, buf.size, &reply, &err) == 0) {
-        zframe_t *f = zmsg_first(reply);
-        fl_msg_t *r = f ? fl_msg_decode(zframe_data(f), zframe_size(f), &err) : NULL;
+        const fl_part_t *f = reply.nparts ? &reply.parts[0] : NULL;
+        fl_msg_t *r = f ? fl_msg_decode(f->data, f->size, &err) : NULL;
         json_t *out = r ? fl_msg_to_json(r) : NULL;
         char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
         if (text) {
@@ -101,7 +101,7 @@ main(int argc, char **argv)
         fl_msg_destroy(&r);
     } else
         fprintf(stderr, "foleni-call: %s\n", err.message);
-    zmsg_destroy(&reply);
+    fl_reply_reset(&reply);
     fl_client_destroy(&client);
     fl_security_destroy(&sec);
     msgpack_sbuffer_destroy(&buf);

@@ -9,6 +9,7 @@
 #include "libfoleni/mdp.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <string.h>
 
 /* Frames a parser inspects before the body: header, command, and up to three
@@ -668,10 +669,23 @@ fl_mdp_command_name(fl_mdp_proto_t proto, int command)
 bool
 fl_mdp_recv_frames(void *socket, zmq_msg_t *f, size_t cap, size_t *n, size_t *total)
 {
+    return fl_mdp_recv_frames_wait(socket, 0, f, cap, n, total);
+}
+
+bool
+fl_mdp_recv_frames_wait(void *socket, int timeout_ms, zmq_msg_t *f, size_t cap, size_t *n, size_t *total)
+{
     assert(socket && f && cap > 0 && n && total);
+    /* A blocking read waits in one poll() on the socket's mailbox and costs
+     * nothing when a message is already there; zmq_poll, then a read, costs
+     * several system calls per wake-up (ZMQ_EVENTS before and after). */
+    if (timeout_ms != 0 && zmq_setsockopt(socket, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms) != 0)
+        timeout_ms = 0;
     zmq_msg_init(&f[0]);
-    if (zmq_msg_recv(&f[0], socket, ZMQ_DONTWAIT) < 0) {
+    if (zmq_msg_recv(&f[0], socket, timeout_ms ? 0 : ZMQ_DONTWAIT) < 0) {
+        int saved = errno;
         zmq_msg_close(&f[0]);
+        errno = saved;
         return false;
     }
     *n = 1;

@@ -316,6 +316,15 @@ fl_mdp_proto_t fl_mdp_protocol_of_frame(const fl_mdp_frame_t *first);
  *  frame, so only the first read can find nothing. */
 bool fl_mdp_recv_frames(void *socket, zmq_msg_t *f, size_t cap, size_t *n, size_t *total);
 
+/*  As fl_mdp_recv_frames, but waiting up to timeout_ms (0: not at all; -1:
+ *  without limit) for the message, by a blocking read: it sets the socket's
+ *  ZMQ_RCVTIMEO (left set: callers that drain use ZMQ_DONTWAIT, which ignores
+ *  it).  For a single socket this replaces zmq_poll + read, which costs
+ *  several more system calls per wake-up.  On false, errno says why: EAGAIN
+ *  (nothing in time), EINTR (a signal), or another libzmq error. */
+bool fl_mdp_recv_frames_wait(void *socket, int timeout_ms, zmq_msg_t *f, size_t cap, size_t *n,
+                             size_t *total);
+
 /*  Check a ROUTER peer identity or client address: 1..FL_MDP_ADDRESS_MAX
  *  bytes.  Returns 0, FL_E_INVALID (empty) or FL_E_TOO_LONG. */
 int fl_mdp_address_check(const void *data, size_t size, fl_error_t *err);

@@ -1,13 +1,18 @@
 /*  worker.c — the MDP worker with a credit window.  See worker.h.
  *
  *  Requests are read with zmq_msg_recv into a fixed array of frames and
- *  checked in place (fl_mdp_check_worker); only what fl_request_t hands out
- *  (the address frame and the body) is copied into CZMQ objects.  Replies go
- *  out with zmq_send for the protocol frames and zframe_send for the
- *  application's frames, which moves them without a copy.
+ *  checked in place (fl_mdp_check_worker).  The frames a request keeps (the
+ *  client's address and the body) are moved with zmq_msg_move, not copied,
+ *  into a request block that the application sees as an fl_request_t.  Blocks
+ *  go back to a small free list when replied to, so a worker in steady state
+ *  allocates nothing per request.  Replies go out with zmq_send for the
+ *  protocol frames and the application's parts, and zmq_msg_send for the
+ *  address frame (moved; so are the body frames when the reply is exactly the
+ *  request's own body, as when echoing).
  */
 #include "libfoleni/worker.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "libfoleni/log.h"
@@ -17,6 +22,21 @@
  * largest body, one spare; a message with more is counted through and
  * refused. */
 #define WORKER_FRAMES_MAX (4 + FL_MDP_BODY_FRAMES_MAX + 1)
+#define WORKER_SPARE_MAX  256       /* request blocks kept for reuse */
+
+/* A request body is at most FL_MDP_BODY_FRAMES_MAX frames, the caller among them. */
+_Static_assert(FL_PARTS_MAX >= FL_MDP_BODY_FRAMES_MAX - 1, "fl_request_t.parts too small");
+
+/* What fl_worker_recv hands out: the public part first, so that an
+ * fl_request_t * is the block's address; the frames its parts point into. */
+typedef struct req_block req_block_t;
+struct req_block {
+    fl_request_t pub;
+    zmq_msg_t    address;           /* the client, as the broker knows it */
+    size_t       nframes;           /* body frames held, = pub.nparts */
+    zmq_msg_t    frames[FL_PARTS_MAX];
+    req_block_t *next;              /* in the worker's spare list */
+};
 
 struct fl_worker {
     char *endpoint;
@@ -30,6 +50,8 @@ struct fl_worker {
     int64_t  reconnect_at;          /* when sock is NULL: when to connect */
     int      backoff_ms;
     unsigned connects;
+    req_block_t *spare;             /* request blocks to reuse */
+    size_t       nspare;
 };
 
 static int
@@ -112,9 +134,24 @@ fl_worker_destroy(fl_worker_t **self_p)
         zmsg_send(&bye, self->sock);
         zsock_destroy(&self->sock);
     }
+    while (self->spare) {
+        req_block_t *b = self->spare;
+        self->spare = b->next;
+        free(b);
+    }
     free(self->endpoint);
     free(self);
     *self_p = NULL;
+}
+
+/* Release the frames a request block holds. */
+static void
+s_block_close(req_block_t *b)
+{
+    zmq_msg_close(&b->address);
+    for (size_t i = 0; i < b->nframes; i++)
+        zmq_msg_close(&b->frames[i]);
+    b->nframes = 0;
 }
 
 void
@@ -122,10 +159,24 @@ fl_request_destroy(fl_request_t **req_p)
 {
     if (!req_p || !*req_p)
         return;
-    zframe_destroy(&(*req_p)->address);
-    zmsg_destroy(&(*req_p)->body);
-    free(*req_p);
+    req_block_t *b = (req_block_t *) *req_p;
+    s_block_close(b);
+    free(b);
     *req_p = NULL;
+}
+
+/* A request is done with: its block goes to the spare list, or is freed. */
+static void
+s_recycle(fl_worker_t *self, req_block_t *b)
+{
+    s_block_close(b);
+    if (self->nspare >= WORKER_SPARE_MAX) {
+        free(b);
+        return;
+    }
+    b->next = self->spare;
+    self->spare = b;
+    self->nspare++;
 }
 
 zsock_t *
@@ -140,21 +191,26 @@ fl_worker_connects(const fl_worker_t *self)
     return self->connects;
 }
 
-int
-fl_worker_next_timeout_ms(fl_worker_t *self)
+/* fl_worker_next_timeout_ms at time now. */
+static int
+s_next_timeout(const fl_worker_t *self, int64_t now)
 {
-    int64_t now = zclock_mono();
     int64_t due = self->sock ? (self->heartbeat_at < self->broker_expires ? self->heartbeat_at
                                                                            : self->broker_expires)
                              : self->reconnect_at;
     return due > now ? (int) (due - now) : 0;
 }
 
-/* Heartbeats out, broker silence, reconnect backoff. */
-static void
-s_timers(fl_worker_t *self)
+int
+fl_worker_next_timeout_ms(fl_worker_t *self)
 {
-    int64_t now = zclock_mono();
+    return s_next_timeout(self, zclock_mono());
+}
+
+/* Heartbeats out, broker silence, reconnect backoff, at time now. */
+static void
+s_timers(fl_worker_t *self, int64_t now)
+{
     if (!self->sock) {
         if (now >= self->reconnect_at) {
             s_connect(self);
@@ -183,42 +239,71 @@ s_timers(fl_worker_t *self)
     }
 }
 
-/* A REQUEST's frames f[4 .. n-1] (caller, then rid + payload or payload) as
- * a request for the application; NULL when it has too few frames. */
+/* Copy a frame into a NUL-terminated text field of cap bytes; "" when it
+ * does not fit. */
+static void
+s_text(char *out, size_t cap, const fl_mdp_frame_t *f)
+{
+    size_t n = f->size < cap ? f->size : 0;
+    if (n)
+        memcpy(out, f->data, n);
+    out[n] = '\0';
+}
+
+/* A checked REQUEST m[0 .. n-1] (views f): frames 4 .. n-1 are the caller,
+ * then rid + payload or payload.  The address and body frames are moved out
+ * of m into a request for the application; NULL when it has too few frames
+ * or no memory (m then still holds everything). */
 static fl_request_t *
-s_request(const fl_mdp_frame_t *f, size_t n)
+s_request(fl_worker_t *self, zmq_msg_t *m, const fl_mdp_frame_t *f, size_t n)
 {
     if (n < 6)                      /* caller and at least one more frame */
         return NULL;
-    fl_request_t *req = calloc(1, sizeof *req);
-    if (!req)
+    req_block_t *b = self->spare;
+    if (b) {
+        self->spare = b->next;
+        self->nspare--;
+    } else if (!(b = malloc(sizeof *b)))
         return NULL;
-    req->address = zframe_new(f[2].data, f[2].size);
-    req->body = zmsg_new();
-    if (f[4].size <= FL_CURVE_KEY_TEXT)
-        memcpy(req->caller, f[4].data, f[4].size);
+    fl_request_t *req = &b->pub;
+    s_text(req->caller, sizeof req->caller, &f[4]);
     size_t first = 5;
+    req->rid[0] = '\0';
     if (n - first >= 2) {           /* a Foleni client's request id */
-        if (f[5].size <= FL_RID_MAX)
-            memcpy(req->rid, f[5].data, f[5].size);
+        s_text(req->rid, sizeof req->rid, &f[5]);
         first = 6;
     }
-    for (size_t i = first; i < n; i++)
-        zmsg_addmem(req->body, f[i].data, f[i].size);
+    zmq_msg_init(&b->address);
+    zmq_msg_move(&b->address, &m[2]);
+    b->nframes = n - first;         /* 1 .. FL_PARTS_MAX: the check bounds n */
+    for (size_t i = 0; i < b->nframes; i++) {
+        zmq_msg_init(&b->frames[i]);
+        zmq_msg_move(&b->frames[i], &m[first + i]);
+        /* after the move: a small frame's bytes live inside the zmq_msg_t */
+        req->parts[i] = (fl_part_t) { zmq_msg_data(&b->frames[i]), zmq_msg_size(&b->frames[i]) };
+    }
+    req->nparts = b->nframes;
     return req;
 }
 
-/* Handle one message from the broker, if one is waiting (*got says whether
- * one was); returns a request or NULL. */
+/* Handle one message from the broker, waiting up to wait_ms for it (*got
+ * says whether one came; when none did, errno says why); returns a request
+ * or NULL.  *now is the time before; it is brought up to date when the read
+ * may have waited. */
 static fl_request_t *
-s_receive(fl_worker_t *self, bool *got)
+s_receive(fl_worker_t *self, int wait_ms, int64_t *now_p, bool *got)
 {
     zmq_msg_t m[WORKER_FRAMES_MAX];
     size_t n, total;
-    *got = fl_mdp_recv_frames(self->handle, m, WORKER_FRAMES_MAX, &n, &total);
+    *got = fl_mdp_recv_frames_wait(self->handle, wait_ms, m, WORKER_FRAMES_MAX, &n, &total);
+    if (wait_ms > 0) {
+        int saved = errno;
+        *now_p = zclock_mono();
+        errno = saved;
+    }
     if (!*got)
         return NULL;
-    int64_t now = zclock_mono();
+    int64_t now = *now_p;
     self->broker_expires = now + (int64_t) self->opts.heartbeat_ms * self->opts.liveness;
     self->backoff_ms = self->opts.reconnect_min_ms;     /* the broker is alive */
     fl_mdp_frame_t f[WORKER_FRAMES_MAX];
@@ -230,7 +315,7 @@ s_receive(fl_worker_t *self, bool *got)
     if (fl_mdp_check_worker(f, total, &cmd, &err) != 0)
         fl_log(FL_LOG_WARN, "dropped a malformed message from the broker", FL_S("reason", err.message), NULL);
     else if (cmd.command == FL_MDP_WORKER_REQUEST)
-        req = s_request(f, n);
+        req = s_request(self, m, f, n);
     else if (cmd.command == FL_MDP_WORKER_DISCONNECT) {
         fl_log(FL_LOG_INFO, "broker asked us to reconnect", FL_S("service", self->service), NULL);
         self->reconnect_at = now;
@@ -247,60 +332,91 @@ s_receive(fl_worker_t *self, bool *got)
 int
 fl_worker_recv(fl_worker_t *self, fl_request_t **req, int timeout_ms)
 {
-    int64_t until = timeout_ms < 0 ? INT64_MAX : zclock_mono() + timeout_ms;
+    int64_t now = zclock_mono();       /* one clock read per pass, not per check */
+    int64_t until = timeout_ms < 0 ? INT64_MAX : now + timeout_ms;
     *req = NULL;
     while (true) {
-        s_timers(self);
+        s_timers(self, now);
+        int64_t wait = 0;               /* until the caller's limit or the next timer */
+        if (now < until) {
+            wait = s_next_timeout(self, now);
+            if (until - now < wait)
+                wait = until - now;
+        }
+        if (!self->sock) {
+            if (now >= until)
+                return FL_E_TIMEOUT;
+            zclock_sleep((int) wait);
+            now = zclock_mono();
+            continue;
+        }
+        /* wait in a blocking read rather than zmq_poll + read: when a request
+         * is already there it costs no system call at all */
         bool got = false;
-        if (self->sock && (*req = s_receive(self, &got)))
+        if ((*req = s_receive(self, (int) wait, &now, &got)))
             return 0;
         if (got)
             continue;                   /* a heartbeat or the like: look again */
-        int64_t now = zclock_mono();
+        if (errno != EAGAIN)
+            return FL_E_IO;             /* interrupted (e.g. a signal) */
         if (now >= until)
             return FL_E_TIMEOUT;
-        int64_t wait = fl_worker_next_timeout_ms(self);
-        if (until - now < wait)
-            wait = until - now;
-        if (!self->sock) {
-            zclock_sleep((int) wait);
-            continue;
-        }
-        zmq_pollitem_t item = { self->handle, 0, ZMQ_POLLIN, 0 };
-        if (zmq_poll(&item, 1, (long) wait) < 0)
-            return FL_E_IO;
     }
 }
 
-int
-fl_worker_reply(fl_worker_t *self, fl_request_t **req_p, zmsg_t **reply_p)
+/* Whether parts are exactly the request's own body frames, in order: then
+ * they can be moved instead of copied.  All or nothing, because a frame once
+ * sent can no longer be read, and a later part might point into it. */
+static bool
+s_is_echo(req_block_t *b, const fl_part_t *parts, size_t nparts)
 {
-    fl_request_t *req = *req_p;
-    zmsg_t *body = *reply_p;
-    *reply_p = NULL;
+    if (nparts != b->nframes)
+        return false;
+    for (size_t i = 0; i < nparts; i++)
+        if (parts[i].data != zmq_msg_data(&b->frames[i]) || parts[i].size != zmq_msg_size(&b->frames[i]))
+            return false;
+    return true;
+}
+
+int
+fl_worker_reply(fl_worker_t *self, fl_request_t **req_p, const fl_part_t *parts, size_t nparts)
+{
+    req_block_t *b = (req_block_t *) *req_p;
+    *req_p = NULL;
+    fl_request_t *req = &b->pub;
     size_t rid_size = strlen(req->rid);
-    size_t frames = (rid_size ? 1 : 0) + (body ? zmsg_size(body) : 0);
+    size_t frames = (rid_size ? 1 : 0) + nparts;
     void *h = self->handle;
     int rc = FL_E_IO;
-    if (h && frames <= FL_MDP_BODY_FRAMES_MAX
-        && zmq_send(h, FL_MDP_WORKER_HEADER, FL_MDP_HEADER_SIZE, ZMQ_SNDMORE) >= 0) {
+    if (frames > FL_MDP_BODY_FRAMES_MAX)
+        rc = FL_E_INVALID;
+    else if (h && zmq_send(h, FL_MDP_WORKER_HEADER, FL_MDP_HEADER_SIZE, ZMQ_SNDMORE) >= 0) {
         /* after the first frame the rest of a message cannot fail on a DEALER
          * with no high-water mark */
         zmq_send(h, (uint8_t[]) { FL_MDP_WORKER_FINAL }, 1, ZMQ_SNDMORE);
-        zmq_send(h, zframe_data(req->address), zframe_size(req->address), ZMQ_SNDMORE);
+        zmq_msg_send(&b->address, h, ZMQ_SNDMORE);
         zmq_send(h, "", 0, ZMQ_SNDMORE);
         if (frames == 0)            /* RFC 18: a body has at least one frame */
             zmq_send(h, "", 0, 0);
         if (rid_size)
             zmq_send(h, req->rid, rid_size, --frames ? ZMQ_SNDMORE : 0);
-        zframe_t *frame;
-        while (body && (frame = zmsg_pop(body))) {
-            if (zframe_send(&frame, self->sock, --frames ? ZFRAME_MORE : 0) != 0)
-                zframe_destroy(&frame);
+        bool echo = s_is_echo(b, parts, nparts);
+        for (size_t i = 0; i < nparts; i++) {
+            int more = --frames ? ZMQ_SNDMORE : 0;
+            if (echo)
+                zmq_msg_send(&b->frames[i], h, more);
+            else
+                zmq_send(h, parts[i].size ? parts[i].data : "", parts[i].size, more);
         }
         rc = 0;
     }
-    zmsg_destroy(&body);
-    fl_request_destroy(req_p);
+    s_recycle(self, b);
     return rc;
+}
+
+int
+fl_worker_reply_one(fl_worker_t *self, fl_request_t **req_p, const void *data, size_t size)
+{
+    fl_part_t part = { data, size };
+    return fl_worker_reply(self, req_p, &part, 1);
 }

@@ -39,12 +39,17 @@ typedef struct {
 
 typedef struct fl_worker fl_worker_t;
 
-/* One request handed to the application. */
+/*  One request handed to the application.  It is allocated and owned by the
+ *  worker library: the body parts point into the received ZeroMQ frames it
+ *  holds (no copy), valid until the request is passed to fl_worker_reply or
+ *  fl_request_destroy.  Use it through the pointer; do not copy the struct.
+ *  The client's address is kept inside, out of sight: only fl_worker_reply
+ *  needs it. */
 typedef struct {
-    zframe_t *address;                      /* the client, as the broker knows it */
-    char caller[FL_CURVE_KEY_TEXT + 1];     /* client's CURVE public key, "" when plain */
-    char rid[FL_RID_MAX + 1];               /* request id ("" for a plain MDP client) */
-    zmsg_t *body;                           /* the request frames after the id */
+    char      caller[FL_CURVE_KEY_TEXT + 1];    /* client's CURVE public key, "" when plain */
+    char      rid[FL_RID_MAX + 1];              /* request id ("" for a plain MDP client) */
+    size_t    nparts;                           /* the request frames after the id, 1.. */
+    fl_part_t parts[FL_PARTS_MAX];              /* parts[0] is always readable */
 } fl_request_t;
 
 /*  Connect to the broker and register for service.  security may be NULL and
@@ -61,12 +66,21 @@ void fl_worker_destroy(fl_worker_t **self_p);
  *  when none came, FL_E_IO when interrupted (e.g. a signal). */
 int fl_worker_recv(fl_worker_t *self, fl_request_t **req, int timeout_ms);
 
-/*  Send reply (consumed) for req (consumed): the reply frames go back after
- *  the request id.  Returns 0, or FL_E_IO (the reply is lost; the client's
- *  retry will come back). */
-int fl_worker_reply(fl_worker_t *self, fl_request_t **req_p, zmsg_t **reply_p);
+/*  Reply to *req_p (consumed, *req_p set to NULL, whatever the result): the
+ *  nparts frames in parts (copied; parts may be NULL when nparts is 0, which
+ *  sends one empty frame) go back after the request id.  The parts may point
+ *  into the request itself; passing exactly req->parts, req->nparts (an echo)
+ *  moves the request's frames instead of copying them.  Returns 0,
+ *  FL_E_INVALID (with the id, more than FL_PARTS_MAX frames; nothing sent),
+ *  or FL_E_IO (no socket; the reply is lost, the client's retry will come
+ *  back). */
+int fl_worker_reply(fl_worker_t *self, fl_request_t **req_p, const fl_part_t *parts, size_t nparts);
 
-/*  Free a request without replying.  Safe on NULL. */
+/*  As fl_worker_reply, with one frame of size bytes (the common case). */
+int fl_worker_reply_one(fl_worker_t *self, fl_request_t **req_p, const void *data, size_t size);
+
+/*  Free a request without replying; sets *req_p NULL.  Safe on NULL.  It may
+ *  outlive the worker that gave it. */
 void fl_request_destroy(fl_request_t **req_p);
 
 /*  The socket to poll; changes on reconnect. */

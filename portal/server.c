@@ -325,8 +325,8 @@ s_replies(portal_t *self)
         zhashx_delete(self->waiting, r.rid);
         route_result_t res = { 0 };
         fl_msg_t *m = NULL;
-        zframe_t *f = r.body ? zmsg_first(r.body) : NULL;
-        if (r.status == 0 && f && (m = fl_msg_decode(zframe_data(f), zframe_size(f), NULL))) {
+        const fl_part_t *f = r.nparts ? &r.parts[0] : NULL;
+        if (r.status == 0 && f && (m = fl_msg_decode(f->data, f->size, NULL))) {
             metrics_scheduler(self->ctx.metrics, (double) (zclock_usecs() - req->sent_us) / 1e6);
             self->ctx.last_scheduler_ok_us = zclock_usecs();
             routes_reply(req, m, &res);

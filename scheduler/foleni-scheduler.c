@@ -159,19 +159,16 @@ s_serve(loop_t *l, fl_request_t **reqs, size_t n)
     for (size_t first = 0; first < n; first += step) {
         size_t count = first + step <= n ? step : n - first;
         for (size_t i = 0; i < count; i++) {
-            zframe_t *body = zmsg_first(reqs[first + i]->body);
-            batch[i] = (sched_request_t) { .body = body ? zframe_data(body) : (const void *) "",
-                                           .len = body ? zframe_size(body) : 0,
+            const fl_part_t *body = &reqs[first + i]->parts[0];     /* always readable */
+            batch[i] = (sched_request_t) { .body = body->data, .len = body->size,
                                            .caller = reqs[first + i]->caller };
         }
         sched_event_t *events;
         size_t nevents;
         sched_batch(l->sched, batch, count, s_now(), &events, &nevents);
         for (size_t i = 0; i < count; i++) {
-            zmsg_t *reply = zmsg_new();
-            zmsg_addmem(reply, batch[i].reply, batch[i].reply_len);
+            fl_worker_reply_one(l->worker, &reqs[first + i], batch[i].reply, batch[i].reply_len);
             free(batch[i].reply);
-            fl_worker_reply(l->worker, &reqs[first + i], &reply);
         }
         s_publish(l, events, nevents);
     }

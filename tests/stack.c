@@ -39,14 +39,13 @@ tu_stack_call(fl_client_t *c, const char *json)
 {
     msgpack_sbuffer buf;
     tu_encode_json(json, &buf);
-    zmsg_t *reply = NULL;
+    fl_reply_t reply;
     fl_error_t err;
     int rc = fl_client_call(c, "foleni.scheduler", buf.data, buf.size, &reply, &err);
     msgpack_sbuffer_destroy(&buf);
     ck_assert_msg(rc == 0, "%s", err.message);
-    zframe_t *f = zmsg_first(reply);
-    fl_msg_t *m = f ? fl_msg_decode(zframe_data(f), zframe_size(f), NULL) : NULL;
-    zmsg_destroy(&reply);
+    fl_msg_t *m = reply.nparts ? fl_msg_decode(reply.parts[0].data, reply.parts[0].size, NULL) : NULL;
+    fl_reply_reset(&reply);
     ck_assert_ptr_nonnull(m);
     return m;
 }

@@ -16,6 +16,7 @@
 #include "libfoleni/client.h"
 #include "libfoleni/mdp.h"
 #include "libfoleni/msg.h"
+#include "libfoleni/worker.h"
 #include "tests/testutil.h"
 
 typedef struct {
@@ -75,20 +76,27 @@ s_broker_stop(broker_proc_t *b)
 static char *
 s_call(fl_client_t *client, const char *service, const char *text)
 {
-    zmsg_t *reply = NULL;
+    fl_reply_t reply;
     fl_error_t err;
     if (fl_client_call(client, service, text, strlen(text), &reply, &err) != 0)
         return NULL;
     size_t cap = 4096, len = 0;
     char *out = calloc(1, cap);
-    for (zframe_t *f = zmsg_first(reply); f; f = zmsg_next(reply)) {
-        int n = snprintf(out + len, cap - len, "%s%.*s", len ? "|" : "", (int) zframe_size(f),
-                         (const char *) zframe_data(f));
+    for (size_t i = 0; i < reply.nparts; i++) {
+        int n = snprintf(out + len, cap - len, "%s%.*s", len ? "|" : "", (int) reply.parts[i].size,
+                         (const char *) reply.parts[i].data);
         len += n > 0 ? (size_t) n : 0;
         if (len >= cap) len = cap - 1;
     }
-    zmsg_destroy(&reply);
+    fl_reply_reset(&reply);
     return out;
+}
+
+/* Part i of a reply as a new string, or NULL when it has fewer parts. */
+static char *
+s_part(const fl_reply_t *r, size_t i)
+{
+    return i < r->nparts ? fl_part_strdup(&r->parts[i]) : NULL;
 }
 
 static fl_client_t *
@@ -178,9 +186,9 @@ START_TEST(test_two_workers_share_the_load)
     fl_reply_t r;
     while (got < 40 && fl_client_recv(c, &r, 10000) == 0) {
         ck_assert_int_eq(r.status, 0);
-        char *echoed = zmsg_popstr(r.body);
+        char *echoed = s_part(&r, 0);
         ck_assert_str_eq(echoed, r.rid);        /* each reply found its own request */
-        char *tag = zmsg_popstr(r.body);
+        char *tag = s_part(&r, 1);
         by_w1 += strstr(tag, pid1) != NULL;
         by_w2 += strstr(tag, pid2) != NULL;
         zstr_free(&echoed);
@@ -231,8 +239,7 @@ START_TEST(test_worker_killed_mid_request_and_the_retry_is_answered_by_another)
     ck_assert_int_eq(fl_client_recv(c, &r, 10000), 0);
     ck_assert_int_eq(r.status, 0);
     ck_assert_str_eq(r.rid, "the-one-request");
-    char *tag = zmsg_popstr(r.body);
-    tag = (zstr_free(&tag), zmsg_popstr(r.body));
+    char *tag = s_part(&r, 1);
     char want[32];
     snprintf(want, sizeof want, "pid=%d ", good);
     ck_assert_msg(tag && strstr(tag, want), "answered by %s, not the good worker %d", tag, good);
@@ -278,19 +285,19 @@ START_TEST(test_unknown_service_gets_an_error_reply_after_expiry)
     broker_proc_t b = { 0 };
     s_broker_start(&b, NULL);
     fl_client_t *c = s_client(&b, 5000, 0);
-    zmsg_t *reply = NULL;
+    fl_reply_t reply;
     int64_t t0 = zclock_mono();
     ck_assert_int_eq(fl_client_call(c, "foleni.nowhere", "x", 1, &reply, NULL), 0);
     ck_assert_int_ge(zclock_mono() - t0, 1000);  /* it waited in the queue first */
-    zframe_t *body = zmsg_first(reply);
+    ck_assert_uint_eq(reply.nparts, 1);
     fl_error_t err;
-    fl_msg_t *m = fl_msg_decode(zframe_data(body), zframe_size(body), &err);
+    fl_msg_t *m = fl_msg_decode(reply.parts[0].data, reply.parts[0].size, &err);
     ck_assert_msg(m != NULL, "%s", err.message);
     ck_assert_int_eq(fl_msg_type(m), FL_T_ERROR);
     ck_assert_str_eq(fl_msg_str(m, FL_F_CODE), "unavailable");
     ck_assert_ptr_nonnull(strstr(fl_msg_str(m, FL_F_MESSAGE), "no worker"));
     fl_msg_destroy(&m);
-    zmsg_destroy(&reply);
+    fl_reply_reset(&reply);
     ck_assert_int_eq(s_stat(c, "expired"), 1);
     fl_client_destroy(&c);
     s_broker_stop(&b);
@@ -310,8 +317,8 @@ START_TEST(test_full_queue_refuses_at_once)
     fl_reply_t r;
     ck_assert_int_eq(fl_client_recv(c, &r, 1000), 0);     /* well before the queue timeout */
     ck_assert_str_eq(r.rid, "refused-001");
-    zframe_t *body = zmsg_first(r.body);
-    fl_msg_t *m = fl_msg_decode(zframe_data(body), zframe_size(body), NULL);
+    ck_assert_uint_eq(r.nparts, 1);
+    fl_msg_t *m = fl_msg_decode(r.parts[0].data, r.parts[0].size, NULL);
     ck_assert_ptr_nonnull(m);
     ck_assert_str_eq(fl_msg_str(m, FL_F_CODE), "unavailable");
     ck_assert_ptr_nonnull(strstr(fl_msg_str(m, FL_F_MESSAGE), "queue is full"));
@@ -676,7 +683,7 @@ START_TEST(test_a_hundred_workers_register_and_half_leave)
     fl_reply_t r;
     ck_assert_int_eq(fl_client_recv(c, &r, 5000), 0);
     ck_assert_str_eq(r.rid, "many-0001");
-    char *text = zmsg_popstr(r.body);
+    char *text = s_part(&r, 0);
     ck_assert_str_eq(text, "hello");
     zstr_free(&text);
     fl_reply_reset(&r);
@@ -711,7 +718,7 @@ START_TEST(test_hundreds_in_flight_and_multi_frame_bodies_arrive_whole)
     for (int got = 0; got < N; got++) {
         ck_assert_int_eq(fl_client_recv(c, &r, 10000), 0);
         ck_assert_int_eq(r.status, 0);
-        char *echoed = zmsg_popstr(r.body);
+        char *echoed = s_part(&r, 0);
         ck_assert_str_eq(echoed, r.rid);
         int i = atoi(r.rid + 7);
         ck_assert(i >= 0 && i < N && !seen[i]);
@@ -750,6 +757,139 @@ START_TEST(test_hundreds_in_flight_and_multi_frame_bodies_arrive_whole)
     zsock_destroy(&raw);
     fl_client_destroy(&c);
     tu_stop(w, SIGKILL, 1000);
+    s_broker_stop(&b);
+    tu_rmtree(b.dir);
+}
+END_TEST
+
+/* The library worker and client in this process, one step at a time: a
+ * request's parts point at its frames; a reply goes back as parts, copied or
+ * (an echo) moved; replies can be moved by value; request blocks are reused
+ * without leaking one request's id into the next (a plain MDP client's
+ * request has none); and a reply with too many frames is refused whole. */
+START_TEST(test_worker_and_client_parts_round_trip)
+{
+    s_quiet_czmq();
+    broker_proc_t b = { 0 };
+    s_broker_start(&b, NULL);
+    fl_worker_options_t wo = { .window = 4, .heartbeat_ms = 200 };
+    fl_error_t err;
+    fl_worker_t *w = fl_worker_new(b.endpoint, "parts", NULL, &wo, &err);
+    ck_assert_msg(w != NULL, "%s", err.message);
+    fl_client_t *c = s_client(&b, 5000, 0);
+    for (int i = 0; i < 100; i++) {         /* the worker registers while it runs */
+        fl_request_t *none = NULL;
+        ck_assert_int_eq(fl_worker_recv(w, &none, 20), FL_E_TIMEOUT);
+        char *r = s_call(c, "mmi.service", "parts");
+        bool ok = r && !strcmp(r, "200");
+        free(r);
+        if (ok)
+            break;
+    }
+
+    /* parts out, parts back: copied, one of them pointing into the request */
+    ck_assert_int_eq(fl_client_send(c, "parts", "parts-0001", "hello", 5), 0);
+    fl_request_t *req = NULL;
+    ck_assert_int_eq(fl_worker_recv(w, &req, 5000), 0);
+    ck_assert_str_eq(req->rid, "parts-0001");
+    ck_assert_str_eq(req->caller, "");
+    ck_assert_uint_eq(req->nparts, 1);
+    ck_assert_uint_eq(req->parts[0].size, 5);
+    ck_assert(!memcmp(req->parts[0].data, "hello", 5));
+    fl_part_t out[3] = { { "a", 1 }, { NULL, 0 }, req->parts[0] };
+    ck_assert_int_eq(fl_worker_reply(w, &req, out, 3), 0);
+    ck_assert_ptr_null(req);
+    fl_reply_t r;
+    ck_assert_int_eq(fl_client_recv(c, &r, 5000), 0);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.rid, "parts-0001");
+    fl_reply_t moved = r;                   /* by value: the parts stay valid */
+    memset(&r, 0xA5, sizeof r);
+    ck_assert_uint_eq(moved.nparts, 3);
+    ck_assert(moved.parts[0].size == 1 && !memcmp(moved.parts[0].data, "a", 1));
+    ck_assert_uint_eq(moved.parts[1].size, 0);
+    ck_assert(moved.parts[2].size == 5 && !memcmp(moved.parts[2].data, "hello", 5));
+    char *text = fl_part_strdup(&moved.parts[2]);
+    ck_assert_str_eq(text, "hello");
+    free(text);
+    fl_reply_reset(&moved);
+    ck_assert_uint_eq(moved.nparts, 0);
+    ck_assert_uint_eq(moved.parts[0].size, 0);      /* parts[0] stays readable */
+    fl_reply_reset(&moved);                         /* twice is harmless */
+
+    /* many requests through reused blocks, echoed by moving their frames */
+    for (int i = 0; i < 50; i++) {
+        char rid[32], body[64];
+        snprintf(rid, sizeof rid, "echo-%04d", i);
+        snprintf(body, sizeof body, "payload %d %s", i, i % 2 ? "longer than a small message's inline bytes" : "");
+        ck_assert_int_eq(fl_client_send(c, "parts", rid, body, strlen(body)), 0);
+        ck_assert_int_eq(fl_worker_recv(w, &req, 5000), 0);
+        ck_assert_str_eq(req->rid, rid);
+        ck_assert_int_eq(fl_worker_reply(w, &req, req->parts, req->nparts), 0);
+        ck_assert_int_eq(fl_client_recv(c, &r, 5000), 0);
+        ck_assert_str_eq(r.rid, rid);
+        ck_assert_uint_eq(r.nparts, 1);
+        ck_assert_uint_eq(r.parts[0].size, strlen(body));
+        ck_assert(!memcmp(r.parts[0].data, body, strlen(body)));
+        fl_reply_reset(&r);
+    }
+
+    /* a plain MDP client's request has no id, even in a reused block */
+    zsock_t *raw = zsock_new_dealer(b.endpoint);
+    zsock_set_linger(raw, 0);
+    zsock_set_rcvtimeo(raw, 5000);
+    zstr_sendx(raw, "MDPC02", "\x01", "parts", "jambo", NULL);   /* one frame: more would read as an id */
+    ck_assert_int_eq(fl_worker_recv(w, &req, 5000), 0);
+    ck_assert_str_eq(req->rid, "");
+    ck_assert_uint_eq(req->nparts, 1);
+    ck_assert(req->parts[0].size == 5 && !memcmp(req->parts[0].data, "jambo", 5));
+    ck_assert_int_eq(fl_worker_reply_one(w, &req, "sawa", 4), 0);
+    zmsg_t *plain = zmsg_recv(raw);
+    ck_assert_ptr_nonnull(plain);
+    ck_assert_uint_eq(zmsg_size(plain), 4);         /* MDPC02, FINAL, service, body: no id */
+    zframe_t *last = zmsg_last(plain);
+    ck_assert(zframe_size(last) == 4 && !memcmp(zframe_data(last), "sawa", 4));
+    zmsg_destroy(&plain);
+    /* a body of several frames, echoed by moving them: whole and in order */
+    zstr_sendx(raw, "MDPC02", "\x01", "parts", "raw-rid-9", "alpha", "", "gamma", NULL);
+    ck_assert_int_eq(fl_worker_recv(w, &req, 5000), 0);
+    ck_assert_str_eq(req->rid, "raw-rid-9");
+    ck_assert_uint_eq(req->nparts, 3);
+    ck_assert_int_eq(fl_worker_reply(w, &req, req->parts, req->nparts), 0);
+    plain = zmsg_recv(raw);
+    ck_assert_ptr_nonnull(plain);
+    ck_assert_uint_eq(zmsg_size(plain), 7);         /* MDPC02, FINAL, service, rid, alpha, "", gamma */
+    for (int i = 0; i < 3; i++)
+        zframe_destroy(&(zframe_t *) { zmsg_pop(plain) });
+    const char *want[] = { "raw-rid-9", "alpha", "", "gamma" };
+    for (int i = 0; i < 4; i++) {
+        char *got = zmsg_popstr(plain);
+        ck_assert_str_eq(got, want[i]);
+        zstr_free(&got);
+    }
+    zmsg_destroy(&plain);
+    zsock_destroy(&raw);
+
+    /* too many frames: refused, nothing sent, the request freed */
+    ck_assert_int_eq(fl_client_send(c, "parts", "parts-many", "x", 1), 0);
+    ck_assert_int_eq(fl_worker_recv(w, &req, 5000), 0);
+    fl_part_t many[FL_PARTS_MAX];
+    for (size_t i = 0; i < FL_PARTS_MAX; i++)
+        many[i] = (fl_part_t) { "m", 1 };
+    ck_assert_int_eq(fl_worker_reply(w, &req, many, FL_PARTS_MAX), FL_E_INVALID);
+    ck_assert_ptr_null(req);
+    ck_assert_int_eq(fl_client_recv(c, &r, 300), FL_E_TIMEOUT);
+    ck_assert_uint_eq(r.nparts, 0);                 /* left empty: resetting it is safe */
+    fl_reply_reset(&r);
+
+    /* a request may be freed after its worker */
+    ck_assert_int_eq(fl_client_send(c, "parts", "parts-last", "y", 1), 0);
+    ck_assert_int_eq(fl_worker_recv(w, &req, 5000), 0);
+    fl_worker_destroy(&w);
+    ck_assert(req->parts[0].size == 1 && !memcmp(req->parts[0].data, "y", 1));
+    fl_request_destroy(&req);
+    ck_assert_ptr_null(req);
+    fl_client_destroy(&c);
     s_broker_stop(&b);
     tu_rmtree(b.dir);
 }
@@ -844,6 +984,7 @@ make_suite(void)
     tcase_add_test(tc, test_plain_mdp_client_and_worker_work_with_a_window_of_one);
     tcase_add_test(tc, test_a_hundred_workers_register_and_half_leave);
     tcase_add_test(tc, test_hundreds_in_flight_and_multi_frame_bodies_arrive_whole);
+    tcase_add_test(tc, test_worker_and_client_parts_round_trip);
     tcase_add_test(tc, test_events_reach_subscribers_of_their_office_only);
     tcase_add_test(tc, test_sigterm_stops_the_broker_cleanly);
     suite_add_tcase(s, tc);

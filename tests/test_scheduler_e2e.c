@@ -47,8 +47,8 @@ static fl_msg_t *
 s_reply(const fl_reply_t *r)
 {
     ck_assert_int_eq(r->status, 0);
-    zframe_t *f = zmsg_first(r->body);
-    fl_msg_t *m = fl_msg_decode(zframe_data(f), zframe_size(f), NULL);
+    ck_assert_uint_ge(r->nparts, 1);
+    fl_msg_t *m = fl_msg_decode(r->parts[0].data, r->parts[0].size, NULL);
     ck_assert_ptr_nonnull(m);
     return m;
 }
