@@ -48,5 +48,7 @@ fl_bus_publish(zsock_t *publisher, const char *topic, const void *body, size_t l
     zmsg_t *msg = zmsg_new();
     zmsg_addstr(msg, topic);
     zmsg_addmem(msg, body, len);
-    return zmsg_send(&msg, publisher) == 0 ? 0 : FL_E_IO;
+    int rc = zmsg_send(&msg, publisher) == 0 ? 0 : FL_E_IO;
+    zmsg_destroy(&msg);                 /* CZMQ keeps a message it could not send */
+    return rc;
 }

@@ -58,7 +58,9 @@ static int
 s_send_ready(fl_worker_t *self)
 {
     zmsg_t *msg = fl_mdp_worker_ready_window(self->service, self->opts.window);
-    return msg && zmsg_send(&msg, self->sock) == 0 ? 0 : FL_E_IO;
+    int rc = msg && zmsg_send(&msg, self->sock) == 0 ? 0 : FL_E_IO;
+    zmsg_destroy(&msg);                 /* CZMQ keeps a message it could not send */
+    return rc;
 }
 
 static void
@@ -73,6 +75,12 @@ s_connect(fl_worker_t *self)
     zsock_set_sndhwm(self->sock, 0);
     zsock_set_rcvhwm(self->sock, 0);
     zsock_set_rcvtimeo(self->sock, 0);  /* reading until empty is how we drain */
+    /* Never wait to send.  When the broker refuses this worker's CURVE key, libzmq drops
+       the connection and does not try again, and a DEALER with no connection blocks
+       in send: the heartbeat would hang the whole process, even against SIGTERM.  An
+       unsent heartbeat or reply is simply lost; the broker's silence then makes us
+       reconnect with backoff, and clients retry. */
+    zsock_set_sndtimeo(self->sock, 0);
     fl_security_apply(self->security, self->sock);
     if (zsock_connect(self->sock, "%s", self->endpoint) != 0 || s_send_ready(self) != 0) {
         zsock_destroy(&self->sock);
@@ -131,7 +139,8 @@ fl_worker_destroy(fl_worker_t **self_p)
     fl_worker_t *self = *self_p;
     if (self->sock) {
         zmsg_t *bye = fl_mdp_worker_disconnect();
-        zmsg_send(&bye, self->sock);
+        if (zmsg_send(&bye, self->sock) != 0)
+            zmsg_destroy(&bye);
         zsock_destroy(&self->sock);
     }
     while (self->spare) {
@@ -224,6 +233,7 @@ s_timers(fl_worker_t *self, int64_t now)
     }
     if (now >= self->broker_expires) {
         fl_log(FL_LOG_WARN, "broker silent: reconnecting", FL_S("service", self->service),
+               FL_S("causes", "broker down or unreachable, or this process's CURVE key refused"),
                FL_I("backoff_ms", self->backoff_ms), NULL);
         zsock_destroy(&self->sock);
         self->handle = NULL;
@@ -234,7 +244,8 @@ s_timers(fl_worker_t *self, int64_t now)
     }
     if (now >= self->heartbeat_at) {
         zmsg_t *hb = fl_mdp_worker_heartbeat();
-        zmsg_send(&hb, self->sock);
+        if (zmsg_send(&hb, self->sock) != 0)
+            zmsg_destroy(&hb);
         self->heartbeat_at = now + self->opts.heartbeat_ms;
     }
 }

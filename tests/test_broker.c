@@ -462,6 +462,31 @@ START_TEST(test_curve_serves_allowed_keys_only_and_names_the_caller)
     ck_assert_ptr_null(s_call(plain, "echo", "let me in"));
     ck_assert_int_eq(s_stat(ok, "requests"), 1);  /* neither reached the broker's queue */
 
+    /* A worker whose key the broker refuses: libzmq gives that connection up, and the
+       worker must neither hang in a send nor ignore SIGTERM.  It notices the silence
+       (3 x 200 ms), reconnects, is refused again, and stops cleanly when told. */
+    char worker_log[600];
+    snprintf(worker_log, sizeof worker_log, "%s/refused-worker.log", dir);
+    snprintf(env_cert, sizeof env_cert, "FOLENI_CURVE_CERT=%s", stranger);
+    putenv(env_cert);
+    putenv(env_server);
+    const char *argv[] = { tu_bin("foleni-echo"), "worker", "-e", b.endpoint, "--heartbeat-ms", "200", NULL };
+    int refused = tu_spawn(worker_log, argv);
+    unsetenv("FOLENI_CURVE_CERT");
+    unsetenv("FOLENI_CURVE_SERVER");
+    char text[8192] = "";
+    const char *second = NULL;
+    for (int i = 0; i < 200 && !second; i++) {     /* two reconnects seen, or 20 s */
+        zclock_sleep(100);
+        tu_read_file(worker_log, text, sizeof text);
+        const char *first = strstr(text, "broker silent: reconnecting");
+        second = first ? strstr(first + 1, "broker silent: reconnecting") : NULL;
+    }
+    ck_assert_msg(second != NULL, "the refused worker did not keep reconnecting:\n%s", text);
+    ck_assert_int_eq(tu_stop(refused, SIGTERM, 3000), 0);
+    ck_assert_ptr_nonnull(r = s_call(ok, "echo", "still here"));     /* the allowed worker serves on */
+    free(r);
+
     fl_client_destroy(&ok);
     fl_client_destroy(&intruder);
     fl_client_destroy(&plain);
