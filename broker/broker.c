@@ -745,12 +745,13 @@ broker_stats_text(const broker_t *self)
         return NULL;
     int n = snprintf(text, cap,
                      "requests=%llu replies=%llu queued=%llu expired=%llu refused=%llu malformed=%llu "
-                     "unroutable=%llu workers_dropped=%llu events=%llu workers=%zu waiting=%zu",
+                     "unroutable=%llu workers_dropped=%llu events=%llu peers_denied=%llu workers=%zu waiting=%zu",
                      (unsigned long long) st.requests, (unsigned long long) st.replies,
                      (unsigned long long) st.queued, (unsigned long long) st.expired,
                      (unsigned long long) st.refused, (unsigned long long) st.malformed,
                      (unsigned long long) st.unroutable, (unsigned long long) st.workers_dropped,
-                     (unsigned long long) st.events, st.workers, st.waiting);
+                     (unsigned long long) st.events, (unsigned long long) st.peers_denied, st.workers,
+                     st.waiting);
     for (service_t *s = zhashx_first(self->services); s && n > 0 && (size_t) n < cap;
          s = zhashx_next(self->services))
         n += snprintf(text + n, cap - (size_t) n, " workers.%s=%zu", s->name, s->workers);
@@ -784,8 +785,10 @@ broker_run(broker_t *self, volatile bool *stop)
             s_forward(self->xsub, self->xpub, &self->stats.events);
         else if (which && which == self->xpub)
             s_forward(self->xpub, self->xsub, NULL);    /* subscriptions travel upstream */
-        else if (which && self->auth && which == zap_socket(self->auth))
-            zap_handle(self->auth);
+        else if (which && self->auth && which == zap_socket(self->auth)) {
+            if (zap_handle(self->auth) == 0)
+                self->stats.peers_denied++;
+        }
         else if (zpoller_terminated(poller))
             break;
         now = self->now = zclock_mono();
