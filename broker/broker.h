@@ -57,6 +57,7 @@ typedef struct {
     uint64_t unroutable;            /* replies whose client had gone */
     uint64_t workers_dropped;       /* workers dropped for silence */
     uint64_t events;                /* events passed through the bus */
+    uint64_t compact;               /* client requests that came in compact form */
     size_t   workers;               /* workers registered now */
     size_t   waiting;               /* requests waiting now */
 } broker_stats_t;
