@@ -40,6 +40,8 @@ typedef struct {
     int    timeout_ms;              /* per attempt; default 3000 */
     int    retries;                 /* attempts after the first; default 3 */
     size_t max_outstanding;         /* default 4096 */
+    bool   plain_mdp;               /* speak plain MDP/0.2 only, never the compact
+                                       framing (docs/protocol.md); default false */
 } fl_client_options_t;
 
 typedef struct fl_client fl_client_t;

@@ -35,6 +35,8 @@ typedef struct {
     int liveness;                   /* heartbeats missed before reconnecting; default 3 */
     int reconnect_min_ms;           /* default 250 */
     int reconnect_max_ms;           /* default 8000 */
+    bool plain_mdp;                 /* speak plain MDP/0.2 only, never the compact
+                                       framing (docs/protocol.md); default false */
 } fl_worker_options_t;
 
 typedef struct fl_worker fl_worker_t;
