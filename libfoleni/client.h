@@ -8,6 +8,11 @@
  *  extensions").  Any number of requests (up to max_outstanding) may be in
  *  flight at once.
  *
+ *  Compact framing: unless opts.plain_mdp, the socket's identity asks the
+ *  broker for compact frames (one header frame with service and request id,
+ *  then the body; docs/protocol.md, "Compact framing").  The client sends
+ *  plain MDP until the broker's first compact reply, so an older broker works.
+ *
  *  Retries: when a request has had no reply for timeout_ms, the client closes
  *  its socket, opens a new one (a new identity at the broker, so late replies
  *  to the old one cannot confuse it), and sends every outstanding request
