@@ -333,9 +333,10 @@ s_send_to_worker(broker_t *self, worker_t *w, const ask_t *a)
          * stays a body frame */
         const void *rid = a->rid;
         size_t rid_size = a->rid_size;
-        if (rid && !fl_mdp_compact_rid_ok(rid, rid_size))
-            rid = NULL, rid_size = 0;
-        else if (rid && a->rid_framed)
+        if (rid && !fl_mdp_compact_rid_ok(rid, rid_size)) {
+            rid = NULL;
+            rid_size = 0;
+        } else if (rid && a->rid_framed)
             first = 1;
         uint8_t head[FL_MDP_COMPACT_HEADER_MAX];
         size_t size = fl_mdp_compact_pack_worker(head, FL_MDP_WORKER_REQUEST, zmq_msg_data(a->client),
