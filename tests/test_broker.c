@@ -977,6 +977,41 @@ START_TEST(test_broker_error_reaches_a_compact_client_with_its_rid)
 }
 END_TEST
 
+/* A library client and worker told plain_mdp speak plain MDP/0.2 only: the
+ * broker counts no compact request, and the round trip still works. */
+START_TEST(test_plain_mdp_option_keeps_the_libraries_on_plain_frames)
+{
+    s_quiet_czmq();
+    broker_proc_t b = { 0 };
+    s_broker_start(&b, NULL);
+    fl_worker_options_t wo = { .window = 4, .heartbeat_ms = 200, .plain_mdp = true };
+    fl_worker_t *w = fl_worker_new(b.endpoint, "lib", NULL, &wo, NULL);
+    ck_assert_ptr_nonnull(w);
+    fl_client_options_t co = { .timeout_ms = 5000, .retries = 0, .plain_mdp = true };
+    fl_client_t *c = fl_client_new(b.endpoint, NULL, &co, NULL);
+    ck_assert_ptr_nonnull(c);
+    zclock_sleep(200);
+    for (int i = 0; i < 3; i++) {
+        char rid[32];
+        snprintf(rid, sizeof rid, "plain-opt-%d", i);
+        ck_assert_int_eq(fl_client_send(c, "lib", rid, "x", 1), 0);
+        fl_request_t *req = NULL;
+        ck_assert_int_eq(fl_worker_recv(w, &req, 5000), 0);
+        ck_assert_str_eq(req->rid, rid);
+        ck_assert_int_eq(fl_worker_reply(w, &req, req->parts, req->nparts), 0);
+        fl_reply_t r;
+        ck_assert_int_eq(fl_client_recv(c, &r, 5000), 0);
+        ck_assert_str_eq(r.rid, rid);
+        fl_reply_reset(&r);
+    }
+    ck_assert_int_eq(s_stat(c, "compact"), 0);
+    fl_client_destroy(&c);
+    fl_worker_destroy(&w);
+    s_broker_stop(&b);
+    tu_rmtree(b.dir);
+}
+END_TEST
+
 /* ---- many peers, many frames ---- */
 
 /* A hundred workers (more than the worker table's first size) register,
@@ -1343,6 +1378,7 @@ make_suite(void)
     tcase_add_test(tc, test_plain_mdp_client_with_a_compact_library_worker);
     tcase_add_test(tc, test_malformed_compact_headers_then_a_valid_request_is_served);
     tcase_add_test(tc, test_broker_error_reaches_a_compact_client_with_its_rid);
+    tcase_add_test(tc, test_plain_mdp_option_keeps_the_libraries_on_plain_frames);
     tcase_add_test(tc, test_a_hundred_workers_register_and_half_leave);
     tcase_add_test(tc, test_hundreds_in_flight_and_multi_frame_bodies_arrive_whole);
     tcase_add_test(tc, test_worker_and_client_parts_round_trip);
