@@ -13,6 +13,14 @@
  *  request that finds a worker with credit goes out at once and is never
  *  stored; only a request that must wait is moved into a request_t.  Workers
  *  are found by their binary ROUTER identity in a small hash table.
+ *
+ *  Compact framing (mdp.h).  A Foleni peer may pack the protocol frames into
+ *  one header frame.  The broker reads both forms from anyone and writes the
+ *  form each peer asked for through its identity: a request is read into an
+ *  ask_t (client, caller, request id, body frames), whatever its form, and
+ *  written out in the form of the worker that takes it; a reply's head is
+ *  written in the form of its client (s_client_head).  So a compact client
+ *  meets a plain worker, and the other way round, without either knowing.
  */
 #include "broker/broker.h"
 
@@ -47,6 +55,7 @@ struct worker {
     unsigned   window;              /* requests it may hold */
     unsigned   inflight;
     bool       foleni;              /* announced a window: wants caller frames */
+    bool       compact;             /* its identity asks for compact requests */
     int64_t    expires;
     size_t     id_size;
     uint8_t    id[FL_MDP_ADDRESS_MAX];  /* ROUTER identity */
@@ -58,9 +67,24 @@ struct request {
     int64_t    expires;
     char       caller[FL_CURVE_KEY_TEXT + 1];
     zmq_msg_t  client;              /* identity of the client */
+    bool       rid_framed;          /* body[0] is the request id (plain MDP form) */
+    size_t     rid_size;            /* a compact header's request id, copied; 0: none */
+    uint8_t    rid[FL_MDP_RID_MAX];
     size_t     nbody;
-    zmq_msg_t  body[];              /* rid + payload (Foleni), or payload */
+    zmq_msg_t  body[];              /* [rid +] payload */
 };
+
+/* A client's request as read, in either form; views into the received
+ * frames or into a request_t. */
+typedef struct {
+    zmq_msg_t  *client;             /* the client's identity frame */
+    const char *caller;             /* CURVE key text or "" */
+    const void *rid;                /* the request id, NULL when none */
+    size_t      rid_size;
+    bool        rid_framed;         /* rid is body[0] (plain form); else it came in a header */
+    zmq_msg_t  *body;               /* the body frames, body[0] the rid when rid_framed */
+    size_t      nbody;
+} ask_t;
 
 struct service {
     char       name[FL_MDP_SERVICE_MAX + 1];
@@ -228,26 +252,50 @@ s_pass(broker_t *self, zmq_msg_t *frame, bool more)
     zmq_msg_send(frame, self->router_h, more ? ZMQ_SNDMORE : 0);
 }
 
+/* Start a message to a client: its identity, then its protocol frames and
+ * the request id (rid NULL: none), in the form the client asked for with its
+ * identity.  The body follows.  A request id that a compact header cannot
+ * carry goes as a body frame, as in MDP, so no bytes are lost.  False (and
+ * counted) when the client has gone. */
+static bool
+s_client_head(broker_t *self, const void *client, size_t client_size, int command, const char *service,
+              size_t service_size, const void *rid, size_t rid_size)
+{
+    if (!s_route(self, client, client_size))
+        return false;
+    if (fl_mdp_compact_peer(client, client_size) == FL_MDP_PROTO_CLIENT) {
+        uint8_t head[FL_MDP_COMPACT_HEADER_MAX];
+        bool packed = rid && fl_mdp_compact_rid_ok(rid, rid_size);
+        size_t size = fl_mdp_compact_pack_client(head, command, service, service_size,
+                                                 packed ? rid : NULL, packed ? rid_size : 0);
+        s_put(self, head, size, true);      /* the service was checked on the way in */
+        if (rid && !packed)
+            s_put(self, rid, rid_size, true);
+        return true;
+    }
+    s_put(self, FL_MDP_CLIENT_HEADER, FL_MDP_HEADER_SIZE, true);
+    s_put(self, (uint8_t[]) { (uint8_t) command }, 1, true);
+    s_put(self, service, service_size, true);
+    if (rid)
+        s_put(self, rid, rid_size, true);
+    return true;
+}
+
 /* A broker-made FINAL to a client: [rid,] body. */
 static void
 s_reply(broker_t *self, const void *client, size_t client_size, const char *service,
         const void *rid, size_t rid_size, const void *body, size_t body_size)
 {
-    if (!s_route(self, client, client_size))
-        return;
-    s_put(self, FL_MDP_CLIENT_HEADER, FL_MDP_HEADER_SIZE, true);
-    s_put(self, (uint8_t[]) { FL_MDP_CLIENT_FINAL }, 1, true);
-    s_put(self, service, strlen(service), true);
-    if (rid)
-        s_put(self, rid, rid_size, true);
-    s_put(self, body, body_size, false);
+    if (s_client_head(self, client, client_size, FL_MDP_CLIENT_FINAL, service, strlen(service), rid,
+                      rid_size))
+        s_put(self, body, body_size, false);
 }
 
 /* An error reply, with the msgpack `error` body every Foleni client reads;
- * rid (NULL for a plain request) is the request's id frame. */
+ * rid (NULL for a plain request) is the request's id. */
 static void
-s_error(broker_t *self, zmq_msg_t *client, const char *service, zmq_msg_t *rid, int code,
-        const char *message)
+s_error(broker_t *self, zmq_msg_t *client, const char *service, const void *rid, size_t rid_size,
+        int code, const char *message)
 {
     fl_msg_t *err = fl_msg_new(FL_T_ERROR);
     fl_msg_set_str(err, FL_F_CODE, fl_error_name(code));
@@ -256,8 +304,7 @@ s_error(broker_t *self, zmq_msg_t *client, const char *service, zmq_msg_t *rid, 
     msgpack_sbuffer_init(&buf);
     fl_msg_encode(err, &buf, NULL);
     fl_msg_destroy(&err);
-    s_reply(self, zmq_msg_data(client), zmq_msg_size(client), service, rid ? zmq_msg_data(rid) : NULL,
-            rid ? zmq_msg_size(rid) : 0, buf.data, buf.size);
+    s_reply(self, zmq_msg_data(client), zmq_msg_size(client), service, rid, rid_size, buf.data, buf.size);
     msgpack_sbuffer_destroy(&buf);
 }
 
@@ -276,20 +323,56 @@ s_worker_command(broker_t *self, const void *id, size_t size, uint8_t command)
  * moved and the request can go to another worker (a worker that reconnected
  * leaves its old registration behind until its heartbeats run out). */
 static bool
-s_send_to_worker(broker_t *self, worker_t *w, zmq_msg_t *client, const char *caller, zmq_msg_t *body,
-                 size_t nbody)
+s_send_to_worker(broker_t *self, worker_t *w, const ask_t *a)
 {
     if (!s_route(self, w->id, w->id_size))
         return false;
-    s_put(self, FL_MDP_WORKER_HEADER, FL_MDP_HEADER_SIZE, true);
-    s_put(self, (uint8_t[]) { FL_MDP_WORKER_REQUEST }, 1, true);
-    s_pass(self, client, true);
-    s_put(self, "", 0, true);
-    if (w->foleni)
-        s_put(self, caller, strlen(caller), true);
-    for (size_t i = 0; i < nbody; i++)
-        s_pass(self, &body[i], i + 1 < nbody);
+    size_t first = 0;                   /* the body frames to pass on */
+    if (w->compact) {
+        /* one header frame: address, caller, rid; a rid it cannot carry
+         * stays a body frame */
+        const void *rid = a->rid;
+        size_t rid_size = a->rid_size;
+        if (rid && !fl_mdp_compact_rid_ok(rid, rid_size)) {
+            rid = NULL;
+            rid_size = 0;
+        } else if (rid && a->rid_framed)
+            first = 1;
+        uint8_t head[FL_MDP_COMPACT_HEADER_MAX];
+        size_t size = fl_mdp_compact_pack_worker(head, FL_MDP_WORKER_REQUEST, zmq_msg_data(a->client),
+                                                 zmq_msg_size(a->client), a->caller, strlen(a->caller),
+                                                 rid, rid_size);
+        s_put(self, head, size, true);  /* identity and caller were checked on the way in */
+    } else {
+        s_put(self, FL_MDP_WORKER_HEADER, FL_MDP_HEADER_SIZE, true);
+        s_put(self, (uint8_t[]) { FL_MDP_WORKER_REQUEST }, 1, true);
+        s_pass(self, a->client, true);
+        s_put(self, "", 0, true);
+        if (w->foleni)
+            s_put(self, a->caller, strlen(a->caller), true);
+        if (a->rid && !a->rid_framed)   /* from a compact header: back into a frame */
+            s_put(self, a->rid, a->rid_size, true);
+    }
+    for (size_t i = first; i < a->nbody; i++)
+        s_pass(self, &a->body[i], i + 1 < a->nbody);
     return true;
+}
+
+/* The ask of a waiting request. */
+static ask_t
+s_ask_of(request_t *r)
+{
+    ask_t a = { .client = &r->client, .caller = r->caller, .rid_framed = r->rid_framed,
+                .body = r->body, .nbody = r->nbody };
+    if (r->rid_framed) {
+        /* read after the move: a small frame's bytes live inside the zmq_msg_t */
+        a.rid = zmq_msg_data(&r->body[0]);
+        a.rid_size = zmq_msg_size(&r->body[0]);
+    } else if (r->rid_size) {
+        a.rid = r->rid;
+        a.rid_size = r->rid_size;
+    }
+    return a;
 }
 
 /* ---- services and workers ---- */
@@ -317,7 +400,8 @@ s_expire_requests(broker_t *self, service_t *s, int64_t now)
 {
     while (s->req_head && s->req_head->expires <= now) {
         request_t *r = s_queue_pop(s);
-        s_error(self, &r->client, s->name, r->nbody >= 2 ? &r->body[0] : NULL, FL_E_UNAVAILABLE,
+        ask_t a = s_ask_of(r);
+        s_error(self, &r->client, s->name, a.rid, a.rid_size, FL_E_UNAVAILABLE,
                 s->workers ? "the service is busy: no worker took the request in time"
                            : "the service is not available: no worker has registered for it");
         self->stats.expired++;
@@ -344,8 +428,8 @@ s_dispatch(broker_t *self, service_t *s)
     s_expire_requests(self, s, self->now);
     while (s->credit_head && s->req_head) {
         worker_t *w = s->credit_head;
-        request_t *r = s->req_head;
-        if (!s_send_to_worker(self, w, &r->client, r->caller, r->body, r->nbody)) {
+        ask_t a = s_ask_of(s->req_head);
+        if (!s_send_to_worker(self, w, &a)) {
             fl_log(FL_LOG_INFO, "worker gone: dropped", FL_S("service", s->name), NULL);
             s_worker_delete(self, w, false);    /* the request stays queued for the next */
             continue;
@@ -370,12 +454,11 @@ s_worker_delete(broker_t *self, worker_t *w, bool tell)
 
 /* ---- input ---- */
 
-/* The mmi. services, answered here; body is the request's body frames. */
+/* The mmi. services, answered here. */
 static void
-s_mmi(broker_t *self, zmq_msg_t *client, const char *service, zmq_msg_t *body, size_t nbody)
+s_mmi(broker_t *self, const ask_t *a, const char *service)
 {
-    zmq_msg_t *rid = nbody >= 2 ? &body[0] : NULL;
-    zmq_msg_t *asked = &body[nbody >= 2 ? 1 : 0];
+    zmq_msg_t *asked = &a->body[a->rid_framed ? 1 : 0];
     char *text = NULL;
     const char *answer = FL_MDP_MMI_NOT_IMPLEMENTED;
     if (!strcmp(service, FL_MDP_MMI_SERVICE)) {
@@ -390,27 +473,24 @@ s_mmi(broker_t *self, zmq_msg_t *client, const char *service, zmq_msg_t *body, s
         text = broker_stats_text(self);
         answer = text ? text : "";
     }
-    s_reply(self, zmq_msg_data(client), zmq_msg_size(client), service, rid ? zmq_msg_data(rid) : NULL,
-            rid ? zmq_msg_size(rid) : 0, answer, strlen(answer));
+    s_reply(self, zmq_msg_data(a->client), zmq_msg_size(a->client), service, a->rid, a->rid_size, answer,
+            strlen(answer));
     free(text);
 }
 
-/* A client's request: f[0] the client's identity, f[4 .. n-1] the body;
- * caller is the User-Id libzmq attached (the client's CURVE key, set by
- * zap.c) or "". */
+/* A client's request, in either form (its frames stay the caller's to
+ * close; those passed on are left empty). */
 static void
-s_client_request(broker_t *self, zmq_msg_t *f, size_t n, const char *caller, const char *service)
+s_client_request(broker_t *self, const ask_t *a, const char *service)
 {
-    zmq_msg_t *client = &f[0], *body = &f[4];
-    size_t nbody = n - 4;
     if (fl_mdp_service_is_mmi(service)) {
-        s_mmi(self, client, service, body, nbody);
+        s_mmi(self, a, service);
         return;
     }
     service_t *s = s_service(self, service);
     if (!s || s->waiting >= self->opts.queue_max) {
         self->stats.refused++;
-        s_error(self, client, service, nbody >= 2 ? &body[0] : NULL, FL_E_UNAVAILABLE,
+        s_error(self, a->client, service, a->rid, a->rid_size, FL_E_UNAVAILABLE,
                 s ? "the service is overloaded: its queue is full" : "too many services");
         return;
     }
@@ -418,28 +498,48 @@ s_client_request(broker_t *self, zmq_msg_t *f, size_t n, const char *caller, con
     /* Nothing waiting before it: straight to a worker with credit, unstored. */
     while (!s->req_head && s->credit_head) {
         worker_t *w = s->credit_head;
-        if (s_send_to_worker(self, w, client, caller, body, nbody)) {
+        if (s_send_to_worker(self, w, a)) {
             s_took(s, w);
             return;
         }
         fl_log(FL_LOG_INFO, "worker gone: dropped", FL_S("service", s->name), NULL);
         s_worker_delete(self, w, false);
     }
-    request_t *r = malloc(sizeof *r + nbody * sizeof(zmq_msg_t));
+    request_t *r = malloc(sizeof *r + a->nbody * sizeof(zmq_msg_t));
     if (!r)
         return;                         /* dropped: the client will retry */
     zmq_msg_init(&r->client);
-    zmq_msg_move(&r->client, client);
-    r->nbody = nbody;
-    for (size_t i = 0; i < nbody; i++) {
+    zmq_msg_move(&r->client, a->client);
+    r->rid_framed = a->rid_framed;
+    r->rid_size = 0;
+    if (a->rid && !a->rid_framed) {     /* it lives in the header frame, which is not kept */
+        r->rid_size = a->rid_size;      /* at most FL_MDP_RID_MAX: checked */
+        memcpy(r->rid, a->rid, a->rid_size);
+    }
+    r->nbody = a->nbody;
+    for (size_t i = 0; i < a->nbody; i++) {
         zmq_msg_init(&r->body[i]);
-        zmq_msg_move(&r->body[i], &body[i]);
+        zmq_msg_move(&r->body[i], &a->body[i]);
     }
     r->expires = self->now + self->opts.queue_timeout_ms;
-    snprintf(r->caller, sizeof r->caller, "%s", caller);
+    snprintf(r->caller, sizeof r->caller, "%s", a->caller);
     self->stats.queued++;
     s_queue_push(s, r);
     s_dispatch(self, s);
+}
+
+/* A worker w sent PARTIAL or FINAL: a FINAL gives a credit back. */
+static void
+s_worker_replied(broker_t *self, worker_t *w, bool final)
+{
+    if (!final)
+        return;
+    self->stats.replies++;
+    if (w->inflight > 0)
+        w->inflight--;
+    if (!w->in_credit && w->inflight < w->window)
+        s_credit_add(w->service, w);
+    s_dispatch(self, w->service);
 }
 
 /* A message from a worker: f[0] its identity, v[] views of the n frames kept,
@@ -479,6 +579,7 @@ s_worker_message(broker_t *self, zmq_msg_t *f, const fl_mdp_frame_t *v, size_t n
         w->node.key_size = id_size;
         w->service = s;
         w->foleni = cmd.window > 0;
+        w->compact = fl_mdp_compact_peer(id, id_size) == FL_MDP_PROTO_WORKER;
         w->window = cmd.window > 0 ? cmd.window : 1;
         w->expires = self->now + (int64_t) self->opts.heartbeat_ms * self->opts.liveness;
         fl_keytab_insert(&self->workers, &w->node);
@@ -495,26 +596,24 @@ s_worker_message(broker_t *self, zmq_msg_t *f, const fl_mdp_frame_t *v, size_t n
             s_worker_command(self, id, id_size, FL_MDP_WORKER_DISCONNECT);
             break;
         }
-        /* f[1] header, f[2] command, f[3] client address, f[4] "", f[5..] body */
+        /* f[1] header, f[2] command, f[3] client address, f[4] "", f[5..] body;
+         * with two or more body frames the first is the request id */
         bool final = cmd.command == FL_MDP_WORKER_FINAL;
-        if (zmq_msg_send(&f[3], self->router_h, ZMQ_SNDMORE) < 0)
-            self->stats.unroutable++;       /* the client has gone */
-        else {
-            service_t *s = w->service;
-            s_put(self, FL_MDP_CLIENT_HEADER, FL_MDP_HEADER_SIZE, true);
-            s_put(self, (uint8_t[]) { final ? FL_MDP_CLIENT_FINAL : FL_MDP_CLIENT_PARTIAL }, 1, true);
-            s_put(self, s->name, s->name_size, true);
-            for (size_t i = 5; i < n; i++)
+        size_t first = 5;
+        const void *rid = NULL;
+        size_t rid_size = 0;
+        if (n - first >= 2) {
+            rid = v[first].data;
+            rid_size = v[first].size;
+            first++;
+        }
+        service_t *s = w->service;
+        if (s_client_head(self, v[3].data, v[3].size,
+                          final ? FL_MDP_CLIENT_FINAL : FL_MDP_CLIENT_PARTIAL, s->name, s->name_size, rid,
+                          rid_size))
+            for (size_t i = first; i < n; i++)
                 s_pass(self, &f[i], i + 1 < n);
-        }
-        if (final) {
-            self->stats.replies++;
-            if (w->inflight > 0)
-                w->inflight--;
-            if (!w->in_credit && w->inflight < w->window)
-                s_credit_add(w->service, w);
-            s_dispatch(self, w->service);
-        }
+        s_worker_replied(self, w, final);
         break;
     }
     case FL_MDP_WORKER_HEARTBEAT:
@@ -531,6 +630,53 @@ s_worker_message(broker_t *self, zmq_msg_t *f, const fl_mdp_frame_t *v, size_t n
     }
 }
 
+/* A compact message from a worker (PARTIAL or FINAL): f[0] its identity,
+ * f[1] the header, f[2 .. n-1] the body. */
+static void
+s_worker_compact(broker_t *self, zmq_msg_t *f, const fl_mdp_frame_t *v, size_t n, size_t total)
+{
+    fl_mdp_compact_t c;
+    fl_error_t err;
+    if (fl_mdp_check_compact(v + 1, total - 1, &c, &err) != 0) {
+        s_warn(self, "dropped a malformed worker message", err.message);
+        return;
+    }
+    if (c.command == FL_MDP_WORKER_REQUEST) {
+        s_warn(self, "dropped a worker message a worker may not send", "REQUEST");
+        return;
+    }
+    worker_t *w = s_worker_find(self, v[0].data, v[0].size);
+    if (!w) {                               /* not registered: tell it to start over */
+        s_worker_command(self, v[0].data, v[0].size, FL_MDP_WORKER_DISCONNECT);
+        return;
+    }
+    w->expires = self->now + (int64_t) self->opts.heartbeat_ms * self->opts.liveness;
+    bool final = c.command == FL_MDP_WORKER_FINAL;
+    service_t *s = w->service;
+    if (s_client_head(self, c.address.data, c.address.size,
+                      final ? FL_MDP_CLIENT_FINAL : FL_MDP_CLIENT_PARTIAL, s->name, s->name_size,
+                      c.rid.size ? c.rid.data : NULL, c.rid.size))
+        for (size_t i = 2; i < n; i++)
+            s_pass(self, &f[i], i + 1 < n);
+    s_worker_replied(self, w, final);
+}
+
+/* The caller of a client's message: the User-Id libzmq attached to it (the
+ * client's CURVE key, set by zap.c), or "".  Metadata rides on frames that
+ * came over the wire, not on the identity frame the ROUTER made up: read it
+ * from the header.  Only the ZAP handler sets User-Id, and it runs only with
+ * CURVE. */
+static void
+s_caller(broker_t *self, zmq_msg_t *header, char caller[FL_CURVE_KEY_TEXT + 1])
+{
+    caller[0] = '\0';
+    if (self->cert) {
+        const char *user = zmq_msg_gets(header, "User-Id");
+        if (user && strlen(user) == FL_CURVE_KEY_TEXT)
+            memcpy(caller, user, FL_CURVE_KEY_TEXT + 1);
+    }
+}
+
 /* One received message: f[0 .. n-1] the frames kept (identity first), v[]
  * views of them, total the frames it had. */
 static void
@@ -541,31 +687,63 @@ s_handle(broker_t *self, zmq_msg_t *f, const fl_mdp_frame_t *v, size_t n, size_t
         s_warn(self, "dropped a message without identity", err.message);
         return;
     }
+    char caller[FL_CURVE_KEY_TEXT + 1];
     switch (fl_mdp_protocol_of_frame(total >= 2 ? &v[1] : NULL)) {
     case FL_MDP_PROTO_CLIENT: {
-        /* metadata rides on frames that came over the wire, not on the
-         * identity frame the ROUTER made up: read it from the header.  Only
-         * the ZAP handler sets User-Id, and it runs only with CURVE. */
-        char caller[FL_CURVE_KEY_TEXT + 1] = "";
-        if (self->cert) {
-            const char *user = zmq_msg_gets(&f[1], "User-Id");
-            if (user && strlen(user) == FL_CURVE_KEY_TEXT)
-                memcpy(caller, user, FL_CURVE_KEY_TEXT + 1);
-        }
         fl_mdp_client_msg_t cmd;
         if (fl_mdp_check_client(v + 1, total - 1, &cmd, &err) != 0)
             s_warn(self, "dropped a malformed client message", err.message);
         else if (cmd.command != FL_MDP_CLIENT_REQUEST)
             s_warn(self, "dropped a client message a client may not send", "PARTIAL or FINAL");
-        else
-            s_client_request(self, f, n, caller, cmd.service);
+        else {
+            /* f[1] header, f[2] command, f[3] service, f[4..] body; with two
+             * or more body frames the first is the request id */
+            s_caller(self, &f[1], caller);
+            size_t nbody = n - 4;
+            ask_t a = { .client = &f[0], .caller = caller, .body = &f[4], .nbody = nbody };
+            if (nbody >= 2) {
+                a.rid = v[4].data;
+                a.rid_size = v[4].size;
+                a.rid_framed = true;
+            }
+            s_client_request(self, &a, cmd.service);
+        }
         break;
     }
     case FL_MDP_PROTO_WORKER:
         s_worker_message(self, f, v, n, total);
         break;
     default:
-        s_warn(self, "dropped a message that is neither MDP client nor worker", "unknown header");
+        switch (fl_mdp_compact_of_frame(total >= 2 ? &v[1] : NULL)) {
+        case FL_MDP_PROTO_CLIENT: {
+            fl_mdp_compact_t c;
+            if (fl_mdp_check_compact(v + 1, total - 1, &c, &err) != 0)
+                s_warn(self, "dropped a malformed client message", err.message);
+            else if (c.command != FL_MDP_CLIENT_REQUEST)
+                s_warn(self, "dropped a client message a client may not send", "PARTIAL or FINAL");
+            else {
+                /* f[1] the header (service, rid), f[2..] body */
+                char service[FL_MDP_SERVICE_MAX + 1];
+                memcpy(service, c.service.data, c.service.size);
+                service[c.service.size] = '\0';
+                s_caller(self, &f[1], caller);
+                ask_t a = { .client = &f[0], .caller = caller, .body = &f[2], .nbody = n - 2 };
+                if (c.rid.size) {
+                    a.rid = c.rid.data;
+                    a.rid_size = c.rid.size;
+                }
+                self->stats.compact++;
+                s_client_request(self, &a, service);
+            }
+            break;
+        }
+        case FL_MDP_PROTO_WORKER:
+            s_worker_compact(self, f, v, n, total);
+            break;
+        default:
+            s_warn(self, "dropped a message that is neither MDP client nor worker", "unknown header");
+            break;
+        }
         break;
     }
 }
@@ -640,6 +818,10 @@ s_bind(broker_t *self, zsock_t **sock, int type, const char *endpoint, fl_error_
     if (type == ZMQ_ROUTER) {
         zsock_set_router_mandatory(*sock, 1);
         zsock_set_rcvtimeo(*sock, 0);       /* drained by reading until empty */
+        /* Foleni peers choose their own identity (FLC1/FLW1 + 8 random bytes).  If a
+           peer's link is re-established while this side still holds the old, half-open
+           one, the new connection takes the identity over instead of being refused. */
+        zsock_set_router_handover(*sock, 1);
     }
     if (self->cert) {
         zcert_apply(self->cert, *sock);
@@ -745,13 +927,14 @@ broker_stats_text(const broker_t *self)
         return NULL;
     int n = snprintf(text, cap,
                      "requests=%llu replies=%llu queued=%llu expired=%llu refused=%llu malformed=%llu "
-                     "unroutable=%llu workers_dropped=%llu events=%llu peers_denied=%llu workers=%zu waiting=%zu",
+                     "unroutable=%llu workers_dropped=%llu events=%llu peers_denied=%llu workers=%zu waiting=%zu "
+                     "compact=%llu",
                      (unsigned long long) st.requests, (unsigned long long) st.replies,
                      (unsigned long long) st.queued, (unsigned long long) st.expired,
                      (unsigned long long) st.refused, (unsigned long long) st.malformed,
                      (unsigned long long) st.unroutable, (unsigned long long) st.workers_dropped,
                      (unsigned long long) st.events, (unsigned long long) st.peers_denied, st.workers,
-                     st.waiting);
+                     st.waiting, (unsigned long long) st.compact);
     for (service_t *s = zhashx_first(self->services); s && n > 0 && (size_t) n < cap;
          s = zhashx_next(self->services))
         n += snprintf(text + n, cap - (size_t) n, " workers.%s=%zu", s->name, s->workers);

@@ -58,6 +58,7 @@ typedef struct {
     uint64_t workers_dropped;       /* workers dropped for silence */
     uint64_t events;                /* events passed through the bus */
     uint64_t peers_denied;          /* CURVE handshakes refused by the authenticator (unknown key) */
+    uint64_t compact;               /* client requests that came in compact form */
     size_t   workers;               /* workers registered now */
     size_t   waiting;               /* requests waiting now */
 } broker_stats_t;

@@ -12,6 +12,12 @@
  *  request's own block, which fl_client_recv then hands out as the reply's
  *  backing store: a round trip costs that one allocation and nothing more.
  *  fl_client_recv drains every reply waiting (up to a bound) in one go.
+ *
+ *  Compact framing (mdp.h).  Unless told plain_mdp, each socket gets an
+ *  identity that asks the broker for compact replies.  Requests go out in
+ *  plain MDP until the first compact reply shows that the broker speaks it;
+ *  from then on, on that socket, a request is two frames (header, body).
+ *  Replies are read in either form, so an older broker still works.
  */
 #include "libfoleni/client.h"
 
@@ -61,6 +67,7 @@ struct fl_client {
     zsock_t    *sock;
     void       *handle;             /* sock's libzmq handle */
     fl_client_options_t opts;
+    bool        compact;            /* the broker has answered compactly on this socket */
     fl_keytab_t table;              /* rid -> outstanding pending_t (owns them) */
     plist_t     order;              /* outstanding, in deadline order */
     plist_t     finished;           /* ready to hand out (owns them) */
@@ -127,6 +134,12 @@ s_connect(fl_client_t *self, fl_error_t *err)
     zsock_set_rcvhwm(self->sock, 0);
     zsock_set_rcvtimeo(self->sock, 0);  /* reading until empty is how we drain */
     zsock_set_sndtimeo(self->sock, 0);  /* a connection refused in the handshake must not block send */
+    self->compact = false;              /* a new socket: the broker's answer will tell */
+    if (!self->opts.plain_mdp) {
+        uint8_t id[FL_MDP_IDENTITY_SIZE];
+        fl_mdp_compact_identity(FL_MDP_PROTO_CLIENT, id);
+        zmq_setsockopt(self->handle, ZMQ_ROUTING_ID, id, sizeof id);
+    }
     fl_security_apply(self->security, self->sock);
     if (zsock_connect(self->sock, "%s", self->endpoint) != 0)
         return fl_error_set(err, FL_E_IO, "endpoint", "cannot connect to %s", self->endpoint);
@@ -147,6 +160,7 @@ fl_client_new(const char *endpoint, const fl_security_t *security, const fl_clie
         if (opts->timeout_ms > 0) self->opts.timeout_ms = opts->timeout_ms;
         if (opts->retries >= 0) self->opts.retries = opts->retries;
         if (opts->max_outstanding > 0) self->opts.max_outstanding = opts->max_outstanding;
+        self->opts.plain_mdp = opts->plain_mdp;
     }
     self->security = security;
     self->endpoint = strdup(endpoint);
@@ -232,6 +246,14 @@ static int
 s_transmit(fl_client_t *self, pending_t *p)
 {
     void *h = self->handle;
+    if (h && self->compact) {
+        uint8_t head[FL_MDP_COMPACT_HEADER_MAX];
+        size_t size = fl_mdp_compact_pack_client(head, FL_MDP_CLIENT_REQUEST, p->service, p->service_size,
+                                                 p->rid, p->rid_size);
+        if (zmq_send(h, head, size, ZMQ_SNDMORE) < 0)   /* both fields were checked on send */
+            return FL_E_IO;
+        return zmq_send(h, p->body, p->len, 0) >= 0 ? 0 : FL_E_IO;
+    }
     if (!h || zmq_send(h, FL_MDP_CLIENT_HEADER, FL_MDP_HEADER_SIZE, ZMQ_SNDMORE) < 0)
         return FL_E_IO;             /* nothing sent: the message is all or nothing */
     int rc = zmq_send(h, (uint8_t[]) { FL_MDP_CLIENT_REQUEST }, 1, ZMQ_SNDMORE);
@@ -352,6 +374,25 @@ s_on_reply(fl_client_t *self, zmq_msg_t *f, size_t n, size_t total)
     fl_mdp_client_msg_t cmd;
     fl_error_t err;
     const char *reason = NULL;
+    if (n > 0 && fl_mdp_compact_of_frame(&v[0]) == FL_MDP_PROTO_CLIENT) {
+        /* f[0] the header (service, rid), f[1..] the body */
+        fl_mdp_compact_t c;
+        if (fl_mdp_check_compact(v, total, &c, &err) != 0)
+            reason = err.message;
+        else if (c.command != FL_MDP_CLIENT_FINAL)
+            reason = "not a FINAL reply";
+        else if (c.rid.size == 0)
+            reason = "no request id in the header";
+        if (reason) {
+            fl_log(FL_LOG_WARN, "dropped a malformed reply", FL_S("reason", reason), NULL);
+            return;
+        }
+        self->compact = !self->opts.plain_mdp;  /* the broker speaks it: so do we, from now */
+        pending_t *p = s_find(self, c.rid.data, c.rid.size);
+        if (p)
+            s_finish(self, p, 0, f + 1, n - 1);    /* the check bounds n - 1 by FL_PARTS_MAX */
+        return;
+    }
     if (fl_mdp_check_client(v, total, &cmd, &err) != 0)
         reason = err.message;
     else if (cmd.command != FL_MDP_CLIENT_FINAL)

@@ -8,6 +8,11 @@
  *  extensions").  Any number of requests (up to max_outstanding) may be in
  *  flight at once.
  *
+ *  Compact framing: unless opts.plain_mdp, the socket's identity asks the
+ *  broker for compact frames (one header frame with service and request id,
+ *  then the body; docs/protocol.md, "Compact framing").  The client sends
+ *  plain MDP until the broker's first compact reply, so an older broker works.
+ *
  *  Retries: when a request has had no reply for timeout_ms, the client closes
  *  its socket, opens a new one (a new identity at the broker, so late replies
  *  to the old one cannot confuse it), and sends every outstanding request
@@ -40,6 +45,8 @@ typedef struct {
     int    timeout_ms;              /* per attempt; default 3000 */
     int    retries;                 /* attempts after the first; default 3 */
     size_t max_outstanding;         /* default 4096 */
+    bool   plain_mdp;               /* speak plain MDP/0.2 only, never the compact
+                                       framing (docs/protocol.md); default false */
 } fl_client_options_t;
 
 typedef struct fl_client fl_client_t;

@@ -10,7 +10,10 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
 /* Frames a parser inspects before the body: header, command, and up to three
  * more (service, or address + delimiter + first body frame). */
@@ -706,4 +709,188 @@ fl_mdp_recv_frames_wait(void *socket, int timeout_ms, zmq_msg_t *f, size_t cap, 
             (*n)++;
     }
     return true;
+}
+
+/* ---- compact framing ------------------------------------------------------ */
+
+fl_mdp_proto_t
+fl_mdp_compact_of_frame(const fl_mdp_frame_t *first)
+{
+    if (!first || first->size < FL_MDP_TAG_SIZE)
+        return FL_MDP_PROTO_NONE;
+    if (memcmp(first->data, FL_MDP_COMPACT_CLIENT_TAG, FL_MDP_TAG_SIZE) == 0)
+        return FL_MDP_PROTO_CLIENT;
+    if (memcmp(first->data, FL_MDP_COMPACT_WORKER_TAG, FL_MDP_TAG_SIZE) == 0)
+        return FL_MDP_PROTO_WORKER;
+    return FL_MDP_PROTO_NONE;
+}
+
+fl_mdp_proto_t
+fl_mdp_compact_peer(const void *identity, size_t size)
+{
+    fl_mdp_frame_t view = { identity, size };
+    return fl_mdp_compact_of_frame(&view);
+}
+
+bool
+fl_mdp_compact_rid_ok(const void *rid, size_t size)
+{
+    const uint8_t *d = rid;
+    if (size == 0 || size > FL_MDP_RID_MAX)
+        return false;
+    for (size_t i = 0; i < size; i++)
+        if (d[i] < 0x21 || d[i] > 0x7e)
+            return false;
+    return true;
+}
+
+/*  Read one length-prefixed field of the header at *at: its length byte,
+ *  then that many bytes, all inside size.  `what` names it in the sentence. */
+static int
+s_field(const uint8_t *d, size_t size, size_t *at, fl_mdp_frame_t *out, const char *field,
+        const char *what, fl_error_t *err)
+{
+    if (*at >= size)
+        return fl_error_set(err, FL_E_TRUNCATED, field,
+                            "frame 0: header ends at byte %zu, before the %s length", size, what);
+    size_t len = d[*at];
+    if (len > size - *at - 1)
+        return fl_error_set(err, FL_E_TRUNCATED, field,
+                            "frame 0: %s length %zu at byte %zu runs past the header's %zu bytes",
+                            what, len, *at, size);
+    *out = (fl_mdp_frame_t) { d + *at + 1, len };
+    *at += 1 + len;
+    return FL_OK;
+}
+
+int
+fl_mdp_check_compact(const fl_mdp_frame_t *frames, size_t n, fl_mdp_compact_t *out, fl_error_t *err)
+{
+    assert(frames || n == 0);
+    assert(out);
+    memset(out, 0, sizeof *out);
+    if (n == 0)
+        return fl_error_set(err, FL_E_TRUNCATED, "frames", "frame 0: empty message; expected a compact header");
+    const uint8_t *d = s_data(&frames[0]);
+    size_t size = s_size(&frames[0]);
+    fl_mdp_proto_t proto = fl_mdp_compact_of_frame(&frames[0]);
+    if (proto == FL_MDP_PROTO_NONE)
+        return fl_error_set(err, FL_E_INVALID, "header",
+                            "frame 0: not a compact header; expected %s or %s",
+                            FL_MDP_COMPACT_CLIENT_TAG, FL_MDP_COMPACT_WORKER_TAG);
+    if (size < FL_MDP_TAG_SIZE + 1)
+        return fl_error_set(err, FL_E_TRUNCATED, "command", "frame 0: command missing after the tag");
+    int command = d[FL_MDP_TAG_SIZE];
+    bool client = proto == FL_MDP_PROTO_CLIENT;
+    int first = client ? FL_MDP_CLIENT_REQUEST : FL_MDP_WORKER_REQUEST;
+    int last = client ? FL_MDP_CLIENT_FINAL : FL_MDP_WORKER_FINAL;
+    if (command < first || command > last)
+        return fl_error_set(err, FL_E_UNKNOWN, "command", "frame 0: unknown %s command 0x%02x",
+                            client ? FL_MDP_COMPACT_CLIENT_TAG : FL_MDP_COMPACT_WORKER_TAG, command);
+    const char *name = fl_mdp_command_name(client ? FL_MDP_PROTO_CLIENT : FL_MDP_PROTO_WORKER, command);
+    size_t at = FL_MDP_TAG_SIZE + 1;
+    fl_mdp_compact_t c = { .proto = proto, .command = command };
+    int rc;
+    if (client) {
+        if ((rc = s_field(d, size, &at, &c.service, "service", "service", err)) != FL_OK
+            || (rc = s_check_service(s_data(&c.service), s_size(&c.service), "frame 0: ", err)) != FL_OK)
+            return rc;
+    } else {
+        if ((rc = s_field(d, size, &at, &c.address, "address", "client address", err)) != FL_OK
+            || (rc = s_check_address(&c.address, "address", "client address", 0, err)) != FL_OK
+            || (rc = s_field(d, size, &at, &c.caller, "caller", "caller", err)) != FL_OK)
+            return rc;
+        if (c.caller.size != 0 && c.caller.size != FL_MDP_CALLER_SIZE)
+            return fl_error_set(err, FL_E_INVALID, "caller",
+                                "frame 0: caller is %zu bytes; expected 0 or %d",
+                                c.caller.size, FL_MDP_CALLER_SIZE);
+    }
+    if ((rc = s_field(d, size, &at, &c.rid, "rid", "request id", err)) != FL_OK)
+        return rc;
+    if (c.rid.size > FL_MDP_RID_MAX)
+        return fl_error_set(err, FL_E_TOO_LONG, "rid", "frame 0: request id is %zu bytes, longer than %d",
+                            c.rid.size, FL_MDP_RID_MAX);
+    if (c.rid.size && !fl_mdp_compact_rid_ok(c.rid.data, c.rid.size))
+        return fl_error_set(err, FL_E_INVALID, "rid",
+                            "frame 0: request id has a byte outside visible ASCII (0x21..0x7e)");
+    if (at != size)
+        return fl_error_set(err, FL_E_TRAILING, "header",
+                            "frame 0: %zu bytes after the request id; the header is %zu bytes",
+                            size - at, at);
+    unsigned body_max = FL_MDP_BODY_FRAMES_MAX - (c.rid.size ? 1 : 0);
+    if (n < 2)
+        return fl_error_set(err, FL_E_TRUNCATED, "body",
+                            "frame 1: body missing; %s needs at least one body frame", name);
+    if (n - 1 > body_max)
+        return fl_error_set(err, FL_E_TOO_LONG, "body", "frame 1: body has %zu frames, more than %u",
+                            n - 1, body_max);
+    *out = c;
+    return FL_OK;
+}
+
+/*  Append a length byte and the field; false when it is longer than max. */
+static bool
+s_put_field(uint8_t *buf, size_t *at, const void *data, size_t size, size_t max)
+{
+    if (size > max)
+        return false;
+    buf[(*at)++] = (uint8_t) size;
+    if (size)
+        memcpy(buf + *at, data, size);
+    *at += size;
+    return true;
+}
+
+size_t
+fl_mdp_compact_pack_client(uint8_t *buf, int command, const void *service, size_t service_size,
+                           const void *rid, size_t rid_size)
+{
+    assert(buf);
+    if (command < FL_MDP_CLIENT_REQUEST || command > FL_MDP_CLIENT_FINAL
+        || s_check_service(service, service_size, "", NULL) != FL_OK
+        || (rid_size && !fl_mdp_compact_rid_ok(rid, rid_size)))
+        return 0;
+    memcpy(buf, FL_MDP_COMPACT_CLIENT_TAG, FL_MDP_TAG_SIZE);
+    buf[FL_MDP_TAG_SIZE] = (uint8_t) command;
+    size_t at = FL_MDP_TAG_SIZE + 1;
+    s_put_field(buf, &at, service, service_size, FL_MDP_SERVICE_MAX);
+    s_put_field(buf, &at, rid, rid_size, FL_MDP_RID_MAX);
+    return at;
+}
+
+size_t
+fl_mdp_compact_pack_worker(uint8_t *buf, int command, const void *address, size_t address_size,
+                           const void *caller, size_t caller_size, const void *rid, size_t rid_size)
+{
+    assert(buf);
+    if (command < FL_MDP_WORKER_REQUEST || command > FL_MDP_WORKER_FINAL || address_size == 0
+        || address_size > FL_MDP_ADDRESS_MAX || (caller_size != 0 && caller_size != FL_MDP_CALLER_SIZE)
+        || (rid_size && !fl_mdp_compact_rid_ok(rid, rid_size)))
+        return 0;
+    memcpy(buf, FL_MDP_COMPACT_WORKER_TAG, FL_MDP_TAG_SIZE);
+    buf[FL_MDP_TAG_SIZE] = (uint8_t) command;
+    size_t at = FL_MDP_TAG_SIZE + 1;
+    s_put_field(buf, &at, address, address_size, FL_MDP_ADDRESS_MAX);
+    s_put_field(buf, &at, caller, caller_size, FL_MDP_CALLER_SIZE);
+    s_put_field(buf, &at, rid, rid_size, FL_MDP_RID_MAX);
+    return at;
+}
+
+void
+fl_mdp_compact_identity(fl_mdp_proto_t side, uint8_t out[FL_MDP_IDENTITY_SIZE])
+{
+    assert(side == FL_MDP_PROTO_CLIENT || side == FL_MDP_PROTO_WORKER);
+    memcpy(out, side == FL_MDP_PROTO_CLIENT ? FL_MDP_COMPACT_CLIENT_TAG : FL_MDP_COMPACT_WORKER_TAG,
+           FL_MDP_TAG_SIZE);
+    uint8_t *rnd = out + FL_MDP_TAG_SIZE;
+    size_t want = FL_MDP_IDENTITY_SIZE - FL_MDP_TAG_SIZE;
+    if (getrandom(rnd, want, 0) != (ssize_t) want) {
+        /* unique enough on one host: a ROUTER refuses only a duplicate
+         * connected at the same moment */
+        static _Atomic uint32_t counter;
+        uint32_t a = (uint32_t) zclock_usecs() ^ ((uint32_t) getpid() << 16);
+        uint32_t b = ++counter;
+        memcpy(rnd, &a, 4);
+        memcpy(rnd + 4, &b, 4);
+    }
 }

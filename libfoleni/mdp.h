@@ -351,4 +351,91 @@ bool fl_mdp_may_send(fl_mdp_role_t sender, fl_mdp_proto_t proto, int command);
  *  Returns "UNKNOWN" for anything else.  Never NULL. */
 const char *fl_mdp_command_name(fl_mdp_proto_t proto, int command);
 
+/* ---- compact framing (Foleni peers) ----------------------------------------
+ *
+ *  MDP spends four or five frames of protocol per message, and every frame
+ *  costs a send, a receive and pipe work in each process it crosses.  Foleni
+ *  peers therefore pack the protocol part of REQUEST, PARTIAL and FINAL into
+ *  one header frame, followed by the body frames (docs/protocol.md, "Compact
+ *  framing").  Lengths are single bytes, so each field is read without
+ *  searching and every length is checked against the frame's size.
+ *
+ *    client side  "FLC1" command S service[S] R rid[R]
+ *                 command 0x01 REQUEST, 0x02 PARTIAL, 0x03 FINAL
+ *    worker side  "FLW1" command A address[A] C caller[C] R rid[R]
+ *                 command 0x02 REQUEST, 0x03 PARTIAL, 0x04 FINAL
+ *
+ *  S is 1..FL_MDP_SERVICE_MAX (a service name as fl_mdp_service_check says),
+ *  A 1..FL_MDP_ADDRESS_MAX, C 0 or FL_MDP_CALLER_SIZE, R 0 (no request id)
+ *  or 1..FL_MDP_RID_MAX visible ASCII bytes.  The frame ends exactly after the
+ *  rid.  The body is 1..FL_MDP_BODY_FRAMES_MAX frames, one fewer when R > 0,
+ *  so that the same request fits plain MDP with its id as a body frame.
+ *
+ *  Negotiation rides on the peer's ROUTER identity, which a Foleni peer sets
+ *  itself (fl_mdp_compact_identity): an identity that starts with "FLC1" asks
+ *  the broker for compact replies, one that starts with "FLW1" for compact
+ *  requests.  Every other peer gets plain MDP/0.2 frames, and the broker reads
+ *  both forms from anyone.
+ */
+
+#define FL_MDP_COMPACT_CLIENT_TAG "FLC1"    /* frame 0 prefix, client side */
+#define FL_MDP_COMPACT_WORKER_TAG "FLW1"    /* frame 0 prefix, worker side */
+#define FL_MDP_TAG_SIZE           4
+#define FL_MDP_RID_MAX            64        /* longest request id in a header (= FL_RID_MAX) */
+#define FL_MDP_CALLER_SIZE        40        /* a Z85 CURVE public key (= FL_CURVE_KEY_TEXT) */
+#define FL_MDP_IDENTITY_SIZE      12        /* a compact peer's identity: tag + 8 random bytes */
+/* The largest header frame: tag, command, three lengths and their fields. */
+#define FL_MDP_COMPACT_HEADER_MAX \
+    (FL_MDP_TAG_SIZE + 1 + 1 + FL_MDP_ADDRESS_MAX + 1 + FL_MDP_CALLER_SIZE + 1 + FL_MDP_RID_MAX)
+
+/* A checked compact header.  The views point into frame 0 (borrowed). */
+typedef struct fl_mdp_compact {
+    fl_mdp_proto_t proto;           /* CLIENT ("FLC1") or WORKER ("FLW1") */
+    int            command;         /* an fl_mdp_client_command_t or fl_mdp_worker_command_t */
+    fl_mdp_frame_t service;         /* client side; {NULL, 0} on the worker side */
+    fl_mdp_frame_t address;         /* worker side; {NULL, 0} on the client side */
+    fl_mdp_frame_t caller;          /* worker side, 0 or 40 bytes */
+    fl_mdp_frame_t rid;             /* size 0: no request id */
+} fl_mdp_compact_t;
+
+/*  Which compact header frame 0 starts with: FL_MDP_PROTO_CLIENT for "FLC1",
+ *  FL_MDP_PROTO_WORKER for "FLW1", else FL_MDP_PROTO_NONE (first may be NULL). */
+fl_mdp_proto_t fl_mdp_compact_of_frame(const fl_mdp_frame_t *first);
+
+/*  Check a compact message held as n frame views (only frames[0] is read;
+ *  the rest only count), with the same error codes and sentence style as
+ *  fl_mdp_check_client.  On success *out holds views into frames[0] and the
+ *  body is frames 1 .. n-1.  Errors: FL_E_TRUNCATED (the header ends inside
+ *  a field, or no body), FL_E_TRAILING (bytes after the rid), FL_E_INVALID
+ *  (not a compact tag, an empty service or address, a bad byte in a service
+ *  or rid, a caller that is not 0 or 40 bytes), FL_E_UNKNOWN (a command this
+ *  side does not carry), FL_E_TOO_LONG (service, rid or body too long).
+ *  frames may be NULL only when n is 0; out must not be NULL; err may be. */
+int fl_mdp_check_compact(const fl_mdp_frame_t *frames, size_t n, fl_mdp_compact_t *out, fl_error_t *err);
+
+/*  Pack a client-side header into buf (at least FL_MDP_COMPACT_HEADER_MAX
+ *  bytes).  rid may be NULL when rid_size is 0.  Returns the header's size,
+ *  or 0 when a field breaks the rules above (nothing useful in buf). */
+size_t fl_mdp_compact_pack_client(uint8_t *buf, int command, const void *service, size_t service_size,
+                                  const void *rid, size_t rid_size);
+
+/*  Pack a worker-side header into buf (as above).  caller and rid may be
+ *  NULL when their size is 0.  Returns the size, or 0 on a bad field. */
+size_t fl_mdp_compact_pack_worker(uint8_t *buf, int command, const void *address, size_t address_size,
+                                  const void *caller, size_t caller_size, const void *rid,
+                                  size_t rid_size);
+
+/*  True if rid (size bytes) can travel inside a compact header: 1..
+ *  FL_MDP_RID_MAX visible ASCII bytes. */
+bool fl_mdp_compact_rid_ok(const void *rid, size_t size);
+
+/*  Which compact form a peer asked for through its ROUTER identity:
+ *  FL_MDP_PROTO_CLIENT, FL_MDP_PROTO_WORKER or FL_MDP_PROTO_NONE (plain). */
+fl_mdp_proto_t fl_mdp_compact_peer(const void *identity, size_t size);
+
+/*  Fill out[FL_MDP_IDENTITY_SIZE] with a new identity for a compact peer of
+ *  this side (CLIENT or WORKER): the tag, then 8 random bytes.  Can't fail
+ *  (falls back to the clock and pid when the kernel gives no randomness). */
+void fl_mdp_compact_identity(fl_mdp_proto_t side, uint8_t out[FL_MDP_IDENTITY_SIZE]);
+
 #endif

@@ -9,6 +9,11 @@
  *  protocol frames and the application's parts, and zmq_msg_send for the
  *  address frame (moved; so are the body frames when the reply is exactly the
  *  request's own body, as when echoing).
+ *
+ *  Compact framing (mdp.h).  Unless told plain_mdp, the worker's identity
+ *  asks the broker for compact requests: one header frame (client address,
+ *  caller, request id) and the body.  A request is answered in the form it
+ *  came in, so an older broker, which sends plain MDP, still works.
  */
 #include "libfoleni/worker.h"
 
@@ -32,7 +37,10 @@ _Static_assert(FL_PARTS_MAX >= FL_MDP_BODY_FRAMES_MAX - 1, "fl_request_t.parts t
 typedef struct req_block req_block_t;
 struct req_block {
     fl_request_t pub;
-    zmq_msg_t    address;           /* the client, as the broker knows it */
+    zmq_msg_t    address;           /* the client, as the broker knows it (plain form) */
+    bool         compact;           /* came in compact form: reply in it */
+    size_t       addr_size;         /* compact form: the client's address */
+    uint8_t      addr[FL_MDP_ADDRESS_MAX];
     size_t       nframes;           /* body frames held, = pub.nparts */
     zmq_msg_t    frames[FL_PARTS_MAX];
     req_block_t *next;              /* in the worker's spare list */
@@ -81,6 +89,11 @@ s_connect(fl_worker_t *self)
        unsent heartbeat or reply is simply lost; the broker's silence then makes us
        reconnect with backoff, and clients retry. */
     zsock_set_sndtimeo(self->sock, 0);
+    if (!self->opts.plain_mdp) {
+        uint8_t id[FL_MDP_IDENTITY_SIZE];
+        fl_mdp_compact_identity(FL_MDP_PROTO_WORKER, id);
+        zmq_setsockopt(zsock_resolve(self->sock), ZMQ_ROUTING_ID, id, sizeof id);
+    }
     fl_security_apply(self->security, self->sock);
     if (zsock_connect(self->sock, "%s", self->endpoint) != 0 || s_send_ready(self) != 0) {
         zsock_destroy(&self->sock);
@@ -114,6 +127,7 @@ fl_worker_new(const char *endpoint, const char *service, const fl_security_t *se
         if (opts->liveness > 0) self->opts.liveness = opts->liveness;
         if (opts->reconnect_min_ms > 0) self->opts.reconnect_min_ms = opts->reconnect_min_ms;
         if (opts->reconnect_max_ms > 0) self->opts.reconnect_max_ms = opts->reconnect_max_ms;
+        self->opts.plain_mdp = opts->plain_mdp;
     }
     if (self->opts.window > FL_MDP_WINDOW_MAX) {
         fl_error_set(err, FL_E_RANGE, "window", "window must be 1..%d", FL_MDP_WINDOW_MAX);
@@ -284,6 +298,7 @@ s_request(fl_worker_t *self, zmq_msg_t *m, const fl_mdp_frame_t *f, size_t n)
         s_text(req->rid, sizeof req->rid, &f[5]);
         first = 6;
     }
+    b->compact = false;
     zmq_msg_init(&b->address);
     zmq_msg_move(&b->address, &m[2]);
     b->nframes = n - first;         /* 1 .. FL_PARTS_MAX: the check bounds n */
@@ -291,6 +306,35 @@ s_request(fl_worker_t *self, zmq_msg_t *m, const fl_mdp_frame_t *f, size_t n)
         zmq_msg_init(&b->frames[i]);
         zmq_msg_move(&b->frames[i], &m[first + i]);
         /* after the move: a small frame's bytes live inside the zmq_msg_t */
+        req->parts[i] = (fl_part_t) { zmq_msg_data(&b->frames[i]), zmq_msg_size(&b->frames[i]) };
+    }
+    req->nparts = b->nframes;
+    return req;
+}
+
+/* A checked compact REQUEST: c its header (views into m[0]), m[1 .. n-1] the
+ * body, moved into a request for the application; NULL when there is no
+ * memory (m then still holds everything). */
+static fl_request_t *
+s_request_compact(fl_worker_t *self, zmq_msg_t *m, const fl_mdp_compact_t *c, size_t n)
+{
+    req_block_t *b = self->spare;
+    if (b) {
+        self->spare = b->next;
+        self->nspare--;
+    } else if (!(b = malloc(sizeof *b)))
+        return NULL;
+    fl_request_t *req = &b->pub;
+    s_text(req->caller, sizeof req->caller, &c->caller);     /* 0 or 40 bytes: checked */
+    s_text(req->rid, sizeof req->rid, &c->rid);              /* at most FL_RID_MAX: checked */
+    b->compact = true;
+    zmq_msg_init(&b->address);          /* unused, but closed with the block */
+    b->addr_size = c->address.size;     /* 1 .. FL_MDP_ADDRESS_MAX: checked */
+    memcpy(b->addr, c->address.data, c->address.size);
+    b->nframes = n - 1;                 /* 1 .. FL_PARTS_MAX: the check bounds n */
+    for (size_t i = 0; i < b->nframes; i++) {
+        zmq_msg_init(&b->frames[i]);
+        zmq_msg_move(&b->frames[i], &m[1 + i]);
         req->parts[i] = (fl_part_t) { zmq_msg_data(&b->frames[i]), zmq_msg_size(&b->frames[i]) };
     }
     req->nparts = b->nframes;
@@ -323,7 +367,15 @@ s_receive(fl_worker_t *self, int wait_ms, int64_t *now_p, bool *got)
     fl_mdp_worker_msg_t cmd;
     fl_error_t err;
     fl_request_t *req = NULL;
-    if (fl_mdp_check_worker(f, total, &cmd, &err) != 0)
+    cmd.command = 0;
+    if (fl_mdp_compact_of_frame(&f[0]) == FL_MDP_PROTO_WORKER) {
+        fl_mdp_compact_t c;
+        if (fl_mdp_check_compact(f, total, &c, &err) != 0)
+            fl_log(FL_LOG_WARN, "dropped a malformed message from the broker", FL_S("reason", err.message),
+                   NULL);
+        else if (c.command == FL_MDP_WORKER_REQUEST)
+            req = s_request_compact(self, m, &c, n);
+    } else if (fl_mdp_check_worker(f, total, &cmd, &err) != 0)
         fl_log(FL_LOG_WARN, "dropped a malformed message from the broker", FL_S("reason", err.message), NULL);
     else if (cmd.command == FL_MDP_WORKER_REQUEST)
         req = s_request(self, m, f, n);
@@ -401,7 +453,26 @@ fl_worker_reply(fl_worker_t *self, fl_request_t **req_p, const fl_part_t *parts,
     int rc = FL_E_IO;
     if (frames > FL_MDP_BODY_FRAMES_MAX)
         rc = FL_E_INVALID;
-    else if (h && zmq_send(h, FL_MDP_WORKER_HEADER, FL_MDP_HEADER_SIZE, ZMQ_SNDMORE) >= 0) {
+    else if (b->compact) {
+        /* one header frame (address, rid), then the parts */
+        uint8_t head[FL_MDP_COMPACT_HEADER_MAX];
+        size_t size = fl_mdp_compact_pack_worker(head, FL_MDP_WORKER_FINAL, b->addr, b->addr_size, NULL, 0,
+                                                 req->rid, rid_size);
+        frames -= rid_size ? 1 : 0;     /* the rid rides in the header */
+        if (h && size && zmq_send(h, head, size, ZMQ_SNDMORE) >= 0) {
+            if (frames == 0)            /* a body has at least one frame */
+                zmq_send(h, "", 0, 0);
+            bool echo = s_is_echo(b, parts, nparts);
+            for (size_t i = 0; i < nparts; i++) {
+                int more = --frames ? ZMQ_SNDMORE : 0;
+                if (echo)
+                    zmq_msg_send(&b->frames[i], h, more);
+                else
+                    zmq_send(h, parts[i].size ? parts[i].data : "", parts[i].size, more);
+            }
+            rc = 0;
+        }
+    } else if (h && zmq_send(h, FL_MDP_WORKER_HEADER, FL_MDP_HEADER_SIZE, ZMQ_SNDMORE) >= 0) {
         /* after the first frame the rest of a message cannot fail on a DEALER
          * with no high-water mark */
         zmq_send(h, (uint8_t[]) { FL_MDP_WORKER_FINAL }, 1, ZMQ_SNDMORE);

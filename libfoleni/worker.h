@@ -6,7 +6,10 @@
  *  worker may hold before replying), and the broker puts a caller frame (the
  *  client's CURVE public key, or empty) before each request body
  *  (docs/protocol.md, "Broker extensions").  The scheduler uses a large window
- *  so that it has every waiting request in hand for one group commit.
+ *  so that it has every waiting request in hand for one group commit.  Unless
+ *  opts.plain_mdp, its identity asks the broker for compact frames (one header
+ *  frame with address, caller and request id, then the body; docs/protocol.md,
+ *  "Compact framing"); it answers each request in the form it came in.
  *
  *  Liveness: any message from the broker counts as a heartbeat.  When nothing
  *  has come for heartbeat_ms × liveness, the worker assumes the broker is gone,
@@ -35,6 +38,8 @@ typedef struct {
     int liveness;                   /* heartbeats missed before reconnecting; default 3 */
     int reconnect_min_ms;           /* default 250 */
     int reconnect_max_ms;           /* default 8000 */
+    bool plain_mdp;                 /* speak plain MDP/0.2 only, never the compact
+                                       framing (docs/protocol.md); default false */
 } fl_worker_options_t;
 
 typedef struct fl_worker fl_worker_t;

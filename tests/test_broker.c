@@ -137,6 +137,23 @@ s_stat(fl_client_t *client, const char *name)
     return v;
 }
 
+/* Frame i of m, or NULL. */
+static zframe_t *
+s_frame_at_or_null(zmsg_t *m, size_t i)
+{
+    zframe_t *f = zmsg_first(m);
+    while (f && i-- > 0)
+        f = zmsg_next(m);
+    return f;
+}
+
+/* True if frame holds exactly text. */
+static bool
+s_frame_is_text(zframe_t *f, const char *text)
+{
+    return f && zframe_size(f) == strlen(text) && memcmp(zframe_data(f), text, strlen(text)) == 0;
+}
+
 /* ---- routing ---- */
 
 START_TEST(test_echo_round_trip_through_the_broker)
@@ -649,6 +666,380 @@ START_TEST(test_plain_mdp_client_and_worker_work_with_a_window_of_one)
 }
 END_TEST
 
+/* ---- compact framing ---- */
+
+/* A raw DEALER connected to the broker; with tag (FLC1 or FLW1 side) it takes
+ * an identity that asks for compact frames, as the library does. */
+static zsock_t *
+s_raw(broker_proc_t *b, fl_mdp_proto_t tag)
+{
+    zsock_t *s = zsock_new(ZMQ_DEALER);
+    ck_assert_ptr_nonnull(s);
+    zsock_set_linger(s, 0);
+    zsock_set_rcvtimeo(s, 5000);
+    if (tag != FL_MDP_PROTO_NONE) {
+        uint8_t id[FL_MDP_IDENTITY_SIZE];
+        fl_mdp_compact_identity(tag, id);
+        ck_assert_int_eq(zmq_setsockopt(zsock_resolve(s), ZMQ_ROUTING_ID, id, sizeof id), 0);
+    }
+    ck_assert_int_eq(zsock_connect(s, "%s", b->endpoint), 0);
+    return s;
+}
+
+/* The next message on a raw worker that is not a HEARTBEAT. */
+static zmsg_t *
+s_raw_next(zsock_t *worker)
+{
+    for (int i = 0; i < 20; i++) {
+        zmsg_t *m = zmsg_recv(worker);
+        ck_assert_ptr_nonnull(m);
+        zframe_t *f1 = s_frame_at_or_null(m, 1);
+        if (!(zmsg_size(m) == 2 && f1 && zframe_size(f1) == 1
+              && zframe_data(f1)[0] == FL_MDP_WORKER_HEARTBEAT))
+            return m;
+        zmsg_destroy(&m);
+    }
+    ck_abort_msg("only heartbeats came");
+    return NULL;
+}
+
+/* Send a compact message: a header frame, then the body strings. */
+static void
+s_send_compact(zsock_t *s, const uint8_t *head, size_t size, const char *const body[])
+{
+    zmsg_t *m = zmsg_new();
+    zmsg_addmem(m, head, size);
+    for (int i = 0; body && body[i]; i++)
+        zmsg_addstr(m, body[i]);
+    ck_assert_int_eq(zmsg_send(&m, s), 0);
+}
+
+/* A compact client and compact workers (the library's, in foleni-echo) with
+ * hundreds in flight: every reply finds its request, and from the second
+ * request on they travel compactly. */
+START_TEST(test_compact_client_and_worker_with_hundreds_in_flight)
+{
+    s_quiet_czmq();
+    broker_proc_t b = { 0 };
+    s_broker_start(&b, NULL);
+    int w = s_worker_start(&b, (const char *[]) { "--window", "32", "--bare", NULL });
+    fl_client_t *c = s_client(&b, 5000, 2);
+    s_wait_service(c, "echo");          /* its compact reply switches the client over */
+    long before = s_stat(c, "compact");
+    ck_assert_int_ge(before, 1);
+    enum { N = 500, FLIGHT = 64 };
+    int sent = 0, got = 0;
+    while (got < N) {
+        while (sent < N && sent - got < FLIGHT) {
+            char rid[32], body[32];
+            snprintf(rid, sizeof rid, "compact-%05d", sent);
+            snprintf(body, sizeof body, "body-%05d", sent);
+            ck_assert_int_eq(fl_client_send(c, "echo", rid, body, strlen(body)), 0);
+            sent++;
+        }
+        fl_reply_t r;
+        ck_assert_int_eq(fl_client_recv(c, &r, 5000), 0);
+        ck_assert_int_eq(r.status, 0);
+        ck_assert_uint_eq(r.nparts, 1);
+        char want[FL_RID_MAX + 8];
+        snprintf(want, sizeof want, "body-%.20s", r.rid + strlen("compact-"));
+        ck_assert_uint_eq(r.parts[0].size, strlen(want));
+        ck_assert_int_eq(memcmp(r.parts[0].data, want, strlen(want)), 0);
+        fl_reply_reset(&r);
+        got++;
+    }
+    /* the N requests, and the mmi.stats call after mmi.stats itself */
+    ck_assert_int_ge(s_stat(c, "compact") - before, N + 1);
+    ck_assert_int_eq(s_stat(c, "malformed"), 0);
+    fl_client_destroy(&c);
+    tu_stop(w, SIGKILL, 1000);
+    s_broker_stop(&b);
+    tu_rmtree(b.dir);
+}
+END_TEST
+
+/* A compact client meets a plain MDP/0.2 worker (frames exactly as MDP, the
+ * request id as the first body frame) and a raw worker that asked for compact
+ * frames (one header frame with address, caller and id). */
+START_TEST(test_compact_client_with_plain_and_compact_raw_workers)
+{
+    s_quiet_czmq();
+    broker_proc_t b = { 0 };
+    s_broker_start(&b, NULL);
+    zsock_t *plain = s_raw(&b, FL_MDP_PROTO_NONE);
+    zmsg_t *ready = fl_mdp_worker_ready("plain");
+    zmsg_send(&ready, plain);
+    zsock_t *packed = s_raw(&b, FL_MDP_PROTO_WORKER);
+    ready = fl_mdp_worker_ready_window("packed", 4);
+    zmsg_send(&ready, packed);
+    fl_client_t *c = s_client(&b, 5000, 0);
+    s_wait_service(c, "plain");
+    s_wait_service(c, "packed");
+    long compact0 = s_stat(c, "compact");
+
+    /* to the plain worker: MDPW02, REQUEST, address, "", rid, body */
+    ck_assert_int_eq(fl_client_send(c, "plain", "rid-plain-1", "jambo", 5), 0);
+    zmsg_t *req = s_raw_next(plain);
+    fl_mdp_worker_msg_t cmd;
+    ck_assert_int_eq(fl_mdp_parse_worker(req, &cmd, NULL), 0);
+    ck_assert_int_eq(cmd.command, FL_MDP_WORKER_REQUEST);
+    ck_assert_uint_eq(zmsg_size(req), 2);       /* no caller frame for a plain worker */
+    char *rid = zmsg_popstr(req), *body = zmsg_popstr(req);
+    ck_assert_str_eq(rid, "rid-plain-1");
+    ck_assert_str_eq(body, "jambo");
+    zmsg_t *answer = zmsg_new();
+    zmsg_addstr(answer, rid);
+    zmsg_addstr(answer, "jambo sana");
+    zmsg_t *final = fl_mdp_worker_final(cmd.address, &answer);
+    zmsg_send(&final, plain);
+    fl_mdp_worker_msg_reset(&cmd);
+    zmsg_destroy(&req);
+    zstr_free(&rid);
+    zstr_free(&body);
+    fl_reply_t r;
+    ck_assert_int_eq(fl_client_recv(c, &r, 5000), 0);
+    ck_assert_str_eq(r.rid, "rid-plain-1");
+    ck_assert_uint_eq(r.nparts, 1);
+    ck_assert_int_eq(memcmp(r.parts[0].data, "jambo sana", 10), 0);
+    fl_reply_reset(&r);
+
+    /* to the compact worker: one header frame, then the body */
+    ck_assert_int_eq(fl_client_send(c, "packed", "rid-packed-1", "habari", 6), 0);
+    req = s_raw_next(packed);
+    ck_assert_uint_eq(zmsg_size(req), 2);
+    zframe_t *head = zmsg_first(req);
+    fl_mdp_frame_t v[2] = { { zframe_data(head), zframe_size(head) }, { "", 0 } };
+    fl_mdp_compact_t h;
+    fl_error_t err;
+    ck_assert_msg(fl_mdp_check_compact(v, 2, &h, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(h.proto, FL_MDP_PROTO_WORKER);
+    ck_assert_int_eq(h.command, FL_MDP_WORKER_REQUEST);
+    ck_assert_uint_eq(h.caller.size, 0);        /* plain link: no key */
+    ck_assert_uint_eq(h.rid.size, 12);
+    ck_assert_int_eq(memcmp(h.rid.data, "rid-packed-1", 12), 0);
+    ck_assert(s_frame_is_text(zmsg_last(req), "habari"));
+    uint8_t out[FL_MDP_COMPACT_HEADER_MAX];
+    size_t size = fl_mdp_compact_pack_worker(out, FL_MDP_WORKER_FINAL, h.address.data, h.address.size, NULL,
+                                             0, h.rid.data, h.rid.size);
+    s_send_compact(packed, out, size, (const char *[]) { "nzuri", NULL });
+    zmsg_destroy(&req);
+    ck_assert_int_eq(fl_client_recv(c, &r, 5000), 0);
+    ck_assert_str_eq(r.rid, "rid-packed-1");
+    ck_assert_uint_eq(r.nparts, 1);
+    ck_assert_int_eq(memcmp(r.parts[0].data, "nzuri", 5), 0);
+    fl_reply_reset(&r);
+    ck_assert_int_eq(s_stat(c, "compact") - compact0, 3);  /* both requests and mmi.stats */
+    fl_client_destroy(&c);
+    zsock_destroy(&plain);
+    zsock_destroy(&packed);
+    s_broker_stop(&b);
+    tu_rmtree(b.dir);
+}
+END_TEST
+
+/* A plain MDP/0.2 client, with and without a request id, is served by the
+ * library worker (which asks for compact frames): it gets exactly the MDP
+ * frames it would from a plain worker. */
+START_TEST(test_plain_mdp_client_with_a_compact_library_worker)
+{
+    s_quiet_czmq();
+    broker_proc_t b = { 0 };
+    s_broker_start(&b, NULL);
+    fl_worker_options_t wo = { .window = 4, .heartbeat_ms = 200 };
+    fl_worker_t *w = fl_worker_new(b.endpoint, "lib", NULL, &wo, NULL);
+    ck_assert_ptr_nonnull(w);
+    zsock_t *client = s_raw(&b, FL_MDP_PROTO_NONE);
+    zclock_sleep(200);
+    zstr_sendx(client, "MDPC02", "\x01", "lib", "rid-of-a-plain-client", "ombi", NULL);
+    zstr_sendx(client, "MDPC02", "\x01", "lib", "no id", NULL);
+    for (int i = 0; i < 2; i++) {
+        fl_request_t *req = NULL;
+        ck_assert_int_eq(fl_worker_recv(w, &req, 5000), 0);
+        ck_assert_str_eq(req->caller, "");
+        ck_assert_uint_eq(req->nparts, 1);
+        if (i == 0) {
+            ck_assert_str_eq(req->rid, "rid-of-a-plain-client");
+            ck_assert_int_eq(memcmp(req->parts[0].data, "ombi", 4), 0);
+        } else {
+            ck_assert_str_eq(req->rid, "");
+            ck_assert_int_eq(memcmp(req->parts[0].data, "no id", 5), 0);
+        }
+        ck_assert_int_eq(fl_worker_reply_one(w, &req, i ? "b" : "a", 1), 0);
+    }
+    zmsg_t *reply = zmsg_recv(client);
+    ck_assert_ptr_nonnull(reply);
+    ck_assert_uint_eq(zmsg_size(reply), 5);     /* MDPC02, FINAL, service, rid, body */
+    fl_mdp_client_msg_t ccmd;
+    ck_assert_int_eq(fl_mdp_parse_client(reply, &ccmd, NULL), 0);
+    ck_assert_int_eq(ccmd.command, FL_MDP_CLIENT_FINAL);
+    ck_assert_str_eq(ccmd.service, "lib");
+    ck_assert(s_frame_is_text(zmsg_first(reply), "rid-of-a-plain-client"));
+    ck_assert(s_frame_is_text(zmsg_next(reply), "a"));
+    zmsg_destroy(&reply);
+    reply = zmsg_recv(client);
+    ck_assert_ptr_nonnull(reply);
+    ck_assert_uint_eq(zmsg_size(reply), 4);     /* no id: MDPC02, FINAL, service, body */
+    ck_assert_int_eq(fl_mdp_parse_client(reply, &ccmd, NULL), 0);
+    ck_assert(s_frame_is_text(zmsg_first(reply), "b"));
+    zmsg_destroy(&reply);
+    zsock_destroy(&client);
+    fl_worker_destroy(&w);
+    s_broker_stop(&b);
+    tu_rmtree(b.dir);
+}
+END_TEST
+
+/* Packed headers whose lengths lie, run short or run long are dropped and
+ * counted; then a valid compact request from the same socket is served. */
+START_TEST(test_malformed_compact_headers_then_a_valid_request_is_served)
+{
+    s_quiet_czmq();
+    broker_proc_t b = { 0 };
+    s_broker_start(&b, NULL);
+    int w = s_worker_start(&b, (const char *[]) { "--window", "4", "--bare", NULL });
+    fl_client_t *c = s_client(&b, 2000, 3);
+    s_wait_service(c, "echo");
+    long malformed0 = s_stat(c, "malformed");
+    zsock_t *evil = s_raw(&b, FL_MDP_PROTO_CLIENT);
+    static const struct { const char *bytes; size_t size; } bad[] = {
+        { "FLC1", 4 },                                  /* tag only */
+        { "FLC1\x01", 5 },                              /* no service length */
+        { "FLC1\x01\x20" "echo\x00", 11 },              /* service length past the end */
+        { "FLC1\x01\x04" "echo", 10 },                  /* no rid length */
+        { "FLC1\x01\x04" "echo\x30" "abc", 14 },        /* rid length past the end */
+        { "FLC1\x01\x04" "echo\x00zz", 13 },            /* trailing bytes */
+        { "FLC1\x01\x00\x00", 7 },                      /* empty service */
+        { "FLC1\x03\x04" "echo\x00", 11 },              /* a client sending FINAL */
+        { "FLW1\x04\x00\x00\x00", 8 },                  /* empty address */
+        { "FLW1\x04\x01" "a\x05" "abcde\x00", 15 },     /* caller neither 0 nor 40 */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        s_send_compact(evil, (const uint8_t *) bad[i].bytes, bad[i].size, (const char *[]) { "x", NULL });
+    /* oversize service and rid, written by hand (the packer refuses them) */
+    uint8_t head[256];
+    memcpy(head, "FLC1\x01", 5);
+    head[5] = FL_MDP_SERVICE_MAX + 1;
+    memset(head + 6, 's', FL_MDP_SERVICE_MAX + 1);
+    head[6 + FL_MDP_SERVICE_MAX + 1] = 0;
+    s_send_compact(evil, head, 7 + FL_MDP_SERVICE_MAX + 1, (const char *[]) { "x", NULL });
+    head[5] = 4;
+    memcpy(head + 6, "echo", 4);
+    head[10] = FL_MDP_RID_MAX + 1;
+    memset(head + 11, 'r', FL_MDP_RID_MAX + 1);
+    s_send_compact(evil, head, 11 + FL_MDP_RID_MAX + 1, (const char *[]) { "x", NULL });
+    size_t size = fl_mdp_compact_pack_client(head, FL_MDP_CLIENT_REQUEST, "echo", 4, "rid-evil", 8);
+    s_send_compact(evil, head, size, NULL);             /* no body */
+    s_send_compact(evil, head, size,                    /* 8 body frames besides the rid */
+                   (const char *[]) { "1", "2", "3", "4", "5", "6", "7", "8", NULL });
+    enum { BAD = 14 };
+    for (int i = 0; i < 100 && s_stat(c, "malformed") < malformed0 + BAD; i++)
+        zclock_sleep(20);
+    ck_assert_int_eq(s_stat(c, "malformed") - malformed0, BAD);
+
+    /* and now a good one, from the same socket */
+    s_send_compact(evil, head, size, (const char *[]) { "still here", NULL });
+    zmsg_t *reply = zmsg_recv(evil);
+    ck_assert_ptr_nonnull(reply);
+    ck_assert_uint_eq(zmsg_size(reply), 2);
+    zframe_t *f0 = zmsg_first(reply);
+    fl_mdp_frame_t v[2] = { { zframe_data(f0), zframe_size(f0) }, { "", 0 } };
+    fl_mdp_compact_t h;
+    fl_error_t err;
+    ck_assert_msg(fl_mdp_check_compact(v, 2, &h, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(h.command, FL_MDP_CLIENT_FINAL);
+    ck_assert_int_eq(memcmp(h.service.data, "echo", 4), 0);
+    ck_assert_uint_eq(h.rid.size, 8);
+    ck_assert_int_eq(memcmp(h.rid.data, "rid-evil", 8), 0);
+    ck_assert(s_frame_is_text(zmsg_last(reply), "still here"));
+    zmsg_destroy(&reply);
+    zsock_destroy(&evil);
+    fl_client_destroy(&c);
+    tu_stop(w, SIGKILL, 1000);
+    s_broker_stop(&b);
+    tu_rmtree(b.dir);
+}
+END_TEST
+
+/* The broker's own error reply (unknown service, after the queue timeout)
+ * reaches a compact client in compact form, with its request id. */
+START_TEST(test_broker_error_reaches_a_compact_client_with_its_rid)
+{
+    s_quiet_czmq();
+    broker_proc_t b = { 0 };
+    s_broker_start(&b, NULL);
+    fl_client_t *c = s_client(&b, 5000, 0);
+    long compact0 = s_stat(c, "compact");      /* the reply switches the client over */
+    fl_reply_t reply;
+    ck_assert_int_eq(fl_client_call(c, "foleni.nowhere", "x", 1, &reply, NULL), 0);
+    ck_assert_uint_eq(reply.nparts, 1);
+    fl_error_t err;
+    fl_msg_t *m = fl_msg_decode(reply.parts[0].data, reply.parts[0].size, &err);
+    ck_assert_msg(m != NULL, "%s", err.message);
+    ck_assert_str_eq(fl_msg_str(m, FL_F_CODE), "unavailable");
+    fl_msg_destroy(&m);
+    fl_reply_reset(&reply);
+    ck_assert_int_eq(s_stat(c, "compact") - compact0, 2);  /* the call and this mmi.stats */
+    ck_assert_int_eq(s_stat(c, "expired"), 1);
+
+    /* and on the wire: a raw compact client's rid comes back in the header */
+    zsock_t *raw = s_raw(&b, FL_MDP_PROTO_CLIENT);
+    uint8_t head[FL_MDP_COMPACT_HEADER_MAX];
+    size_t size = fl_mdp_compact_pack_client(head, FL_MDP_CLIENT_REQUEST, "foleni.nowhere", 14,
+                                             "rid-lost-1", 10);
+    s_send_compact(raw, head, size, (const char *[]) { "x", NULL });
+    zmsg_t *r = zmsg_recv(raw);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_eq(zmsg_size(r), 2);
+    zframe_t *f0 = zmsg_first(r);
+    fl_mdp_frame_t v[2] = { { zframe_data(f0), zframe_size(f0) }, { "", 0 } };
+    fl_mdp_compact_t h;
+    ck_assert_msg(fl_mdp_check_compact(v, 2, &h, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(h.command, FL_MDP_CLIENT_FINAL);
+    ck_assert_uint_eq(h.rid.size, 10);
+    ck_assert_int_eq(memcmp(h.rid.data, "rid-lost-1", 10), 0);
+    zmsg_destroy(&r);
+    zsock_destroy(&raw);
+    fl_client_destroy(&c);
+    s_broker_stop(&b);
+    tu_rmtree(b.dir);
+}
+END_TEST
+
+/* A library client and worker told plain_mdp speak plain MDP/0.2 only: the
+ * broker counts no compact request, and the round trip still works. */
+START_TEST(test_plain_mdp_option_keeps_the_libraries_on_plain_frames)
+{
+    s_quiet_czmq();
+    broker_proc_t b = { 0 };
+    s_broker_start(&b, NULL);
+    fl_worker_options_t wo = { .window = 4, .heartbeat_ms = 200, .plain_mdp = true };
+    fl_worker_t *w = fl_worker_new(b.endpoint, "lib", NULL, &wo, NULL);
+    ck_assert_ptr_nonnull(w);
+    fl_client_options_t co = { .timeout_ms = 5000, .retries = 0, .plain_mdp = true };
+    fl_client_t *c = fl_client_new(b.endpoint, NULL, &co, NULL);
+    ck_assert_ptr_nonnull(c);
+    zclock_sleep(200);
+    for (int i = 0; i < 3; i++) {
+        char rid[32];
+        snprintf(rid, sizeof rid, "plain-opt-%d", i);
+        ck_assert_int_eq(fl_client_send(c, "lib", rid, "x", 1), 0);
+        fl_request_t *req = NULL;
+        ck_assert_int_eq(fl_worker_recv(w, &req, 5000), 0);
+        ck_assert_str_eq(req->rid, rid);
+        ck_assert_int_eq(fl_worker_reply(w, &req, req->parts, req->nparts), 0);
+        fl_reply_t r;
+        ck_assert_int_eq(fl_client_recv(c, &r, 5000), 0);
+        ck_assert_str_eq(r.rid, rid);
+        fl_reply_reset(&r);
+    }
+    ck_assert_int_eq(s_stat(c, "compact"), 0);
+    fl_client_destroy(&c);
+    fl_worker_destroy(&w);
+    s_broker_stop(&b);
+    tu_rmtree(b.dir);
+}
+END_TEST
+
 /* ---- many peers, many frames ---- */
 
 /* A hundred workers (more than the worker table's first size) register,
@@ -1010,6 +1401,12 @@ make_suite(void)
     tcase_add_test(tc, test_garbage_then_a_valid_request_is_served);
     tcase_add_test(tc, test_reply_for_a_client_that_left_is_dropped);
     tcase_add_test(tc, test_plain_mdp_client_and_worker_work_with_a_window_of_one);
+    tcase_add_test(tc, test_compact_client_and_worker_with_hundreds_in_flight);
+    tcase_add_test(tc, test_compact_client_with_plain_and_compact_raw_workers);
+    tcase_add_test(tc, test_plain_mdp_client_with_a_compact_library_worker);
+    tcase_add_test(tc, test_malformed_compact_headers_then_a_valid_request_is_served);
+    tcase_add_test(tc, test_broker_error_reaches_a_compact_client_with_its_rid);
+    tcase_add_test(tc, test_plain_mdp_option_keeps_the_libraries_on_plain_frames);
     tcase_add_test(tc, test_a_hundred_workers_register_and_half_leave);
     tcase_add_test(tc, test_hundreds_in_flight_and_multi_frame_bodies_arrive_whole);
     tcase_add_test(tc, test_worker_and_client_parts_round_trip);

@@ -708,6 +708,210 @@ START_TEST(test_garbage_never_crashes_a_parser)
 }
 END_TEST
 
+/* ---- compact framing ------------------------------------------------------- */
+
+/* n frame views: frames[0] the header (head, size), then n - 1 one-byte bodies. */
+static void
+s_compact_views(fl_mdp_frame_t *v, size_t n, const uint8_t *head, size_t size)
+{
+    v[0] = (fl_mdp_frame_t) { head, size };
+    for (size_t i = 1; i < n; i++)
+        v[i] = (fl_mdp_frame_t) { "b", 1 };
+}
+
+/*  What the packers write the check accepts, field for field, at the
+ *  boundaries: the longest service, address, caller and rid, and the most body
+ *  frames (one fewer when the rid rides in the header). */
+START_TEST(test_compact_headers_round_trip_at_their_limits)
+{
+    char service[FL_MDP_SERVICE_MAX + 1], rid[FL_MDP_RID_MAX + 1], caller[FL_MDP_CALLER_SIZE + 1];
+    uint8_t address[FL_MDP_ADDRESS_MAX];
+    memset(service, 's', FL_MDP_SERVICE_MAX);
+    memset(rid, 'r', FL_MDP_RID_MAX);
+    memset(caller, 'k', FL_MDP_CALLER_SIZE);
+    memset(address, 0, sizeof address);     /* binary identities are fine */
+    uint8_t head[FL_MDP_COMPACT_HEADER_MAX];
+    fl_mdp_frame_t v[FL_MDP_BODY_FRAMES_MAX + 2];
+    fl_mdp_compact_t c;
+    fl_error_t err;
+
+    size_t size = fl_mdp_compact_pack_client(head, FL_MDP_CLIENT_REQUEST, service, FL_MDP_SERVICE_MAX,
+                                             rid, FL_MDP_RID_MAX);
+    ck_assert_uint_eq(size, 4 + 1 + 1 + FL_MDP_SERVICE_MAX + 1 + FL_MDP_RID_MAX);
+    s_compact_views(v, FL_MDP_BODY_FRAMES_MAX, head, size);    /* header + 7 body frames */
+    ck_assert_msg(fl_mdp_check_compact(v, FL_MDP_BODY_FRAMES_MAX, &c, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(c.proto, FL_MDP_PROTO_CLIENT);
+    ck_assert_int_eq(c.command, FL_MDP_CLIENT_REQUEST);
+    ck_assert_uint_eq(c.service.size, FL_MDP_SERVICE_MAX);
+    ck_assert_int_eq(memcmp(c.service.data, service, FL_MDP_SERVICE_MAX), 0);
+    ck_assert_uint_eq(c.rid.size, FL_MDP_RID_MAX);
+    s_compact_views(v, FL_MDP_BODY_FRAMES_MAX + 1, head, size);    /* one more: refused */
+    ck_assert_int_eq(fl_mdp_check_compact(v, FL_MDP_BODY_FRAMES_MAX + 1, &c, &err), FL_E_TOO_LONG);
+
+    /* without a rid the body may have all FL_MDP_BODY_FRAMES_MAX frames */
+    size = fl_mdp_compact_pack_client(head, FL_MDP_CLIENT_FINAL, "echo", 4, NULL, 0);
+    ck_assert_uint_eq(size, 4 + 1 + 1 + 4 + 1);
+    s_compact_views(v, FL_MDP_BODY_FRAMES_MAX + 1, head, size);
+    ck_assert_msg(fl_mdp_check_compact(v, FL_MDP_BODY_FRAMES_MAX + 1, &c, &err) == 0, "%s", err.message);
+    ck_assert_uint_eq(c.rid.size, 0);
+
+    size = fl_mdp_compact_pack_worker(head, FL_MDP_WORKER_REQUEST, address, FL_MDP_ADDRESS_MAX, caller,
+                                      FL_MDP_CALLER_SIZE, rid, FL_MDP_RID_MAX);
+    ck_assert_uint_eq(size, FL_MDP_COMPACT_HEADER_MAX);
+    s_compact_views(v, 2, head, size);
+    ck_assert_msg(fl_mdp_check_compact(v, 2, &c, &err) == 0, "%s", err.message);
+    ck_assert_int_eq(c.proto, FL_MDP_PROTO_WORKER);
+    ck_assert_uint_eq(c.address.size, FL_MDP_ADDRESS_MAX);
+    ck_assert_uint_eq(c.caller.size, FL_MDP_CALLER_SIZE);
+    ck_assert_int_eq(memcmp(c.caller.data, caller, FL_MDP_CALLER_SIZE), 0);
+    ck_assert_int_eq(memcmp(c.rid.data, rid, FL_MDP_RID_MAX), 0);
+
+    /* the packers refuse what the check would */
+    ck_assert_uint_eq(fl_mdp_compact_pack_client(head, 1, service, FL_MDP_SERVICE_MAX + 1, NULL, 0), 0);
+    ck_assert_uint_eq(fl_mdp_compact_pack_client(head, 1, "echo", 4, rid, FL_MDP_RID_MAX + 1), 0);
+    ck_assert_uint_eq(fl_mdp_compact_pack_client(head, 1, "ec ho", 5, NULL, 0), 0);
+    ck_assert_uint_eq(fl_mdp_compact_pack_client(head, 4, "echo", 4, NULL, 0), 0);
+    ck_assert_uint_eq(fl_mdp_compact_pack_worker(head, 4, address, 0, NULL, 0, NULL, 0), 0);
+    ck_assert_uint_eq(fl_mdp_compact_pack_worker(head, 4, address, 256, NULL, 0, NULL, 0), 0);
+    ck_assert_uint_eq(fl_mdp_compact_pack_worker(head, 4, address, 5, caller, 39, NULL, 0), 0);
+    ck_assert_uint_eq(fl_mdp_compact_pack_worker(head, 1, address, 5, NULL, 0, NULL, 0), 0);
+
+    /* identities */
+    uint8_t id[FL_MDP_IDENTITY_SIZE], id2[FL_MDP_IDENTITY_SIZE];
+    fl_mdp_compact_identity(FL_MDP_PROTO_CLIENT, id);
+    fl_mdp_compact_identity(FL_MDP_PROTO_CLIENT, id2);
+    ck_assert_int_eq(fl_mdp_compact_peer(id, sizeof id), FL_MDP_PROTO_CLIENT);
+    ck_assert_int_ne(memcmp(id, id2, sizeof id), 0);
+    fl_mdp_compact_identity(FL_MDP_PROTO_WORKER, id);
+    ck_assert_int_eq(fl_mdp_compact_peer(id, sizeof id), FL_MDP_PROTO_WORKER);
+    ck_assert_int_eq(fl_mdp_compact_peer("\0\x12\x34\x56\x78", 5), FL_MDP_PROTO_NONE);
+    ck_assert_int_eq(fl_mdp_compact_peer("FLC", 3), FL_MDP_PROTO_NONE);
+}
+END_TEST
+
+/*  Every way a packed header can lie about its lengths is refused, with the
+ *  code and a sentence that names frame 0. */
+START_TEST(test_compact_malformed_headers_are_refused_with_their_code)
+{
+    static const struct {
+        const char *name;
+        const char *bytes;
+        size_t size;
+        size_t frames;
+        int code;
+    } cases[] = {
+        { "tag only", "FLC1", 4, 2, FL_E_TRUNCATED },
+        { "unknown client command", "FLC1\x04\x04" "echo\x00", 11, 2, FL_E_UNKNOWN },
+        { "READY is never compact", "FLW1\x01\x01" "a\x00\x00", 9, 2, FL_E_UNKNOWN },
+        { "no service length", "FLC1\x01", 5, 2, FL_E_TRUNCATED },
+        { "service runs past the end", "FLC1\x01\x09" "echo\x00", 11, 2, FL_E_TRUNCATED },
+        { "empty service", "FLC1\x01\x00\x00", 7, 2, FL_E_INVALID },
+        { "service with a space", "FLC1\x01\x03" "a b\x00", 10, 2, FL_E_INVALID },
+        { "service byte out of range", "FLC1\x01\x02" "a\x01\x00", 9, 2, FL_E_INVALID },
+        { "no rid length", "FLC1\x01\x04" "echo", 10, 2, FL_E_TRUNCATED },
+        { "rid runs past the end", "FLC1\x01\x04" "echo\x08" "abc", 14, 2, FL_E_TRUNCATED },
+        { "rid with a space", "FLC1\x01\x04" "echo\x03" "a c", 14, 2, FL_E_INVALID },
+        { "trailing byte", "FLC1\x01\x04" "echo\x00X", 12, 2, FL_E_TRAILING },
+        { "no body", "FLC1\x01\x04" "echo\x00", 11, 1, FL_E_TRUNCATED },
+        { "empty address", "FLW1\x04\x00\x00\x00", 8, 2, FL_E_INVALID },
+        { "caller of 3 bytes", "FLW1\x04\x01" "a\x03" "abc\x00", 13, 2, FL_E_INVALID },
+        { "caller runs past the end", "FLW1\x04\x01" "a\x28" "abc", 12, 2, FL_E_TRUNCATED },
+        { "worker REQUEST fine", "FLW1\x02\x01" "a\x00\x02" "id", 11, 2, 0 },
+        { "client REQUEST fine", "FLC1\x01\x04" "echo\x02" "id", 13, 2, 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fl_mdp_frame_t v[3];
+        s_compact_views(v, cases[i].frames, (const uint8_t *) cases[i].bytes, cases[i].size);
+        fl_mdp_compact_t c;
+        fl_error_t err = { 0 };
+        int rc = fl_mdp_check_compact(v, cases[i].frames, &c, &err);
+        ck_assert_msg(rc == cases[i].code, "%s: got %d (%s)", cases[i].name, rc, err.message);
+        if (rc)
+            ck_assert_msg(strncmp(err.message, "frame ", 6) == 0, "%s: %s", cases[i].name, err.message);
+    }
+
+    /* the longest fields plus one, written by hand since the packers refuse them */
+    uint8_t head[512];
+    memcpy(head, "FLC1\x01", 5);
+    head[5] = FL_MDP_SERVICE_MAX + 1;
+    memset(head + 6, 's', FL_MDP_SERVICE_MAX + 1);
+    head[6 + FL_MDP_SERVICE_MAX + 1] = 0;
+    fl_mdp_frame_t v[2];
+    s_compact_views(v, 2, head, 7 + FL_MDP_SERVICE_MAX + 1);
+    fl_mdp_compact_t c;
+    fl_error_t err;
+    ck_assert_int_eq(fl_mdp_check_compact(v, 2, &c, &err), FL_E_TOO_LONG);
+    head[5] = 4;
+    memcpy(head + 6, "echo", 4);
+    head[10] = FL_MDP_RID_MAX + 1;
+    memset(head + 11, 'r', FL_MDP_RID_MAX + 1);
+    s_compact_views(v, 2, head, 11 + FL_MDP_RID_MAX + 1);
+    ck_assert_int_eq(fl_mdp_check_compact(v, 2, &c, &err), FL_E_TOO_LONG);
+    ck_assert_int_eq(fl_mdp_check_compact(NULL, 0, &c, &err), FL_E_TRUNCATED);
+}
+END_TEST
+
+/*  Random bytes, and valid headers with bytes changed or cut off: the check
+ *  never crashes, and whatever it accepts is exactly what the packer writes
+ *  for the fields it read (so every length and byte obeys the rules). */
+START_TEST(test_compact_garbage_is_never_accepted_unless_valid)
+{
+    uint32_t state = 0xc0ffee11u;
+    int accepted = 0;
+    for (int round = 0; round < 40000; round++) {
+        uint8_t head[FL_MDP_COMPACT_HEADER_MAX + 8];
+        size_t size;
+        int kind = (int) (s_rand(&state) % 3);
+        if (kind == 0) {                /* random bytes after a tag */
+            size = s_rand(&state) % sizeof head;
+            for (size_t i = 0; i < size; i++)
+                head[i] = (uint8_t) s_rand(&state);
+            if (size >= 4)
+                memcpy(head, s_rand(&state) % 2 ? "FLC1" : "FLW1", 4);
+        } else {                        /* a valid header, then damaged */
+            char rid[20];
+            snprintf(rid, sizeof rid, "rid-%u", s_rand(&state) % 100000);
+            uint8_t addr[5] = { 0, 1, 2, 3, (uint8_t) s_rand(&state) };
+            size = kind == 1
+                ? fl_mdp_compact_pack_client(head, 1 + (int) (s_rand(&state) % 3), "foleni.scheduler", 16,
+                                             rid, strlen(rid))
+                : fl_mdp_compact_pack_worker(head, 2 + (int) (s_rand(&state) % 3), addr, sizeof addr,
+                                             "0123456789012345678901234567890123456789",
+                                             s_rand(&state) % 2 ? 40 : 0, rid, strlen(rid));
+            ck_assert_uint_gt(size, 0);
+            int changes = (int) (s_rand(&state) % 4);
+            for (int i = 0; i < changes; i++)
+                head[s_rand(&state) % size] = (uint8_t) s_rand(&state);
+            if (s_rand(&state) % 4 == 0)
+                size = s_rand(&state) % (size + 1);
+        }
+        size_t n = s_rand(&state) % (FL_MDP_BODY_FRAMES_MAX + 2);
+        fl_mdp_frame_t v[FL_MDP_BODY_FRAMES_MAX + 2];
+        s_compact_views(v, n, head, size);
+        fl_mdp_compact_t c;
+        fl_error_t err;
+        int rc = fl_mdp_check_compact(n ? v : NULL, n, &c, &err);
+        if (rc != 0) {
+            ck_assert_int_lt(rc, 0);
+            ck_assert_int_eq(c.proto, FL_MDP_PROTO_NONE);      /* nothing escapes */
+            continue;
+        }
+        accepted++;
+        uint8_t again[FL_MDP_COMPACT_HEADER_MAX];
+        size_t asize = c.proto == FL_MDP_PROTO_CLIENT
+            ? fl_mdp_compact_pack_client(again, c.command, c.service.data, c.service.size, c.rid.data,
+                                         c.rid.size)
+            : fl_mdp_compact_pack_worker(again, c.command, c.address.data, c.address.size, c.caller.data,
+                                         c.caller.size, c.rid.data, c.rid.size);
+        ck_assert_uint_eq(asize, size);
+        ck_assert_int_eq(memcmp(again, head, size), 0);
+        ck_assert_uint_ge(n, 2);
+        ck_assert_uint_le(n - 1 + (c.rid.size ? 1 : 0), FL_MDP_BODY_FRAMES_MAX);
+    }
+    ck_assert_int_gt(accepted, 1000);   /* the generator does reach the happy path */
+}
+END_TEST
+
 /* The in-place checks read only the leading frames, so a receiver that kept
  * five frames of a longer message can still have its body bounded by count. */
 START_TEST(test_checks_bound_the_body_by_count_alone)
@@ -975,11 +1179,14 @@ make_suite(void)
     tcase_add_test(rules, test_protocol_of_reads_frame_zero);
     tcase_add_test(rules, test_may_send_follows_rfc18_directions);
     tcase_add_test(rules, test_command_names_follow_the_rfc);
+    tcase_add_test(rules, test_compact_headers_round_trip_at_their_limits);
+    tcase_add_test(rules, test_compact_malformed_headers_are_refused_with_their_code);
     suite_add_tcase(suite, rules);
 
     TCase *fuzz = tcase_create("garbage");
     tcase_add_test(fuzz, test_garbage_never_crashes_a_parser);
     tcase_add_test(fuzz, test_checks_bound_the_body_by_count_alone);
+    tcase_add_test(fuzz, test_compact_garbage_is_never_accepted_unless_valid);
     tcase_set_timeout(fuzz, 60);
     suite_add_tcase(suite, fuzz);
 
