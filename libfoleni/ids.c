@@ -85,14 +85,29 @@ s_random_fill(unsigned char *buf, size_t n)
 int
 fl_ref_new(char out[FL_REF_LEN + 1])
 {
-    assert(out);
+    return fl_ref_new_led(out, 0, 0);
+}
+
+int
+fl_ref_new_led(char out[FL_REF_LEN + 1], unsigned lead, int lead_symbols)
+{
+    assert(out && lead_symbols >= 0 && lead_symbols <= FL_REF_LEAD_MAX);
     unsigned char pool[REF_POOL_BYTES];
     size_t left = 0;        /* unused bytes at the end of pool */
     int rc = FL_E_IO;
+    unsigned lead_sum = 0;
+    /* the lead's symbols, most significant first, so that consecutive leads
+     * sort next to each other */
+    for (int i = lead_symbols - 1; i >= 0; i--) {
+        unsigned value = lead % FL_REF_SYMBOLS;
+        lead /= FL_REF_SYMBOLS;
+        out[i] = s_ref_alphabet[value];
+        lead_sum += (unsigned) (i + 1) * value;
+    }
 
     for (int draw = 0; draw < REF_DRAWS_MAX; draw++) {
-        unsigned sum = 0;
-        for (int i = 0; i < FL_REF_RANDOM; ) {
+        unsigned sum = lead_sum;
+        for (int i = lead_symbols; i < FL_REF_RANDOM; ) {
             if (left == 0) {
                 if (s_random_fill(pool, sizeof pool) != 0)
                     goto done;

@@ -18,7 +18,12 @@
  *  check symbol.  The alphabet has 30 symbols: the digits 2-9 and the capital
  *  letters without I, L, O and U, so that 0/O, 1/I/L and U/V cannot be
  *  confused when read aloud or copied by hand.  Ten random symbols give
- *  30^10 ≈ 2^49 references.
+ *  30^10 ≈ 2^49 references.  The scheduler fixes the first three
+ *  (fl_ref_new_led: a batch counter, so that one commit's references sit
+ *  together in the store) and draws the other seven; as the counter runs
+ *  through all 27,000 leads in turn, a guessed reference is valid with
+ *  about the same odds (docs/store.md weighs them), and the lead tells
+ *  roughly when, among the last 27,000 batches, a booking was made.
  *
  *  The check symbol makes the position-weighted sum of the symbol values
  *  (value = index in FL_REF_ALPHABET, weights 1..11 from the left) a multiple
@@ -66,6 +71,17 @@
 /*  Make a fresh random reference in canonical form (FL_REF_LEN symbols and a
  *  NUL).  Returns 0, or FL_E_IO when getrandom(2) fails (out is then ""). */
 int fl_ref_new(char out[FL_REF_LEN + 1]);
+
+/*  The same, with the first lead_symbols (0..FL_REF_LEAD_MAX) symbols fixed:
+ *  they write lead modulo 30^lead_symbols in base 30, most significant
+ *  first; the other FL_REF_RANDOM - lead_symbols symbols are random as
+ *  above.  The scheduler gives the bookings of one batch the same lead and
+ *  the next batch the next one, so that a batch's new references sit
+ *  together in the store's B-tree instead of each dirtying a page of its
+ *  own (docs/store.md, "Booking references and the B-tree").  Returns 0 or
+ *  FL_E_IO. */
+#define FL_REF_LEAD_MAX      3
+int fl_ref_new_led(char out[FL_REF_LEN + 1], unsigned lead, int lead_symbols);
 
 /*  True when ref is a reference in canonical form: exactly FL_REF_LEN symbols
  *  of FL_REF_ALPHABET (capitals only, no separators) with a matching check

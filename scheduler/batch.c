@@ -404,6 +404,7 @@ sched_batch(sched_t *self, sched_request_t *reqs, size_t n, int64_t now, sched_e
     batch_t *b = s_batch_new(self, now);
     if (!b)
         return FL_E_NOMEM;
+    self->ref_lead = (self->ref_lead + 1) % SCHED_REF_LEADS;
     run_t run = { .batch = b, .reqs = reqs, .n = n };
     fl_error_t err;
     int64_t started = zclock_usecs();

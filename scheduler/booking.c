@@ -355,8 +355,8 @@ h_book(op_t *op)
         return rc;
     char ref[FL_REF_LEN + 1];
     store_key_t bk;
-    for (int tries = 0;; tries++) {         /* 49 random bits: a clash is rare, never reused */
-        if (fl_ref_new(ref) != 0 || tries > 8)
+    for (int tries = 0;; tries++) {         /* 7 random symbols per lead: a clash is rare, never reused */
+        if (fl_ref_new_led(ref, op->batch->sched->ref_lead, SCHED_REF_LEAD) != 0 || tries > 8)
             return sched_fail(op, FL_E_IO, "", "could not make a booking reference");
         bk = store_key_booking(ref);
         if (store_get(op->txn, STORE_DB_BOOKINGS, &bk, &v, &vlen) == FL_E_NOT_FOUND)

@@ -212,6 +212,7 @@ sched_new(store_t *store, const fl_config_t *config, const uint8_t *secret, size
     self->config = config;
     memcpy(self->secret, secret, secret_len);
     self->secret_len = secret_len;
+    self->ref_lead = randombytes_uniform(SCHED_REF_LEADS);
     /* key the HMAC once: its two padded-key blocks are the same for every hash */
     crypto_auth_hmacsha256_init(&self->id_mac, self->secret, self->secret_len);
     self->seq = zhashx_new();

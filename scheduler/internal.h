@@ -31,7 +31,16 @@ struct sched {
     zcertstore_t *counter_keys, *admin_keys;
     zhashx_t *roles;                /* CURVE key -> role_entry_t (a short-lived cache) */
     sched_stats_t stats;
+    unsigned ref_lead;              /* lead of this batch's new references (booking.c) */
 };
+
+/* Booking references begin with SCHED_REF_LEAD symbols that count batches
+ * (fl_ref_new_led): one batch's new bookings sit together in the bookings
+ * B-tree, so a batch of 128 dirties a few leaf pages there, not 128.  The
+ * count starts at a random place and wraps at 30^3; the other 7 symbols are
+ * random (docs/store.md). */
+#define SCHED_REF_LEAD      3
+#define SCHED_REF_LEADS     (30u * 30u * 30u)
 
 /* A batch in progress; reset whenever the store runs the batch again. */
 typedef struct {

@@ -102,6 +102,75 @@ START_TEST(test_every_symbol_is_drawn_evenly_at_every_position)
 }
 END_TEST
 
+/* ---- references with a lead (fl_ref_new_led) -------------------------------- */
+
+START_TEST(test_led_reference_spells_its_lead_and_checks)
+{
+    static const struct { unsigned lead; const char *spelled; } cases[] = {
+        { 0, "222" }, { 1, "223" }, { 29, "22Z" }, { 30, "232" }, { 26999, "ZZZ" },
+        { 27000, "222" },                   /* modulo 30^3 */
+        { 27000 + 30 * 30 + 5, "327" },
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
+        for (int k = 0; k < 200; k++) {
+            char ref[FL_REF_LEN + 1];
+            ck_assert_int_eq(fl_ref_new_led(ref, cases[c].lead, 3), 0);
+            ck_assert_msg(strncmp(ref, cases[c].spelled, 3) == 0, "lead %u gave %s, wanted %s...",
+                          cases[c].lead, ref, cases[c].spelled);
+            ck_assert_msg(fl_ref_valid(ref), "%s does not check", ref);
+        }
+    char ref[FL_REF_LEN + 1];
+    ck_assert_int_eq(fl_ref_new_led(ref, 12345, 0), 0);     /* no lead: any reference */
+    ck_assert(fl_ref_valid(ref));
+}
+END_TEST
+
+START_TEST(test_consecutive_leads_sort_in_order)
+{
+    /* what the store relies on: a batch's references sort next to each other
+     * and the next batch's just after */
+    char prev[FL_REF_LEN + 1], ref[FL_REF_LEN + 1];
+    ck_assert_int_eq(fl_ref_new_led(prev, 0, 3), 0);
+    for (unsigned lead = 1; lead < 27000; lead++) {
+        ck_assert_int_eq(fl_ref_new_led(ref, lead, 3), 0);
+        if (memcmp(prev, ref, 3) >= 0)
+            ck_abort_msg("lead %u: %s does not sort after %s", lead, ref, prev);
+        memcpy(prev, ref, sizeof ref);
+    }
+}
+END_TEST
+
+START_TEST(test_led_reference_is_random_after_its_lead)
+{
+    static int counts[FL_REF_LEN][FL_REF_SYMBOLS];
+    memset(counts, 0, sizeof counts);
+    char (*refs)[FL_REF_LEN + 1] = malloc(DISTINCT_REFS * sizeof *refs);
+    ck_assert_ptr_nonnull(refs);
+    for (int k = 0; k < DISTINCT_REFS; k++) {
+        if (fl_ref_new_led(refs[k], 777, 3) != 0)
+            ck_abort_msg("draw %d failed", k);
+        for (int i = 3; i < FL_REF_LEN; i++)
+            counts[i][strchr(s_alphabet, refs[k][i]) - s_alphabet]++;
+    }
+    double expected = (double) DISTINCT_REFS / FL_REF_SYMBOLS;
+    for (int i = 3; i < FL_REF_LEN; i++) {
+        double chi2 = 0;
+        for (int v = 0; v < FL_REF_SYMBOLS; v++)
+            chi2 += (counts[i][v] - expected) * (counts[i][v] - expected) / expected;
+        ck_assert_msg(chi2 <= CHI_SQUARE_MAX, "position %d is uneven: chi-square %.1f", i, chi2);
+    }
+    /* 100,000 draws from 30^7 (about 2^34) under one lead: about 0.23
+     * repeats are expected (n^2 / 2N), six or more about once in 5 million
+     * runs; the scheduler looks each new reference up before using it */
+    qsort(refs, DISTINCT_REFS, sizeof *refs, s_cmp_ref);
+    int same = 0;
+    for (int k = 1; k < DISTINCT_REFS; k++)
+        same += strcmp(refs[k - 1], refs[k]) == 0;
+    ck_assert_msg(same <= 5, "%d repeats in %d draws under one lead", same, DISTINCT_REFS);
+    free(refs);
+}
+END_TEST
+
 /* ---- references: the check symbol ------------------------------------------- */
 
 /* Computed by hand (weights 1..11, sum ≡ 0 mod 31); changing the scheme must
@@ -697,6 +766,9 @@ make_suite(void)
     tcase_add_test(tc, test_new_reference_is_canonical_and_valid);
     tcase_add_test(tc, test_references_are_distinct_over_100000_draws);
     tcase_add_test(tc, test_every_symbol_is_drawn_evenly_at_every_position);
+    tcase_add_test(tc, test_led_reference_spells_its_lead_and_checks);
+    tcase_add_test(tc, test_consecutive_leads_sort_in_order);
+    tcase_add_test(tc, test_led_reference_is_random_after_its_lead);
     suite_add_tcase(suite, tc);
 
     tc = tcase_create("reference check");

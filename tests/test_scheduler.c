@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "libfoleni/ids.h"
 #include "libfoleni/json.h"
 #include "libfoleni/localtime.h"
 #include "scheduler/scheduler.h"
@@ -701,6 +702,56 @@ START_TEST(test_one_failure_in_a_batch_fails_alone)
 }
 END_TEST
 
+/* The lead of a reference as a number (its first SCHED_REF_LEAD symbols). */
+static unsigned
+s_ref_lead(const char *ref)
+{
+    unsigned lead = 0;
+    for (int i = 0; i < 3; i++)
+        lead = lead * FL_REF_SYMBOLS + (unsigned) (strchr(FL_REF_ALPHABET, ref[i]) - FL_REF_ALPHABET);
+    return lead;
+}
+
+START_TEST(test_one_batch_shares_a_reference_lead_and_the_next_batch_takes_the_next)
+{
+    fx_t fx = { 0 };
+    fx_start(&fx, TUE_0900);
+    char j[4][512];
+    const char *book = "{\"type\":\"book\",\"rid\":\"lead-%06d\",\"office\":\"NBI\",\"service\":\"PASSPORT\","
+                       "\"start\":%lld,\"name\":\"Achieng Otieno\",\"id_type\":\"national\","
+                       "\"id_number\":\"%d\",\"phone\":\"+254712345678\"}";
+    const char *batch[4];
+    for (int i = 0; i < 4; i++) {
+        snprintf(j[i], sizeof j[i], book, ++s_rid, (long long) (TUE_0900 + MINUTES(60 + 15 * (i / 2))),
+                 83000001 + i);
+        batch[i] = j[i];
+    }
+    fl_msg_t *r[4];
+    fx_batch(&fx, TUE_0900, batch, 4, r);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_str_eq(s_code(r[i]), "ok");
+        ck_assert(fl_ref_valid(fl_msg_str(r[i], FL_F_REF)));
+        ck_assert_uint_eq(s_ref_lead(fl_msg_str(r[i], FL_F_REF)), s_ref_lead(fl_msg_str(r[0], FL_F_REF)));
+    }
+    /* four distinct references all the same (the random part differs) */
+    for (int a = 0; a < 4; a++)
+        for (int b = a + 1; b < 4; b++)
+            ck_assert_str_ne(fl_msg_str(r[a], FL_F_REF), fl_msg_str(r[b], FL_F_REF));
+    fl_msg_t *next = fx_book(&fx, TUE_0900, "PASSPORT", TUE_0900 + MINUTES(90), "83000009");
+    ck_assert_str_eq(s_code(next), "ok");
+    ck_assert_uint_eq(s_ref_lead(fl_msg_str(next, FL_F_REF)), (s_ref_lead(fl_msg_str(r[0], FL_F_REF)) + 1) % 27000);
+    /* and each is found again by its reference */
+    fl_msg_t *seen = fx_call(&fx, TUE_0900, "{\"type\":\"view\",\"ref\":\"%s\",\"id_number\":\"83000003\"}",
+                             fl_msg_str(r[2], FL_F_REF));
+    ck_assert_str_eq(s_code(seen), "ok");
+    for (int i = 0; i < 4; i++)
+        fl_msg_destroy(&r[i]);
+    fl_msg_destroy(&next);
+    fl_msg_destroy(&seen);
+    fx_end(&fx);
+}
+END_TEST
+
 START_TEST(test_event_seq_keeps_rising_across_a_restart)
 {
     fx_t fx = { 0 };
@@ -998,6 +1049,7 @@ make_suite(void)
                         sizeof s_bad / sizeof s_bad[0]);
     tcase_add_test(tc, test_same_request_id_twice_same_reply_one_effect);
     tcase_add_test(tc, test_one_failure_in_a_batch_fails_alone);
+    tcase_add_test(tc, test_one_batch_shares_a_reference_lead_and_the_next_batch_takes_the_next);
     tcase_add_test(tc, test_event_seq_keeps_rising_across_a_restart);
     tcase_add_test(tc, test_counter_transitions);
     tcase_add_test(tc, test_a_missing_key_folder_is_refused_at_start);
