@@ -441,6 +441,21 @@ s_is_echo(req_block_t *b, const fl_part_t *parts, size_t nparts)
     return true;
 }
 
+/* The reply's body frames, the last one without SNDMORE: moved from the
+ * request when they are exactly its own frames (an echo), else copied. */
+static void
+s_send_parts(void *h, req_block_t *b, const fl_part_t *parts, size_t nparts)
+{
+    bool echo = s_is_echo(b, parts, nparts);
+    for (size_t i = 0; i < nparts; i++) {
+        int more = i + 1 < nparts ? ZMQ_SNDMORE : 0;
+        if (echo)
+            zmq_msg_send(&b->frames[i], h, more);
+        else
+            zmq_send(h, parts[i].size ? parts[i].data : "", parts[i].size, more);
+    }
+}
+
 int
 fl_worker_reply(fl_worker_t *self, fl_request_t **req_p, const fl_part_t *parts, size_t nparts)
 {
@@ -462,14 +477,7 @@ fl_worker_reply(fl_worker_t *self, fl_request_t **req_p, const fl_part_t *parts,
         if (h && size && zmq_send(h, head, size, ZMQ_SNDMORE) >= 0) {
             if (frames == 0)            /* a body has at least one frame */
                 zmq_send(h, "", 0, 0);
-            bool echo = s_is_echo(b, parts, nparts);
-            for (size_t i = 0; i < nparts; i++) {
-                int more = --frames ? ZMQ_SNDMORE : 0;
-                if (echo)
-                    zmq_msg_send(&b->frames[i], h, more);
-                else
-                    zmq_send(h, parts[i].size ? parts[i].data : "", parts[i].size, more);
-            }
+            s_send_parts(h, b, parts, nparts);
             rc = 0;
         }
     } else if (h && zmq_send(h, FL_MDP_WORKER_HEADER, FL_MDP_HEADER_SIZE, ZMQ_SNDMORE) >= 0) {
@@ -482,14 +490,7 @@ fl_worker_reply(fl_worker_t *self, fl_request_t **req_p, const fl_part_t *parts,
             zmq_send(h, "", 0, 0);
         if (rid_size)
             zmq_send(h, req->rid, rid_size, --frames ? ZMQ_SNDMORE : 0);
-        bool echo = s_is_echo(b, parts, nparts);
-        for (size_t i = 0; i < nparts; i++) {
-            int more = --frames ? ZMQ_SNDMORE : 0;
-            if (echo)
-                zmq_msg_send(&b->frames[i], h, more);
-            else
-                zmq_send(h, parts[i].size ? parts[i].data : "", parts[i].size, more);
-        }
+        s_send_parts(h, b, parts, nparts);
         rc = 0;
     }
     s_recycle(self, b);
