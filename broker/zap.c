@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "libfoleni/certdir.h"
 #include "libfoleni/log.h"
 #include "libfoleni/security.h"
 
@@ -11,7 +12,7 @@
 
 struct zap {
     zsock_t *sock;
-    zcertstore_t *allowed;
+    fl_certdir_t *allowed;
 };
 
 zap_t *
@@ -27,9 +28,12 @@ zap_new(const char *dir, fl_error_t *err)
         fl_error_set(err, FL_E_NOMEM, "", "out of memory");
         return NULL;
     }
-    self->allowed = zcertstore_new(dir);
+    if (!(self->allowed = fl_certdir_new(dir, err))) {
+        zap_destroy(&self);
+        return NULL;
+    }
     self->sock = zsock_new(ZMQ_REP);
-    if (!self->allowed || !self->sock || zsock_bind(self->sock, ZAP_ENDPOINT) != 0) {
+    if (!self->sock || zsock_bind(self->sock, ZAP_ENDPOINT) != 0) {
         fl_error_set(err, FL_E_IO, "", "cannot start the authenticator on %s", ZAP_ENDPOINT);
         zap_destroy(&self);
     }
@@ -42,7 +46,7 @@ zap_destroy(zap_t **self_p)
     if (!self_p || !*self_p)
         return;
     zsock_destroy(&(*self_p)->sock);
-    zcertstore_destroy(&(*self_p)->allowed);
+    fl_certdir_destroy(&(*self_p)->allowed);
     free(*self_p);
     *self_p = NULL;
 }
@@ -75,7 +79,7 @@ zap_handle(zap_t *self)
         refusal = "malformed CURVE key";
     else {
         zmq_z85_encode(key_text, zframe_data(key), 32);
-        if (!zcertstore_lookup(self->allowed, key_text))
+        if (!fl_certdir_lookup(self->allowed, key_text))
             refusal = "key not allowed";
     }
     zmsg_t *reply = zmsg_new();

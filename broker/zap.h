@@ -2,8 +2,8 @@
  *
  *  libzmq asks a ZAP handler, over inproc://zeromq.zap.01, whether each peer
  *  that completes a CURVE handshake may connect.  This handler allows a peer
- *  when its public key is among the certificates in a directory (CZMQ's
- *  zcertstore, which rereads the directory when it changes), and answers with
+ *  when its public key is among the certificates in a directory
+ *  (libfoleni/certdir.h, which rereads it when it changes), and answers with
  *  the key itself, in Z85, as the connection's User-Id.  libzmq then attaches
  *  that User-Id to every message from the peer, which is how the broker tells
  *  workers who called.

@@ -241,11 +241,11 @@ sched_new(store_t *store, const fl_config_t *config, const uint8_t *secret, size
             goto fail;
         }
     }
-    if (self->auth.counter_keys_dir && !(self->counter_keys = zcertstore_new(self->auth.counter_keys_dir))) {
+    if (self->auth.counter_keys_dir && !(self->counter_keys = fl_certdir_new(self->auth.counter_keys_dir, NULL))) {
         fl_error_set(err, FL_E_IO, "counter_keys", "%s: cannot read counter certificates", self->auth.counter_keys_dir);
         goto fail;
     }
-    if (self->auth.admin_keys_dir && !(self->admin_keys = zcertstore_new(self->auth.admin_keys_dir))) {
+    if (self->auth.admin_keys_dir && !(self->admin_keys = fl_certdir_new(self->auth.admin_keys_dir, NULL))) {
         fl_error_set(err, FL_E_IO, "admin_keys", "%s: cannot read admin certificates", self->auth.admin_keys_dir);
         goto fail;
     }
@@ -289,8 +289,8 @@ sched_destroy(sched_t **self_p)
     zhashx_destroy(&self->seq);
     zhashx_destroy(&self->averages);
     zhashx_destroy(&self->roles);
-    zcertstore_destroy(&self->counter_keys);
-    zcertstore_destroy(&self->admin_keys);
+    fl_certdir_destroy(&self->counter_keys);
+    fl_certdir_destroy(&self->admin_keys);
     sodium_memzero(self->secret, sizeof self->secret);
     sodium_memzero(&self->id_mac, sizeof self->id_mac);
     free(self);
@@ -299,9 +299,10 @@ sched_destroy(sched_t **self_p)
 
 /* ---- identities ---- */
 
-/* What a CURVE key may do.  zcertstore rereads its folder on every lookup,
- * so answers are remembered for SCHED_ROLE_CACHE_MS: a key added or removed
- * takes effect within seconds without a folder scan per request. */
+/* What a CURVE key may do.  A certificate folder is listed on every lookup
+ * (libfoleni/certdir.h), so answers are remembered for SCHED_ROLE_CACHE_MS:
+ * a key added or removed takes effect within seconds without a folder
+ * listing per request. */
 #define SCHED_ROLE_CACHE_MS 5000
 #define SCHED_ROLE_CACHE_MAX 4096
 
@@ -349,9 +350,9 @@ s_key_role(const sched_t *self, const char *caller, sched_binding_t *binding)
     sched_role_t role = SCHED_ROLE_PUBLIC;
     memset(binding, 0, sizeof *binding);
     zcert_t *cert;
-    if (self->admin_keys && zcertstore_lookup(self->admin_keys, caller))
+    if (self->admin_keys && fl_certdir_lookup(self->admin_keys, caller))
         role = SCHED_ROLE_ADMIN;
-    else if (self->counter_keys && (cert = zcertstore_lookup(self->counter_keys, caller))) {
+    else if (self->counter_keys && (cert = fl_certdir_lookup(self->counter_keys, caller))) {
         if (s_cert_binding(cert, binding))
             role = SCHED_ROLE_COUNTER;
         else

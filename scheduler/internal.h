@@ -14,6 +14,7 @@
 
 #include <sodium.h>
 
+#include "libfoleni/certdir.h"
 #include "libfoleni/localtime.h"
 #include "libfoleni/queue.h"
 #include "scheduler/scheduler.h"
@@ -28,7 +29,7 @@ struct sched {
     zhashx_t *seq;                  /* office -> uint64_t * : last committed event seq */
     zhashx_t *averages;             /* "OFFICE/SERVICE" -> fl_service_avg_t * (committed) */
     sched_auth_t auth;
-    zcertstore_t *counter_keys, *admin_keys;
+    fl_certdir_t *counter_keys, *admin_keys;
     zhashx_t *roles;                /* CURVE key -> role_entry_t (a short-lived cache) */
     sched_stats_t stats;
     unsigned ref_lead;              /* lead of this batch's new references (booking.c) */
