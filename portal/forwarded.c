@@ -2,8 +2,9 @@
  *
  *  A portal behind a TLS proxy sees every request come from the proxy, so its
  *  per-address rate limit would be one bucket for the whole country.  When the
- *  operator names the proxies it trusts (--trust-proxy), a request whose TCP
- *  peer is one of them is counted under the address the proxy reports in
+ *  operator names the proxies it trusts (--trust-proxy: addresses, or ranges
+ *  such as 10.0.0.0/8 for proxies that come and go, as in Kubernetes), a
+ *  request whose TCP peer is one of them is counted under the address the proxy reports in
  *  X-Forwarded-For.  Only that peer is believed: the header is read from the
  *  right (each proxy appends the address it saw), trusted proxies are skipped,
  *  and the first address that is not one of them is the client.  Anything a
@@ -14,6 +15,7 @@
 #include "portal/internal.h"
 
 #include <arpa/inet.h>
+#include <stdint.h>
 #include <string.h>
 
 /* An address in a fixed binary form for comparison: IPv4 as ::ffff:a.b.c.d. */
@@ -35,6 +37,37 @@ s_parse(const char *text, size_t len, struct in6_addr *out)
     return inet_pton(AF_INET6, buf, out) == 1;
 }
 
+/* One entry of --trust-proxy: an address, or a range ADDR/BITS (BITS 0..32
+ * for IPv4, 0..128 for IPv6).  The address of a range must have no bits set
+ * past its prefix, so "10.0.0.1/8" is refused rather than read as 10.0.0.0/8:
+ * a typo in a trust list should stop the portal, not widen the trust. */
+static bool
+s_parse_range(const char *text, size_t len, struct in6_addr *addr, unsigned *bits)
+{
+    const char *slash = memchr(text, '/', len);
+    size_t addr_len = slash ? (size_t) (slash - text) : len;
+    if (!s_parse(text, addr_len, addr))
+        return false;
+    bool v4 = memchr(text, ':', addr_len) == NULL;
+    unsigned max = v4 ? 32 : 128;
+    unsigned prefix = max;
+    if (slash) {
+        size_t digits = len - addr_len - 1;
+        if (digits < 1 || digits > 3 || strspn(slash + 1, "0123456789") < digits)
+            return false;
+        prefix = 0;
+        for (size_t i = 0; i < digits; i++)
+            prefix = prefix * 10 + (unsigned) (slash[1 + i] - '0');
+        if (prefix > max)
+            return false;
+    }
+    *bits = v4 ? prefix + 96 : prefix;      /* IPv4 is held as ::ffff:a.b.c.d */
+    for (unsigned bit = *bits; bit < 128; bit++)
+        if (addr->s6_addr[bit / 8] & (0x80u >> (bit % 8)))
+            return false;                   /* set past the prefix */
+    return true;
+}
+
 int
 forwarded_trust_parse(const char *list, forwarded_trust_t *out)
 {
@@ -42,7 +75,7 @@ forwarded_trust_parse(const char *list, forwarded_trust_t *out)
     const char *p = list;
     while (*p) {
         size_t len = strcspn(p, ",");
-        if (out->n == FORWARDED_TRUST_MAX || !s_parse(p, len, &out->addr[out->n]))
+        if (out->n == FORWARDED_TRUST_MAX || !s_parse_range(p, len, &out->addr[out->n], &out->bits[out->n]))
             return FL_E_INVALID;
         out->n++;
         p += len;
@@ -52,11 +85,24 @@ forwarded_trust_parse(const char *list, forwarded_trust_t *out)
     return out->n ? 0 : FL_E_INVALID;
 }
 
+/* Whether a's first bits bits equal those of prefix. */
+static bool
+s_in_range(const struct in6_addr *prefix, unsigned bits, const struct in6_addr *a)
+{
+    unsigned whole = bits / 8, rest = bits % 8;
+    if (memcmp(prefix->s6_addr, a->s6_addr, whole) != 0)
+        return false;
+    if (!rest)
+        return true;
+    uint8_t mask = (uint8_t) (0xffu << (8 - rest));
+    return (prefix->s6_addr[whole] & mask) == (a->s6_addr[whole] & mask);
+}
+
 static bool
 s_trusted(const forwarded_trust_t *trust, const struct in6_addr *a)
 {
     for (size_t i = 0; i < trust->n; i++)
-        if (!memcmp(&trust->addr[i], a, sizeof *a))
+        if (s_in_range(&trust->addr[i], trust->bits[i], a))
             return true;
     return false;
 }

@@ -62,9 +62,11 @@ bool limits_take(limits_t *self, const char *ip, double now, unsigned *retry_aft
 #define FORWARDED_HOPS_MAX   16         /* entries read from the right */
 typedef struct {
     struct in6_addr addr[FORWARDED_TRUST_MAX];   /* IPv4 as ::ffff:a.b.c.d */
+    unsigned bits[FORWARDED_TRUST_MAX];          /* prefix length in that form, 0..128 */
     size_t n;
 } forwarded_trust_t;
-/*  Parse "ADDR[,ADDR...]" (IPv4 or IPv6 literals).  0, or FL_E_INVALID. */
+/*  Parse "ENTRY[,ENTRY...]", each an IPv4 or IPv6 literal or a range
+ *  ADDR/BITS with no address bits set past BITS.  0, or FL_E_INVALID. */
 int forwarded_trust_parse(const char *list, forwarded_trust_t *out);
 /*  Whether the TCP peer is one of the trusted proxies. */
 bool forwarded_is_trusted(const forwarded_trust_t *trust, const struct sockaddr *peer);

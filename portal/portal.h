@@ -37,7 +37,7 @@ typedef struct {
     int    scheduler_timeout_ms;    /* per attempt; default 2500 */
     int    scheduler_retries;       /* default 1 */
     bool   access_log;              /* one logfmt line per request */
-    const char *trust_proxy;        /* "ADDR[,ADDR...]": peers whose X-Forwarded-For is
+    const char *trust_proxy;        /* "ADDR[/BITS][,...]": peers whose X-Forwarded-For is
                                      * believed (forwarded.c); NULL: none */
 } portal_options_t;
 

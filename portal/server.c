@@ -393,7 +393,7 @@ portal_new(const portal_options_t *opts, fl_error_t *err)
     if (!(self->ctx.pages = pages_new(opts->www, err)))
         goto fail;
     if (opts->trust_proxy && *opts->trust_proxy && forwarded_trust_parse(opts->trust_proxy, &self->trust)) {
-        fl_error_set(err, FL_E_INVALID, "trust-proxy", "%s: not a list of up to %d IP addresses",
+        fl_error_set(err, FL_E_INVALID, "trust-proxy", "%s: not a list of up to %d IP addresses or ranges (ADDR/BITS)",
                      opts->trust_proxy, FORWARDED_TRUST_MAX);
         goto fail;
     }

@@ -392,7 +392,7 @@ s_ticket_from(fx_t *fx, const char *forwarded_for)
 START_TEST(test_rate_limit_behind_a_trusted_proxy_is_per_forwarded_client)
 {
     fx_t fx = { 0 };
-    s_trust_proxy = "10.9.8.7,127.0.0.1";
+    s_trust_proxy = "10.9.0.0/16,127.0.0.0/8,2001:db8:f::/48";    /* ranges, as in a cluster */
     fx_start(&fx, "2");
     s_trust_proxy = NULL;
     ck_assert_int_eq(s_ticket_from(&fx, "203.0.113.5"), 201);
@@ -401,22 +401,30 @@ START_TEST(test_rate_limit_behind_a_trusted_proxy_is_per_forwarded_client)
     ck_assert_int_eq(s_ticket_from(&fx, "198.51.100.7"), 201);                /* another citizen */
     ck_assert_int_eq(s_ticket_from(&fx, "198.51.100.99, 203.0.113.5"), 429);   /* a forged left part */
     ck_assert_int_eq(s_ticket_from(&fx, "203.0.113.5, 10.9.8.7"), 429);       /* through two proxies */
+    ck_assert_int_eq(s_ticket_from(&fx, "203.0.113.5, 2001:db8:f:1::2, 10.9.255.1"), 429);  /* three */
+    ck_assert_int_eq(s_ticket_from(&fx, "203.0.113.5, 10.10.0.1"), 201);    /* 10.10.0.1: outside, a client */
     ck_assert_int_eq(s_ticket_from(&fx, "2001:db8::1"), 201);
     /* no header, or one that does not parse: the proxy's own address counts */
     ck_assert_int_eq(s_ticket_from(&fx, NULL), 201);
     ck_assert_int_eq(s_ticket_from(&fx, "not-an-address"), 201);
     ck_assert_int_eq(s_ticket_from(&fx, "203.0.113.5 junk"), 429);       /* the proxy's bucket, now empty */
-    /* a bad --trust-proxy stops the portal at start, saying why */
-    char log[600];
-    snprintf(log, sizeof log, "%s/bad.log", fx.st.dir);
-    const char *argv[] = { tu_bin("foleni-portal"), "-p", "0", "-e", fx.st.endpoint, "-w", "portal/www",
-                           "--trust-proxy", "10.0.0.300", NULL };
-    int pid = tu_spawn(log, argv), status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1);
-    char text[4096];
-    tu_read_file(log, text, sizeof text);
-    ck_assert_msg(strstr(text, "not a list of up to 16 IP addresses"), "%s", text);
+    /* a bad --trust-proxy stops the portal at start, saying why: a bad
+     * address, a prefix too long, a range with bits set past its prefix (a
+     * typo must not widen the trust), a prefix that is not a number */
+    static const char *bad[] = { "10.0.0.300", "10.0.0.0/33", "10.0.0.1/8", "2001:db8::/129", "10.0.0.0/",
+                                 "10.0.0.0/8x", "10.0.0.0/-1", "127.0.0.1,,10.0.0.0/8" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char log[600];
+        snprintf(log, sizeof log, "%s/bad%zu.log", fx.st.dir, i);
+        const char *argv[] = { tu_bin("foleni-portal"), "-p", "0", "-e", fx.st.endpoint, "-w", "portal/www",
+                               "--trust-proxy", bad[i], NULL };
+        int pid = tu_spawn(log, argv), status;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1, "--trust-proxy %s was taken", bad[i]);
+        char text[4096];
+        tu_read_file(log, text, sizeof text);
+        ck_assert_msg(strstr(text, "not a list of up to 16 IP addresses or ranges"), "%s", text);
+    }
     fx_stop(&fx);
 }
 END_TEST
