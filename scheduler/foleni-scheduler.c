@@ -52,6 +52,9 @@ s_usage(FILE *out)
         "                          run SPEED times faster (tests, the simulated day)\n"
         "      --heartbeat-ms N    [2500]\n"
         "      --stats-interval S  log what it did every S seconds, 0 never [60]\n"
+        "      --metrics-file F    write its counters there every second, in the Prometheus\n"
+        "                          text format (node_exporter's textfile collector)\n"
+        "                          [$FOLENI_SCHEDULER_METRICS]\n"
         "      --log-level L       debug, info, warn, error [info]\n"
         "  -h, --help\n"
         "CURVE for the links: FOLENI_CURVE_CERT and FOLENI_CURVE_SERVER.\n");
@@ -191,6 +194,21 @@ s_log_stats(sched_t *sched, store_t *store)
            FL_U("store_used_bytes", ss.used_bytes), NULL);
 }
 
+/* The metrics file, every second: its time is the wall clock's (what a
+ * scraper compares it with), not --clock's.  A failure is logged once, and
+ * the recovery once. */
+static void
+s_write_metrics(sched_t *sched, const char *path, bool *failing)
+{
+    int rc = sched_metrics_write(sched, path, (int64_t) time(NULL));
+    if (rc && !*failing)
+        fl_log(FL_LOG_WARN, "cannot write the metrics file", FL_S("path", path), FL_S("reason", strerror(errno)),
+               NULL);
+    else if (!rc && *failing)
+        fl_log(FL_LOG_INFO, "metrics file written again", FL_S("path", path), NULL);
+    *failing = rc != 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -198,6 +216,7 @@ main(int argc, char **argv)
     const char *broker = s_env("FOLENI_BROKER", "tcp://127.0.0.1:5555");
     const char *publish = s_env("FOLENI_EVENTS_IN", "tcp://127.0.0.1:5556");
     const char *secret_path = s_env("FOLENI_SECRET_FILE", NULL), *service = SCHED_SERVICE;
+    const char *metrics_path = s_env("FOLENI_SCHEDULER_METRICS", NULL);
     sched_auth_t auth = { .counter_token = s_env("FOLENI_COUNTER_TOKEN", NULL),
                           .admin_token = s_env("FOLENI_ADMIN_TOKEN", NULL) };
     bool create_secret = false, group_commit = true;
@@ -205,7 +224,7 @@ main(int argc, char **argv)
     int heartbeat_ms = 2500, stats_interval_s = 60;
     fl_log_level_t level = FL_LOG_INFO;
     enum { O_SECRET = 256, O_CREATE, O_SERVICE, O_WINDOW, O_NOGROUP, O_CTOKEN, O_ATOKEN, O_CKEYS, O_AKEYS,
-           O_CLOCK, O_HB, O_LEVEL, O_STATS };
+           O_CLOCK, O_HB, O_LEVEL, O_STATS, O_METRICS };
     static const struct option longopts[] = {
         { "config", required_argument, NULL, 'c' }, { "data", required_argument, NULL, 'd' },
         { "broker", required_argument, NULL, 'e' }, { "publish", required_argument, NULL, 'p' },
@@ -216,6 +235,7 @@ main(int argc, char **argv)
         { "counter-keys", required_argument, NULL, O_CKEYS }, { "admin-keys", required_argument, NULL, O_AKEYS },
         { "clock", required_argument, NULL, O_CLOCK }, { "heartbeat-ms", required_argument, NULL, O_HB },
         { "log-level", required_argument, NULL, O_LEVEL }, { "stats-interval", required_argument, NULL, O_STATS },
+        { "metrics-file", required_argument, NULL, O_METRICS },
         { "help", no_argument, NULL, 'h' }, { 0 }
     };
     int opt;
@@ -241,6 +261,7 @@ main(int argc, char **argv)
             }
             break;
         case O_HB: heartbeat_ms = atoi(optarg); break;
+        case O_METRICS: metrics_path = optarg; break;
         case O_STATS:
             stats_interval_s = atoi(optarg);
             if (stats_interval_s < 0 || stats_interval_s > 86400 || strspn(optarg, "0123456789") != strlen(optarg)) {
@@ -304,6 +325,7 @@ main(int argc, char **argv)
     fl_log(FL_LOG_INFO, "scheduler serving", FL_S("service", service), FL_S("broker", broker),
            FL_S("data", data), FL_U("offices", config->office_count), FL_U("window", window),
            FL_S("group_commit", group_commit ? "on" : "off"), NULL);
+    bool metrics_failing = false;
     int64_t next_tick = zclock_mono();
     int64_t next_stats = zclock_mono() + (int64_t) stats_interval_s * 1000;
     fl_request_t *reqs[SCHED_BATCH_MAX];
@@ -325,12 +347,16 @@ main(int argc, char **argv)
             if (sched_tick(sched, s_now(), &events, &nevents) == 0)
                 s_publish(&l, events, nevents);
             next_tick = zclock_mono() + 1000;
+            if (metrics_path)
+                s_write_metrics(sched, metrics_path, &metrics_failing);
             if (stats_interval_s && zclock_mono() >= next_stats) {
                 s_log_stats(sched, store);
                 next_stats = zclock_mono() + (int64_t) stats_interval_s * 1000;
             }
         }
     }
+    if (metrics_path)
+        s_write_metrics(sched, metrics_path, &metrics_failing);
     fl_log(FL_LOG_INFO, "scheduler stopping", NULL);
     status = 0;
 done:

@@ -115,6 +115,12 @@ typedef struct {
 /*  Copy the statistics into *out; with reset, start the interval maxima again. */
 void sched_stats_take(sched_t *self, sched_stats_t *out, bool reset);
 
+/*  Write the counters of sched_stats_t, the store's size and `now` (unix
+ *  seconds) to path in the Prometheus text format, atomically (a file beside
+ *  it, then rename).  Returns 0, or FL_E_IO (errno set) / FL_E_INVALID for a
+ *  path too long.  See metrics.c. */
+int sched_metrics_write(sched_t *self, const char *path, int64_t now);
+
 /*  Periodic work at `now`: expire held bookings whose time is up (freeing
  *  their places), close tickets left waiting from an earlier day as
  *  "unserved", and forget stored replies older than SCHED_IDEM_TTL_S.  Adds

@@ -56,8 +56,8 @@ tu_stack_start_scheduler(tu_stack_t *st)
     const char *argv[32] = { tu_bin("foleni-scheduler"), "-c", st->config, "-d", st->data, "-e", st->endpoint,
                              "-p", st->publish, "--secret-file", st->secret, "--create-secret",
                              "--counter-token", TU_COUNTER_TOKEN, "--admin-token", TU_ADMIN_TOKEN,
-                             "--heartbeat-ms", "200" };
-    int n = 18;
+                             "--heartbeat-ms", "200", "--metrics-file", st->metrics };
+    int n = 20;
     if (st->clock[0]) {
         argv[n++] = "--clock";
         argv[n++] = st->clock;
@@ -86,6 +86,7 @@ tu_stack_start(tu_stack_t *st, const char *config_json, const char *clock)
     snprintf(st->data, sizeof st->data, "%s/data", st->dir);
     snprintf(st->secret, sizeof st->secret, "%s/secret", st->dir);
     snprintf(st->log, sizeof st->log, "%s/stack.log", st->dir);
+    snprintf(st->metrics, sizeof st->metrics, "%s/scheduler.prom", st->dir);
     snprintf(st->clock, sizeof st->clock, "%s", clock ? clock : "");
     if (config_json) {
         snprintf(st->config, sizeof st->config, "%s/config.json", st->dir);

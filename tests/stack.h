@@ -3,7 +3,8 @@
  *
  *  tu_stack_start() writes the configuration, starts build/bin/foleni-broker
  *  and build/bin/foleni-scheduler (with a fixed clock when clock is given,
- *  counter token "counter-secret", admin token "admin-secret") and waits until
+ *  counter token "counter-secret", admin token "admin-secret", its metrics
+ *  file in st->metrics) and waits until
  *  the scheduler answers.  tu_stack_stop() stops both with SIGTERM, requires a
  *  clean exit, and runs `foleni-store check` on the data, which must pass.
  *  Call tu_stack_start inside the test body (Check forks each test).
@@ -25,6 +26,7 @@ typedef struct {
     char *dir;
     char endpoint[64], publish[64], subscribe[64];
     char config[512], data[512], secret[512], log[512];
+    char metrics[512];              /* the scheduler's --metrics-file */
     char clock[64];
     int broker, scheduler;          /* pids; 0 when not running */
 } tu_stack_t;

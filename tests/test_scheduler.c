@@ -10,6 +10,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "libfoleni/ids.h"
 #include "libfoleni/json.h"
@@ -752,6 +754,45 @@ START_TEST(test_one_batch_shares_a_reference_lead_and_the_next_batch_takes_the_n
 }
 END_TEST
 
+START_TEST(test_metrics_file_counts_and_a_bad_path_is_an_error)
+{
+    fx_t fx = { 0 };
+    fx_start(&fx, TUE_0900);
+    fl_msg_t *ok = fx_walkin(&fx, TUE_0900, "PASSPORT", "none");
+    fl_msg_t *bad = fx_walkin(&fx, TUE_0900, "NOPE", "none");
+    ck_assert_str_eq(s_code(bad), "not_found");
+    char path[600], text[4096];
+    snprintf(path, sizeof path, "%s/metrics.prom", fx.dir);
+    ck_assert_int_eq(sched_metrics_write(fx.s, path, 1796104800), 0);
+    ck_assert_uint_gt(tu_read_file(path, text, sizeof text), 0);
+    static const char *want[] = {
+        "\nfoleni_scheduler_requests_total 2\n", "\nfoleni_scheduler_refused_total 1\n",
+        "\nfoleni_scheduler_batches_total 2\n", "\nfoleni_scheduler_failed_batches_total 0\n",
+        "\nfoleni_scheduler_metrics_time_seconds 1796104800\n",
+        "# TYPE foleni_scheduler_store_used_bytes gauge\n",
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        ck_assert_msg(strstr(text, want[i]), "no '%s' in:\n%s", want[i], text);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0644);            /* readable by node_exporter, any umask */
+    /* written again over the old one, nothing left beside it */
+    ck_assert_int_eq(sched_metrics_write(fx.s, path, 1796104801), 0);
+    tu_read_file(path, text, sizeof text);
+    ck_assert_ptr_nonnull(strstr(text, "\nfoleni_scheduler_metrics_time_seconds 1796104801\n"));
+    char tmp[700];
+    snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int) getpid());
+    ck_assert_int_ne(access(tmp, F_OK), 0);
+    /* a folder that does not exist: an error, nothing written */
+    snprintf(path, sizeof path, "%s/no-such-folder/metrics.prom", fx.dir);
+    ck_assert_int_eq(sched_metrics_write(fx.s, path, 1796104800), FL_E_IO);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    fl_msg_destroy(&ok);
+    fl_msg_destroy(&bad);
+    fx_end(&fx);
+}
+END_TEST
+
 START_TEST(test_event_seq_keeps_rising_across_a_restart)
 {
     fx_t fx = { 0 };
@@ -1050,6 +1091,7 @@ make_suite(void)
     tcase_add_test(tc, test_same_request_id_twice_same_reply_one_effect);
     tcase_add_test(tc, test_one_failure_in_a_batch_fails_alone);
     tcase_add_test(tc, test_one_batch_shares_a_reference_lead_and_the_next_batch_takes_the_next);
+    tcase_add_test(tc, test_metrics_file_counts_and_a_bad_path_is_an_error);
     tcase_add_test(tc, test_event_seq_keeps_rising_across_a_restart);
     tcase_add_test(tc, test_counter_transitions);
     tcase_add_test(tc, test_a_missing_key_folder_is_refused_at_start);

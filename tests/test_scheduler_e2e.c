@@ -63,6 +63,18 @@ s_book_json(char *out, size_t cap, const char *rid, int64_t start, unsigned id)
 
 #define RACERS 200
 
+/* A metric's value in Prometheus text ("name value" at the start of a line),
+ * or -1 when it is not there. */
+static long long
+s_metric(const char *text, const char *name)
+{
+    size_t len = strlen(name);
+    for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+        if (!strncmp(line, name, len) && line[len] == ' ')
+            return strtoll(line + len + 1, NULL, 10);
+    return -1;
+}
+
 START_TEST(test_racers_for_the_last_places_exactly_five_win)
 {
     fx_stack_t st = { 0 };
@@ -101,6 +113,21 @@ START_TEST(test_racers_for_the_last_places_exactly_five_win)
     ck_assert_int_eq(booked, 5);
     ck_assert_int_eq(full, RACERS - 5);
     ck_assert_int_eq(other, 0);
+    /* the scheduler's metrics file (rewritten every second) comes to count
+     * the race: the start-up check, 200 bookings, 195 of them refused */
+    bool counted = false;
+    char text[4096] = "";
+    for (int64_t until = zclock_mono() + 15000; !counted && zclock_mono() < until; zclock_sleep(50)) {
+        tu_read_file(st.metrics, text, sizeof text);
+        counted = s_metric(text, "foleni_scheduler_requests_total") == RACERS + 1;
+    }
+    ck_assert_msg(counted, "the metrics file never counted the race:\n%s", text);
+    ck_assert_int_eq(s_metric(text, "foleni_scheduler_refused_total"), RACERS - 5);
+    ck_assert_int_eq(s_metric(text, "foleni_scheduler_failed_batches_total"), 0);
+    ck_assert_int_ge(s_metric(text, "foleni_scheduler_batches_total"), 2);
+    ck_assert_int_gt(s_metric(text, "foleni_scheduler_store_used_bytes"), 0);
+    ck_assert_int_gt(s_metric(text, "foleni_scheduler_metrics_time_seconds"), 1700000000);  /* the wall clock, not --clock */
+    ck_assert_ptr_nonnull(strstr(text, "# TYPE foleni_scheduler_requests_total counter\n"));
     s_stop(&st);
 }
 END_TEST
