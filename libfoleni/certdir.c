@@ -87,13 +87,21 @@ s_parse(const char *text)
     return cert;
 }
 
-/* Read one file's text (at most FL_CERTDIR_FILE_MAX bytes) into buf. */
+/* Read one file's text (at most FL_CERTDIR_FILE_MAX bytes) into buf.
+ * Symbolic links are followed: a Kubernetes Secret mounted as a folder is
+ * made of links into a hidden ..data folder.  O_NONBLOCK and the fstat of
+ * what was opened keep a FIFO put there meanwhile from blocking the read. */
 static bool
 s_read(int dirfd, const char *name, char *buf, size_t cap)
 {
-    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return false;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > FL_CERTDIR_FILE_MAX) {
+        close(fd);
+        return false;
+    }
     size_t got = 0;
     ssize_t n = 0;
     while (got < cap - 1 && (n = read(fd, buf + got, cap - 1 - got)) > 0)

@@ -7,7 +7,8 @@
  *  README, an editor's backup file) each time it reads the folder, inside
  *  zcert_load.  fl_certdir_t reads the folder itself:
  *
- *    - every regular file whose name does not begin with '.', of at most
+ *    - every regular file (or link to one: Kubernetes mounts Secrets as
+ *      links) whose name does not begin with '.', of at most
  *      FL_CERTDIR_FILE_MAX bytes, that parses as a ZPL certificate with a
  *      valid Z85 `curve/public-key` counts, with its `metadata` entries; a
  *      NAME_secret file counts too (it holds the same public key);

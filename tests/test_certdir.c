@@ -71,10 +71,24 @@ START_TEST(test_certificates_count_and_other_files_are_skipped)
     snprintf(path, sizeof path, "%s/tmp-big", dir);
     ck_assert_int_eq(unlink(path), 0);
 
+    /* as Kubernetes mounts a Secret: links into a hidden folder */
+    char data[512], link[512];
+    snprintf(data, sizeof data, "%s/..data", dir);
+    ck_assert_int_eq(mkdir(data, 0700), 0);
+    char *linked = s_cert(data, "admin-1", NULL, false);
+    snprintf(link, sizeof link, "%s/admin-1", dir);
+    ck_assert_int_eq(symlink("..data/admin-1", link), 0);
+    /* a FIFO must not block the reader; a dangling link is skipped */
+    snprintf(path, sizeof path, "%s/pipe", dir);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    snprintf(link, sizeof link, "%s/gone", dir);
+    ck_assert_int_eq(symlink("..data/nothing", link), 0);
+
     fl_error_t err;
     fl_certdir_t *certs = fl_certdir_new(dir, &err);
     ck_assert_msg(certs != NULL, "%s", err.message);
-    ck_assert_uint_eq(fl_certdir_size(certs), 2);           /* a (twice, one key) and b */
+    ck_assert_uint_eq(fl_certdir_size(certs), 3);           /* a (twice, one key), b and the linked one */
+    ck_assert_ptr_nonnull(fl_certdir_lookup(certs, linked));
     zcert_t *found = fl_certdir_lookup(certs, a);
     ck_assert_ptr_nonnull(found);
     ck_assert_str_eq(zcert_public_txt(found), a);
@@ -89,7 +103,7 @@ START_TEST(test_certificates_count_and_other_files_are_skipped)
     fl_certdir_destroy(&certs);
     ck_assert_ptr_null(certs);
     fl_certdir_destroy(&certs);                             /* safe twice */
-    free(a), free(b), free(hidden), free(huge), free(big);
+    free(a), free(b), free(hidden), free(huge), free(big), free(linked);
     tu_rmtree(dir);
 }
 END_TEST
