@@ -20,6 +20,11 @@
  *  mode the scheduler is stopped and `foleni-store --data DIR check` must
  *  report 0 problems.
  *
+ *  With --floor (or --only floor) it also measures the floor: the same rush
+ *  against a worker of its own (this program run with --floor-worker) that
+ *  does the least a durable booking worker can do, so that the scheduler's
+ *  figures can be read as a ratio of what this machine allows.
+ *
  *  It also reads, from a read-only view of the store, how many transactions
  *  the scheduler committed in the window (so bookings per commit), the CPU
  *  time of the client, broker and scheduler, and the machine's I/O wait, and
@@ -61,7 +66,9 @@
 #include "bench/benchproc.h"
 #include "libfoleni/client.h"
 #include "libfoleni/error.h"
+#include "libfoleni/ids.h"
 #include "libfoleni/msg.h"
+#include "libfoleni/worker.h"
 #include "store/store.h"
 
 #define BS_SOCKETS_MAX    16            /* client sockets in one configuration */
@@ -299,12 +306,140 @@ s_fsync_probe(const char *dir, int ms, double *per_s, double *p50_us)
     *p50_us = lat[n / 2];
 }
 
+/* ---- the floor: the least a durable booking worker can do ---------------------- */
+
+/*  What any scheduler behind this broker could reach on this machine: the
+ *  same worker library, window and receive loop as foleni-scheduler, and for
+ *  each batch one durable store transaction that puts every booking's body
+ *  under its request id (sequential here, so the pages written are as few as
+ *  they can be), then a `booking` reply built from the request with a fresh
+ *  random reference.  No capacity, no citizen index, no event.  Runs as
+ *  `foleni-bench-sched --floor-worker ENDPOINT DATA WINDOW` (a child of the
+ *  benchmark, stopped by SIGTERM). */
+
+typedef struct {
+    fl_request_t **reqs;
+    size_t n;
+} floor_batch_t;
+
+static int
+s_floor_put(store_txn_t *txn, void *arg)
+{
+    floor_batch_t *b = arg;
+    for (size_t i = 0; i < b->n; i++) {
+        store_key_t key = { 0 };
+        size_t len = strlen(b->reqs[i]->rid);
+        if (len > sizeof key.b)
+            return -1;
+        memcpy(key.b, b->reqs[i]->rid, len);
+        key.len = len;
+        int rc = store_put(txn, STORE_DB_IDEM, &key, b->reqs[i]->parts[0].data, b->reqs[i]->parts[0].size);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/*  The reply to one request: a booking that repeats it, or an (empty)
+ *  office list for the benchmark's readiness probe. */
+static int
+s_floor_reply(const fl_request_t *req, msgpack_sbuffer *out)
+{
+    fl_msg_t *in = fl_msg_decode(req->parts[0].data, req->parts[0].size, NULL);
+    if (!in)
+        return -1;
+    fl_msg_t *m = NULL;
+    int rc = -1;
+    if (fl_msg_type(in) == FL_T_LIST_OFFICES) {
+        if ((m = fl_msg_new(FL_T_OFFICE_LIST))) {
+            fl_msg_set_empty(m, FL_F_OFFICES);
+            rc = 0;
+        }
+    } else if (fl_msg_type(in) == FL_T_BOOK && (m = fl_msg_new(FL_T_BOOKING))) {
+        uint64_t start = fl_msg_uint(in, FL_F_START);
+        const char *office = fl_msg_str(in, FL_F_OFFICE), *service = fl_msg_str(in, FL_F_SERVICE);
+        const char *name = fl_msg_str(in, FL_F_NAME), *phone = fl_msg_str(in, FL_F_PHONE);
+        char ref[FL_REF_LEN + 1];
+        rc = fl_ref_new(ref) | fl_msg_set_str(m, FL_F_REF, ref) | fl_msg_set_str(m, FL_F_OFFICE, office ? office : "")
+           | fl_msg_set_str(m, FL_F_SERVICE, service ? service : "") | fl_msg_set_uint(m, FL_F_START, start)
+           | fl_msg_set_uint(m, FL_F_END, start + 60 * BS_SLOT_MINUTES) | fl_msg_set_str(m, FL_F_STATE, "booked")
+           | fl_msg_set_str(m, FL_F_NAME, name ? name : "");
+        if (rc == 0 && phone)
+            rc = fl_msg_set_str(m, FL_F_PHONE, phone);
+        if (rc)
+            fprintf(stderr, "floor worker: cannot build a booking for %s (%d)\n", req->rid, rc);
+    }
+    msgpack_sbuffer_clear(out);
+    if (rc == 0)
+        rc = fl_msg_encode(m, out, NULL);
+    fl_msg_destroy(&m);
+    fl_msg_destroy(&in);
+    return rc;
+}
+
+static void
+s_floor_stop(int sig)
+{
+    (void) sig;
+    zsys_interrupted = 1;
+}
+
+static int
+s_floor_worker(const char *endpoint, const char *data, unsigned window)
+{
+    fl_error_t err;
+    store_t *store = store_open(data, NULL, &err);
+    if (!store) {
+        fprintf(stderr, "floor worker: %s\n", err.message);
+        return 1;
+    }
+    fl_worker_options_t wopts = { .window = window };
+    fl_worker_t *worker = fl_worker_new(endpoint, BS_SERVICE, NULL, &wopts, &err);
+    if (!worker) {
+        fprintf(stderr, "floor worker: %s\n", err.message);
+        store_destroy(&store);
+        return 1;
+    }
+    fl_request_t *reqs[1024];
+    msgpack_sbuffer out;
+    msgpack_sbuffer_init(&out);
+    int status = 0;
+    while (!zsys_interrupted) {
+        fl_request_t *first;
+        int rc = fl_worker_recv(worker, &first, 500);
+        if (rc == FL_E_TIMEOUT)
+            continue;
+        if (rc)
+            break;
+        size_t n = 0;
+        reqs[n++] = first;
+        while (n < window && n < 1024 && fl_worker_recv(worker, &reqs[n], 0) == 0)
+            n++;
+        floor_batch_t b = { reqs, n };
+        if (store_write(store, s_floor_put, &b, &err) != 0) {
+            fprintf(stderr, "floor worker: %s\n", err.message);
+            status = 1;
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (s_floor_reply(reqs[i], &out) == 0)
+                fl_worker_reply_one(worker, &reqs[i], out.data, out.size);
+            else
+                fl_request_destroy(&reqs[i]);
+        }
+    }
+    msgpack_sbuffer_destroy(&out);
+    fl_worker_destroy(&worker);
+    store_destroy(&store);
+    return status;
+}
+
 /* ---- options ---------------------------------------------------------------- */
 
-typedef enum { MODE_GROUP, MODE_SINGLE, MODES } mode_t_;
+typedef enum { MODE_GROUP, MODE_SINGLE, MODE_FLOOR, MODES } mode_t_;
 
-static const char *s_mode_names[MODES] = { "group commit", "commit per request" };
-static const char *s_mode_keys[MODES] = { "group", "single" };
+static const char *s_mode_names[MODES] = { "group commit", "commit per request", "floor: one put" };
+static const char *s_mode_keys[MODES] = { "group", "single", "floor" };
 
 typedef struct {
     double seconds, warmup;
@@ -321,7 +456,7 @@ typedef struct {
     int busy_retries;               /* measure a configuration again when others kept the machine busy */
     double busy_limit;              /* cores busy elsewhere that spoil a measurement */
     char self_dir[PATH_MAX];
-    char broker[PATH_MAX], scheduler[PATH_MAX], store_tool[PATH_MAX];
+    char self[PATH_MAX], broker[PATH_MAX], scheduler[PATH_MAX], store_tool[PATH_MAX];
 } opts_t;
 
 static void
@@ -341,7 +476,10 @@ s_usage(FILE *out)
         "  --offices N      offices in the generated configuration [4]\n"
         "  --services N     services per office (1..26) [8]\n"
         "  --window N       the scheduler's --window [256]\n"
-        "  --only MODE      group or single (default: both)\n"
+        "  --only MODE      group, single or floor (default: group and single)\n"
+        "  --floor          also measure the floor: the broker and a worker that only\n"
+        "                   decodes each booking, puts it in the store with group commit\n"
+        "                   and replies (what any scheduler could reach here)\n"
         "  --dir DIR        where the temporary stores go [$TMPDIR, /tmp]\n"
         "  --allow-tmpfs    measure on tmpfs anyway (fsync then costs nothing)\n"
         "  --fsync-ms N     how long to probe the disk's fdatasync rate, 0 none [1000]\n"
@@ -371,11 +509,11 @@ static int
 s_parse(int argc, char **argv, opts_t *o)
 {
     *o = (opts_t) { .seconds = 3, .warmup = 1, .runs = 3, .sockets_max = 4, .offices = 4, .services = 8,
-                    .window = 256, .modes = { true, true }, .fsync_ms = 1000, .busy_retries = 3,
+                    .window = 256, .modes = { true, true, false }, .fsync_ms = 1000, .busy_retries = 3,
                     .busy_limit = 0.25 };
     s_parse_levels("1,16,64,256", o);
     enum { OPT_SECONDS = 256, OPT_WARMUP, OPT_RUNS, OPT_INFLIGHT, OPT_SOCKETS, OPT_OFFICES, OPT_SERVICES, OPT_WINDOW, OPT_ONLY,
-           OPT_DIR, OPT_TMPFS, OPT_FSYNC, OPT_KEEP, OPT_RETRIES, OPT_LIMIT };
+           OPT_DIR, OPT_TMPFS, OPT_FSYNC, OPT_KEEP, OPT_RETRIES, OPT_LIMIT, OPT_FLOOR };
     static const struct option longopts[] = {
         { "seconds", required_argument, NULL, OPT_SECONDS }, { "warmup", required_argument, NULL, OPT_WARMUP },
         { "runs", required_argument, NULL, OPT_RUNS }, { "inflight", required_argument, NULL, OPT_INFLIGHT },
@@ -384,7 +522,8 @@ s_parse(int argc, char **argv, opts_t *o)
         { "only", required_argument, NULL, OPT_ONLY }, { "dir", required_argument, NULL, OPT_DIR },
         { "allow-tmpfs", no_argument, NULL, OPT_TMPFS }, { "fsync-ms", required_argument, NULL, OPT_FSYNC },
         { "keep", no_argument, NULL, OPT_KEEP }, { "busy-retries", required_argument, NULL, OPT_RETRIES },
-        { "busy-limit", required_argument, NULL, OPT_LIMIT }, { "help", no_argument, NULL, 'h' }, { 0 }
+        { "busy-limit", required_argument, NULL, OPT_LIMIT }, { "floor", no_argument, NULL, OPT_FLOOR },
+        { "help", no_argument, NULL, 'h' }, { 0 }
     };
     int opt;
     while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -404,13 +543,14 @@ s_parse(int argc, char **argv, opts_t *o)
         case OPT_SERVICES: o->services = atoi(optarg); break;
         case OPT_WINDOW: o->window = (unsigned) atoi(optarg); break;
         case OPT_ONLY:
-            o->modes[MODE_GROUP] = !strcmp(optarg, "group");
-            o->modes[MODE_SINGLE] = !strcmp(optarg, "single");
-            if (!o->modes[MODE_GROUP] && !o->modes[MODE_SINGLE]) {
-                fprintf(stderr, "foleni-bench-sched: --only group or --only single\n");
+            for (int m = 0; m < MODES; m++)
+                o->modes[m] = !strcmp(optarg, s_mode_keys[m]);
+            if (!o->modes[MODE_GROUP] && !o->modes[MODE_SINGLE] && !o->modes[MODE_FLOOR]) {
+                fprintf(stderr, "foleni-bench-sched: --only group, single or floor\n");
                 return 2;
             }
             break;
+        case OPT_FLOOR: o->modes[MODE_FLOOR] = true; break;
         case OPT_DIR: o->base = optarg; break;
         case OPT_TMPFS: o->allow_tmpfs = true; break;
         case OPT_FSYNC: o->fsync_ms = atoi(optarg); break;
@@ -438,7 +578,8 @@ typedef struct {
     char dir[PATH_MAX];             /* this mode's temporary directory */
     char config[PATH_MAX], data[PATH_MAX], secret[PATH_MAX], log[PATH_MAX];
     char endpoint[64], publish[64], subscribe[64];
-    pid_t broker, scheduler;
+    pid_t broker, scheduler;        /* scheduler: the floor worker in MODE_FLOOR */
+    mode_t_ mode;
     store_t *view;                  /* read-only, for the commit count */
 } stack_t_;
 
@@ -527,6 +668,7 @@ s_stack_start(const opts_t *o, const char *root, int run, mode_t_ mode, stack_t_
         || bp_path(st->secret, sizeof st->secret, "%s/secret", st->dir) != 0
         || bp_path(st->log, sizeof st->log, "%s/stack.log", st->dir) != 0)
         return -1;
+    st->mode = mode;
     if (s_write_config(o, st->config) != 0)
         return -1;
     char clock[32], window[16];
@@ -551,11 +693,12 @@ s_stack_start(const opts_t *o, const char *root, int run, mode_t_ mode, stack_t_
         char *bargv[] = { (char *) o->broker, "-e", st->endpoint, "-p", st->publish, "-s", st->subscribe,
                           "--log-level", "warn", "--stats-interval", "0", NULL };
         st->broker = bp_spawn(bargv, st->log);
+        char *fargv[] = { (char *) o->self, "--floor-worker", st->endpoint, st->data, window, NULL };
         char *sargv[] = { (char *) o->scheduler, "-c", st->config, "-d", st->data, "-e", st->endpoint,
                           "-p", st->publish, "--secret-file", st->secret, "--create-secret", "--clock", clock,
                           "--window", window, "--log-level", "warn",
                           mode == MODE_SINGLE ? "--no-group-commit" : NULL, NULL };
-        st->scheduler = bp_spawn(sargv, st->log);
+        st->scheduler = bp_spawn(mode == MODE_FLOOR ? fargv : sargv, st->log);
         if (st->broker > 0 && st->scheduler > 0 && s_wait_ready(st, BS_STARTUP_MS) == 0)
             break;
         fprintf(stderr, "foleni-bench-sched: the broker and scheduler did not come up (try %d)\n", attempt + 1);
@@ -598,6 +741,10 @@ s_stack_stop(const opts_t *o, stack_t_ *st, char *summary, size_t cap)
     snprintf(summary, cap, "check did not run");
     if (sst < 0)
         fprintf(stderr, "foleni-bench-sched: the scheduler had to be killed\n");
+    if (st->mode == MODE_FLOOR) {           /* its records are not the scheduler's */
+        snprintf(summary, cap, "check skipped (the floor worker's store)");
+        return sst < 0 ? -1 : 0;
+    }
     char out[4096];
     char *argv[] = { (char *) o->store_tool, "--data", st->data, "check", NULL };
     int rc = s_run_capture(argv, out, sizeof out, BS_CHECK_MS);
@@ -906,6 +1053,7 @@ s_find_programs(opts_t *o)
     if (n <= 0)
         return -1;
     self[n] = '\0';
+    snprintf(o->self, sizeof o->self, "%s", self);
     snprintf(o->self_dir, sizeof o->self_dir, "%s", dirname(self));
     if (bp_path(o->broker, sizeof o->broker, "%s/foleni-broker", o->self_dir) != 0
         || bp_path(o->scheduler, sizeof o->scheduler, "%s/foleni-scheduler", o->self_dir) != 0
@@ -923,6 +1071,11 @@ s_find_programs(opts_t *o)
 int
 main(int argc, char **argv)
 {
+    if (argc == 5 && !strcmp(argv[1], "--floor-worker")) {
+        zsys_handler_set(NULL);
+        signal(SIGTERM, s_floor_stop);
+        return s_floor_worker(argv[2], argv[3], (unsigned) atoi(argv[4]));
+    }
     opts_t o;
     int rc = s_parse(argc, argv, &o);
     if (rc)
@@ -959,7 +1112,7 @@ main(int argc, char **argv)
     zsys_set_max_sockets(1024);
     bp_setup("foleni-bench-sched");
     signal(SIGPIPE, SIG_IGN);
-    int modes = o.modes[MODE_GROUP] + o.modes[MODE_SINGLE];
+    int modes = o.modes[MODE_GROUP] + o.modes[MODE_SINGLE] + o.modes[MODE_FLOOR];
     double per_mode = o.nlevels * (1 + o.busy_retries) * (o.warmup + o.seconds + BS_DRAIN_MS / 1000.0 + 2)
                     + BS_STARTUP_MS / 1000.0
                     + 3 * BS_STOP_MS / 1000.0 + 60;
@@ -1056,12 +1209,22 @@ main(int argc, char **argv)
                med[MODE_GROUP][l][1], med[MODE_GROUP][l][2], med[MODE_SINGLE][l][0], med[MODE_SINGLE][l][1],
                med[MODE_SINGLE][l][2], ratio);
     }
+    if (o.modes[MODE_FLOOR]) {
+        printf("\n%4s %12s %9s %9s %12s\n", "infl", "floor b/s", "p50 ms", "p99 ms", "group/floor");
+        for (int l = 0; l < o.nlevels; l++)
+            printf("%4d %12.0f %9.3f %9.3f %11.2fx\n", o.levels[l], med[MODE_FLOOR][l][0], med[MODE_FLOOR][l][1],
+                   med[MODE_FLOOR][l][2],
+                   med[MODE_FLOOR][l][0] > 0 ? med[MODE_GROUP][l][0] / med[MODE_FLOOR][l][0] : 0);
+    }
     for (int l = 0; l < o.nlevels; l++)
         printf("BENCH sched inflight=%d group_rps=%.0f group_p50_ms=%.3f group_p99_ms=%.3f group_per_commit=%.1f "
-               "single_rps=%.0f single_p50_ms=%.3f single_p99_ms=%.3f ratio=%.2f runs=%d fs=%s\n",
+               "single_rps=%.0f single_p50_ms=%.3f single_p99_ms=%.3f ratio=%.2f floor_rps=%.0f "
+               "floor_p99_ms=%.3f group_vs_floor=%.2f runs=%d fs=%s\n",
                o.levels[l], med[MODE_GROUP][l][0], med[MODE_GROUP][l][1], med[MODE_GROUP][l][2],
                med[MODE_GROUP][l][3], med[MODE_SINGLE][l][0], med[MODE_SINGLE][l][1], med[MODE_SINGLE][l][2],
-               med[MODE_SINGLE][l][0] > 0 ? med[MODE_GROUP][l][0] / med[MODE_SINGLE][l][0] : 0, o.runs, fs);
+               med[MODE_SINGLE][l][0] > 0 ? med[MODE_GROUP][l][0] / med[MODE_SINGLE][l][0] : 0,
+               med[MODE_FLOOR][l][0], med[MODE_FLOOR][l][2],
+               med[MODE_FLOOR][l][0] > 0 ? med[MODE_GROUP][l][0] / med[MODE_FLOOR][l][0] : 0, o.runs, fs);
     for (int l = 0; l < o.nlevels; l++)
         if (o.levels[l] == 256 && o.modes[MODE_GROUP]) {
             bool rate = med[MODE_GROUP][l][0] >= 40000, tail = med[MODE_GROUP][l][2] <= 10.0;
