@@ -29,6 +29,7 @@ typedef struct {
     uint8_t (*held)[24];
     size_t nheld, capheld;
     size_t active_bookings;
+    bool index;                     /* the citizen index exists (store.h, store_stat) */
     int failure;                    /* FL_E_NOMEM or FL_E_STORE: stop */
 } check_t;
 
@@ -188,6 +189,9 @@ s_booking(const uint8_t *key, size_t klen, const void *val, size_t vlen, void *a
         }
         memcpy(c->held[c->nheld++], slot.b, 24);
         c->active_bookings++;
+    }
+    if (c->index && store_booking_holds_place(fl_msg_str(rec, FL_F_STATE))) {
+        const char *service = fl_msg_str(rec, FL_F_SERVICE);
         size_t hlen;
         const uint8_t *hash = fl_msg_bin(rec, FL_F_ID_HASH, &hlen);
         store_key_t ck = store_key_citizen(hash, service);
@@ -459,8 +463,14 @@ s_run(store_txn_t *txn, void *arg)
 int
 store_check(store_t *self, store_problem_fn *report, void *arg, size_t *problems, fl_error_t *err)
 {
-    check_t c = { .report = report, .arg = arg };
-    int rc = store_read(self, s_run, &c, err);
+    store_stat_t st;
+    int rc = store_stat(self, &st, err);
+    if (rc)
+        return rc;
+    /* A store whose index was never built (a backup, opened read-only) has
+     * nothing to compare; the scheduler builds it from the bookings at start. */
+    check_t c = { .report = report, .arg = arg, .index = st.index_present };
+    rc = store_read(self, s_run, &c, err);
     free(c.held);
     *problems = c.problems;
     if (rc == FL_E_NOMEM)

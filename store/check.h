@@ -42,7 +42,8 @@ bool store_booking_holds_place(const char *state);
 /*  Told about each problem: the database and one sentence. */
 typedef void (store_problem_fn)(const char *db, const char *problem, void *arg);
 
-/*  Check the whole store as described above, calling report (may be NULL) for
+/*  Check the whole store as described above (the citizen index only when it
+ *  exists: a backup opened read-only has none until a writer opens it), calling report (may be NULL) for
  *  each problem and setting *problems to their number.
  *  Returns 0 when the check ran (whatever it found), FL_E_STORE or FL_E_NOMEM
  *  when it could not run. */

@@ -238,9 +238,15 @@ main(int argc, char **argv)
                    st.readers_in_use, st.stale_readers_cleared);
             for (int i = 0; i < STORE_DB__COUNT; i++)
                 printf("entries.%s %zu\n", store_db_name((store_db_t) i), st.entries[i]);
+            printf("citizen_index %s\ncitizen_index_used_bytes %zu\n", st.index_present ? "present" : "absent",
+                   st.index_used_bytes);
         }
     } else if (!strcmp(cmd, "check")) {
         size_t problems = 0;
+        store_stat_t st;
+        if (store_stat(store, &st, NULL) == 0 && !st.index_present)
+            printf("note: the citizen index is not built yet (the scheduler or `foleni-store init` builds it "
+                   "from the bookings); it was not compared\n");
         if (store_check(store, s_report, NULL, &problems, &err)) {
             fprintf(stderr, "foleni-store: %s\n", err.message);
             status = EXIT_STORE;

@@ -5,8 +5,15 @@
  *  rather than at what the caller's function returned, so a function that
  *  swallowed the error cannot make a half-done transaction commit: the whole
  *  transaction is thrown away, the map grows, and the function runs again.
+ *
+ *  The citizen index lives in an environment of its own (citizens.c): a
+ *  store_txn_t holds a transaction of each, and every entry function routes
+ *  STORE_DB_BOOKINGS_BY_CITIZEN to the index's.  The durable commit comes
+ *  first, then the index's, which records the durable transaction it
+ *  matches.
  */
 #include "store/store.h"
+#include "store/internal.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -21,26 +28,6 @@
 #include <unistd.h>
 
 #include "libfoleni/log.h"
-
-struct store {
-    MDB_env *env;
-    MDB_dbi  dbi[STORE_DB__COUNT];
-    char    *path;
-    bool     read_only;
-    size_t   map_size;
-    unsigned stale_cleared;
-    unsigned growths;
-    unsigned schema;
-    int      writer_lock;       /* fd holding writer.lock's flock, or -1 */
-};
-
-struct store_txn {
-    store_t   *store;
-    MDB_txn   *txn;
-    store_txn_t *parent;
-    bool       map_full;        /* LMDB said MDB_MAP_FULL: abort everything, grow, redo */
-    unsigned long marks;        /* puts and deletes tried, errors seen (store_txn_marks) */
-};
 
 static const struct { const char *name; fl_type_t rec; } s_dbs[STORE_DB__COUNT] = {
     [STORE_DB_META]       = { "meta", FL_T_META_REC },
@@ -119,6 +106,27 @@ s_note(store_txn_t *txn, int rc)
             t->map_full = true;
     }
     return FL_E_STORE;
+}
+
+/* The transaction and database an entry of db lives in. */
+static MDB_txn *
+s_route(store_txn_t *txn, store_db_t db, MDB_dbi *dbi)
+{
+    if (db == STORE_DB_BOOKINGS_BY_CITIZEN && txn->ctxn) {
+        *dbi = txn->store->cindex;
+        return txn->ctxn;
+    }
+    *dbi = txn->store->dbi[db];
+    return txn->txn;
+}
+
+/* The two environments disagree inside txn: it and every parent must abort. */
+static int
+s_fail(store_txn_t *txn, int rc)
+{
+    for (store_txn_t *t = txn; t; t = t->parent)
+        t->failed = true;
+    return s_note(txn, rc);
 }
 
 /* ---- opening ---- */
@@ -295,11 +303,15 @@ store_open(const char *path, const store_options_t *opts, fl_error_t *err)
         s_lmdb_error(err, rc, "committing the opening transaction");
         goto fail;
     }
+    if (citizens_open(self, opts->boot_id, err))
+        goto fail;
     if (dead)
         fl_log(FL_LOG_WARN, "cleared stale readers", FL_S("path", path), FL_I("count", dead), NULL);
     return self;
 
 fail:
+    if (self->cenv)
+        mdb_env_close(self->cenv);
     if (self->env)
         mdb_env_close(self->env);
     if (self->writer_lock >= 0)
@@ -315,6 +327,7 @@ store_destroy(store_t **self_p)
     if (!self_p || !*self_p)
         return;
     store_t *self = *self_p;
+    citizens_close(self);
     mdb_env_close(self->env);
     if (self->writer_lock >= 0)
         close(self->writer_lock);          /* releases the flock */
@@ -357,30 +370,76 @@ s_grow(store_t *self, fl_error_t *err)
     return 0;
 }
 
+/* After a durable commit: the index's, marked with the durable store's last
+ * transaction.  If it fails the index no longer matches what is durable:
+ * build it again now; if that fails too, refuse further writes (the durable
+ * commit stands either way, and its caller is told it succeeded). */
+static void
+s_commit_index(store_t *self, MDB_txn *ctxn)
+{
+    if (!ctxn)
+        return;
+    MDB_envinfo info;
+    int rc = mdb_env_info(self->env, &info);
+    if (!rc)
+        rc = citizens_mark(self, ctxn, (uint64_t) info.me_last_txnid);
+    if (!rc)
+        rc = mdb_txn_commit(ctxn);
+    else
+        mdb_txn_abort(ctxn);
+    if (!rc)
+        return;
+    fl_log(FL_LOG_ERROR, "citizen index commit failed after the durable commit; rebuilding it",
+           FL_S("path", self->path), FL_S("reason", mdb_strerror(rc)), NULL);
+    fl_error_t err;
+    if (citizens_rebuild(self, "an index commit failed", &err) != 0) {
+        self->cbroken = true;
+        fl_log(FL_LOG_ERROR, "citizen index rebuild failed: no more writes until restarted",
+               FL_S("path", self->path), FL_S("reason", err.message), NULL);
+    }
+}
+
 int
 store_write(store_t *self, store_txn_fn *fn, void *arg, fl_error_t *err)
 {
     assert(self && fn);
     if (self->read_only)
         return fl_error_set(err, FL_E_STORE, "", "%s: opened read-only", self->path);
+    if (self->cbroken)
+        return fl_error_set(err, FL_E_STORE, "", "%s: the citizen index could not be rebuilt; restart to "
+                            "rebuild it", self->path);
     for (int attempt = 0; attempt <= STORE_MAX_GROWTHS; attempt++) {
         store_txn_t txn = { .store = self };
         int rc = s_begin(self, NULL, 0, &txn.txn);
         if (rc)
             return s_lmdb_error(err, rc, "starting a write transaction");
-        int result = fn(&txn, arg);
-        if (!txn.map_full && result != 0) {
+        if (self->cenv && (rc = mdb_txn_begin(self->cenv, NULL, 0, &txn.ctxn))) {
             mdb_txn_abort(txn.txn);
-            return result;
+            return s_lmdb_error(err, rc, "starting the citizen index's write transaction");
+        }
+        int result = fn(&txn, arg);
+        if (!txn.map_full && (result != 0 || txn.failed)) {
+            mdb_txn_abort(txn.txn);
+            if (txn.ctxn)
+                mdb_txn_abort(txn.ctxn);
+            return result ? result : fl_error_set(err, FL_E_STORE, "", "%s: the citizen index failed inside "
+                                                  "the transaction", self->path);
         }
         if (!txn.map_full) {
             rc = mdb_txn_commit(txn.txn);           /* frees txn.txn whatever happens */
-            if (rc == 0)
+            if (rc == 0) {
+                s_commit_index(self, txn.ctxn);
                 return 0;
+            }
+            if (txn.ctxn)
+                mdb_txn_abort(txn.ctxn);
             if (rc != MDB_MAP_FULL)
                 return s_lmdb_error(err, rc, "committing");
-        } else
+        } else {
             mdb_txn_abort(txn.txn);
+            if (txn.ctxn)
+                mdb_txn_abort(txn.ctxn);
+        }
         if ((rc = s_grow(self, err)))
             return rc;
     }
@@ -395,8 +454,14 @@ store_read(store_t *self, store_txn_fn *fn, void *arg, fl_error_t *err)
     int rc = s_begin(self, NULL, MDB_RDONLY, &txn.txn);
     if (rc)
         return s_lmdb_error(err, rc, "starting a read transaction");
+    if (self->cenv && (rc = mdb_txn_begin(self->cenv, NULL, MDB_RDONLY, &txn.ctxn))) {
+        mdb_txn_abort(txn.txn);
+        return s_lmdb_error(err, rc, "starting the citizen index's read transaction");
+    }
     int result = fn(&txn, arg);
     mdb_txn_abort(txn.txn);
+    if (txn.ctxn)
+        mdb_txn_abort(txn.ctxn);
     return result;
 }
 
@@ -407,13 +472,28 @@ store_nested(store_txn_t *parent, store_txn_fn *fn, void *arg)
     int rc = mdb_txn_begin(parent->store->env, parent->txn, 0, &child.txn);
     if (rc)
         return s_note(parent, rc);
-    int result = fn(&child, arg);
-    if (result != 0 || child.map_full) {
+    if (parent->ctxn && (rc = mdb_txn_begin(parent->store->cenv, parent->ctxn, 0, &child.ctxn))) {
         mdb_txn_abort(child.txn);
+        return s_note(parent, rc);
+    }
+    int result = fn(&child, arg);
+    if (result != 0 || child.map_full || child.failed) {
+        mdb_txn_abort(child.txn);
+        if (child.ctxn)
+            mdb_txn_abort(child.ctxn);
         return result ? result : FL_E_STORE;
     }
     rc = mdb_txn_commit(child.txn);
-    return rc ? s_note(parent, rc) : 0;
+    if (rc) {
+        if (child.ctxn)
+            mdb_txn_abort(child.ctxn);
+        return s_note(parent, rc);
+    }
+    /* the durable child is now part of the parent: if the index's cannot
+     * follow, the parent is inconsistent and must not commit */
+    if (child.ctxn && (rc = mdb_txn_commit(child.ctxn)))
+        return s_fail(parent, rc);
+    return 0;
 }
 
 /* ---- entries ---- */
@@ -422,8 +502,10 @@ int
 store_put(store_txn_t *txn, store_db_t db, const store_key_t *key, const void *val, size_t len)
 {
     MDB_val k = { key->len, (void *) key->b }, v = { len, (void *) val };
+    MDB_dbi dbi;
+    MDB_txn *t = s_route(txn, db, &dbi);
     txn->marks++;
-    return s_note(txn, mdb_put(txn->txn, txn->store->dbi[db], &k, &v, 0));
+    return s_note(txn, mdb_put(t, dbi, &k, &v, 0));
 }
 
 int
@@ -442,7 +524,9 @@ int
 store_get(store_txn_t *txn, store_db_t db, const store_key_t *key, const void **val, size_t *len)
 {
     MDB_val k = { key->len, (void *) key->b }, v;
-    int rc = s_note(txn, mdb_get(txn->txn, txn->store->dbi[db], &k, &v));
+    MDB_dbi dbi;
+    MDB_txn *t = s_route(txn, db, &dbi);
+    int rc = s_note(txn, mdb_get(t, dbi, &k, &v));
     if (rc == 0) {
         *val = v.mv_data;
         *len = v.mv_size;
@@ -475,8 +559,10 @@ int
 store_del(store_txn_t *txn, store_db_t db, const store_key_t *key)
 {
     MDB_val k = { key->len, (void *) key->b };
+    MDB_dbi dbi;
+    MDB_txn *t = s_route(txn, db, &dbi);
     txn->marks++;
-    return s_note(txn, mdb_del(txn->txn, txn->store->dbi[db], &k, NULL));
+    return s_note(txn, mdb_del(t, dbi, &k, NULL));
 }
 
 static bool
@@ -490,7 +576,9 @@ store_scan(store_txn_t *txn, store_db_t db, const store_key_t *prefix, const sto
            store_each_fn *fn, void *arg)
 {
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[db], &cur);
+    MDB_dbi dbi;
+    MDB_txn *t = s_route(txn, db, &dbi);
+    int rc = mdb_cursor_open(t, dbi, &cur);
     if (rc)
         return s_note(txn, rc);
     const store_key_t *start = from ? from : prefix;
@@ -514,7 +602,9 @@ store_last(store_txn_t *txn, store_db_t db, const store_key_t *prefix, store_key
            const void **val, size_t *vlen)
 {
     MDB_cursor *cur;
-    int rc = mdb_cursor_open(txn->txn, txn->store->dbi[db], &cur);
+    MDB_dbi dbi;
+    MDB_txn *t = s_route(txn, db, &dbi);
+    int rc = mdb_cursor_open(t, dbi, &cur);
     if (rc)
         return s_note(txn, rc);
     /* Seek just past the prefix (prefix + 0xff...), then step back one. */
@@ -736,6 +826,18 @@ store_stat(store_t *self, store_stat_t *st, fl_error_t *err)
             st->entries[i] = ds.ms_entries;
     }
     mdb_txn_abort(txn);
+    st->index_present = self->cenv != NULL;
+    st->index_rebuild_reason = self->rebuild_reason;
+    st->index_rebuild_ms = self->rebuild_ms;
+    if (self->cenv && mdb_txn_begin(self->cenv, NULL, MDB_RDONLY, &txn) == 0) {
+        MDB_stat ds;
+        if (mdb_stat(txn, self->cindex, &ds) == 0)
+            st->entries[STORE_DB_BOOKINGS_BY_CITIZEN] = ds.ms_entries;
+        mdb_txn_abort(txn);
+        MDB_envinfo ci;
+        if (mdb_env_info(self->cenv, &ci) == 0)
+            st->index_used_bytes = (ci.me_last_pgno + 1) * (size_t) st->page_size;
+    }
     return 0;
 }
 

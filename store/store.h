@@ -1,14 +1,20 @@
-/*  store.h — Foleni's durable state: one LMDB environment, its named databases,
+/*  store.h — Foleni's durable state: an LMDB environment, its named databases,
  *  transactions that survive a full map, hot backup and statistics.
  *
  *  The scheduler is the store's only writer.  Everything it keeps lives in one
  *  LMDB environment (a directory holding data.mdb and lock.mdb) with the named
  *  databases listed in store_db_t, all opened once, in one transaction, when the
- *  store is opened.  Values are msgpack records (schema.h, FL_ROLE_RECORD) and
+ *  store is opened, except the citizen index (STORE_DB_BOOKINGS_BY_CITIZEN):
+ *  it is derived from the bookings and lives in a second environment in the
+ *  subdirectory citizens/, committed without sync right after each durable
+ *  commit and rebuilt from the bookings at open whenever it cannot be trusted
+ *  (store/citizens.c; docs/store.md, "The citizen index").  Callers see one
+ *  store: every function here routes that database to its environment.  Values are msgpack records (schema.h, FL_ROLE_RECORD) and
  *  keys are the big-endian composites of keys.h, so ranges sort by time.
  *
  *  Durability: a write transaction that store_write() reports as committed has
- *  been flushed to disk (LMDB's default sync mode; nothing here sets NOSYNC).
+ *  been flushed to disk (LMDB's default sync mode; only the derived citizen
+ *  index is written without sync).
  *  Speed comes from putting many requests into one transaction (group commit),
  *  which the caller does by doing all of its work inside one store_write() call,
  *  each request in its own nested transaction (store_nested) so one failure
@@ -73,6 +79,8 @@ typedef struct {
     bool   read_only;           /* for tools beside a running scheduler */
     bool   sole_writer;         /* the scheduler: refuse to open if another sole
                                  * writer has this store open (see store_open) */
+    const char *boot_id;        /* tests: the machine's boot id as the citizen
+                                 * index sees it; NULL: the kernel's */
 } store_options_t;
 
 /*  Open (creating if needed, unless read_only) the store in directory path.
@@ -206,6 +214,10 @@ typedef struct {
     unsigned schema_version;
     size_t   entries[STORE_DB__COUNT];
     unsigned growths;           /* map growths since open */
+    bool     index_present;     /* the citizen index's environment is open */
+    size_t   index_used_bytes;  /* its pages in use × page size */
+    const char *index_rebuild_reason;   /* why store_open rebuilt it, or NULL */
+    double   index_rebuild_ms;  /* how long that took */
 } store_stat_t;
 
 /*  Fill st.  Returns 0 or FL_E_STORE. */

@@ -728,6 +728,14 @@ START_TEST(test_backup_is_a_consistent_openable_copy)
     ck_assert_uint_eq(live.entries[STORE_DB_BOOKINGS], 51);
     ck_assert(s_booking_exists(copy, 49));
     ck_assert(!s_booking_exists(copy, 50));
+    ck_assert(!st.index_present);          /* the copy holds the durable store only */
+    ck_assert_uint_eq(s_problems(copy), 0);
+    store_destroy(&copy);
+    copy = s_open(dest, 0);                 /* a writer builds the index from the bookings */
+    ck_assert_int_eq(store_stat(copy, &st, NULL), 0);
+    ck_assert(st.index_present);
+    ck_assert_ptr_nonnull(st.index_rebuild_reason);
+    ck_assert_uint_eq(st.entries[STORE_DB_BOOKINGS_BY_CITIZEN], 50);
     ck_assert_uint_eq(s_problems(copy), 0);
     store_destroy(&copy);
     /* a second backup into a non-empty directory is refused, not merged */
@@ -738,6 +746,149 @@ START_TEST(test_backup_is_a_consistent_openable_copy)
     store_destroy(&s);
     tu_rmtree(dir);
     tu_rmtree(dest);
+}
+END_TEST
+
+
+/* ---- the citizen index's own environment (store/citizens.c) ---- */
+
+static store_t *
+s_open_boot(const char *dir, const char *boot)
+{
+    store_options_t opts = { .boot_id = boot };
+    fl_error_t err;
+    store_t *s = store_open(dir, &opts, &err);
+    ck_assert_msg(s != NULL, "open %s: %s", dir, err.message);
+    return s;
+}
+
+/* Why the last open rebuilt the index ("" when it did not), and its entries. */
+static const char *
+s_rebuilt(store_t *s, size_t *entries)
+{
+    store_stat_t st;
+    ck_assert_int_eq(store_stat(s, &st, NULL), 0);
+    ck_assert(st.index_present);
+    *entries = st.entries[STORE_DB_BOOKINGS_BY_CITIZEN];
+    return st.index_rebuild_reason ? st.index_rebuild_reason : "";
+}
+
+/* A writer that books [from, to) and dies without closing the store. */
+static void
+s_book_and_die(const char *dir, const char *boot, unsigned from, unsigned to, bool office)
+{
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        store_options_t opts = { .boot_id = boot };
+        store_t *s = store_open(dir, &opts, NULL);
+        if (!s || (office && store_write(s, s_put_office, NULL, NULL)))
+            _exit(3);
+        for (unsigned n = from; n < to; n++)
+            if (store_write(s, s_book, &n, NULL))
+                _exit(4);
+        _exit(0);                           /* no store_destroy: as if killed */
+    }
+    int status;
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the writer failed (status %d)", status);
+}
+
+/* Cancel citizen n's booking as the scheduler would: the record's state, the
+ * slot's count, the index entry. */
+static int
+s_cancel(store_txn_t *txn, void *arg)
+{
+    unsigned n = *(unsigned *) arg;
+    char ref[17];
+    snprintf(ref, sizeof ref, "R%07u", n);
+    store_key_t bk = store_key_booking(ref);
+    fl_msg_t *b = NULL;
+    int rc = store_get_rec(txn, STORE_DB_BOOKINGS, &bk, FL_T_BOOKING_REC, &b);
+    if (rc)
+        return rc;
+    fl_msg_set_str(b, FL_F_STATE, STORE_BOOKING_CANCELLED);
+    rc = store_put_rec(txn, STORE_DB_BOOKINGS, &bk, b);
+    store_key_t sk = store_key_slot("NBI", "PASSPORT", fl_msg_uint(b, FL_F_START));
+    fl_msg_destroy(&b);
+    store_slot_t slot;
+    if (!rc) rc = store_get_slot(txn, &sk, &slot);
+    slot.taken--;
+    if (!rc) rc = store_put_slot(txn, &sk, "NBI", "PASSPORT", &slot);
+    uint8_t hash[32];
+    s_hash(hash, n);
+    store_key_t ck = store_key_citizen(hash, "PASSPORT");
+    if (!rc) rc = store_del(txn, STORE_DB_BOOKINGS_BY_CITIZEN, &ck);
+    return rc;
+}
+
+START_TEST(test_citizen_index_is_trusted_after_a_clean_stop_or_a_process_crash)
+{
+    char *dir = tu_tempdir();
+    size_t entries;
+    store_t *s = s_open_boot(dir, "boot-A");
+    ck_assert_str_eq(s_rebuilt(s, &entries), "there is no index yet");
+    s_seed(s, 20);
+    store_destroy(&s);
+    /* a clean stop is trusted even after the machine restarted */
+    s = s_open_boot(dir, "boot-B");
+    ck_assert_str_eq(s_rebuilt(s, &entries), "");
+    ck_assert_uint_eq(entries, 20);
+    ck_assert_uint_eq(s_problems(s), 0);
+    store_destroy(&s);
+    /* a process that dies leaves its index commits in the page cache: the
+     * same boot trusts them, and they hold the dead writer's bookings */
+    s_book_and_die(dir, "boot-B", 20, 30, false);
+    s = s_open_boot(dir, "boot-B");
+    ck_assert_str_eq(s_rebuilt(s, &entries), "");
+    ck_assert_uint_eq(entries, 30);
+    ck_assert_uint_eq(s_problems(s), 0);
+    store_destroy(&s);
+    tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_citizen_index_is_rebuilt_after_a_machine_restart_or_when_stale)
+{
+    char *dir = tu_tempdir();
+    size_t entries;
+    /* a writer dies, then the machine restarts: its index file cannot be trusted */
+    s_book_and_die(dir, "boot-A", 0, 12, true);
+    store_t *s = s_open_boot(dir, "boot-B");
+    ck_assert_msg(strstr(s_rebuilt(s, &entries), "machine restarted"), "%s", s_rebuilt(s, &entries));
+    ck_assert_uint_eq(entries, 12);
+    ck_assert_uint_eq(s_problems(s), 0);
+    store_destroy(&s);
+    /* an index left behind by later durable commits (the process stopped
+     * between the two commits, or an old copy put back) is rebuilt */
+    char live[4096], old[4096];
+    snprintf(live, sizeof live, "%s/citizens", dir);
+    snprintf(old, sizeof old, "%s/citizens.old", dir);
+    ck_assert_int_eq(rename(live, old), 0);
+    s = s_open_boot(dir, "boot-B");
+    ck_assert_str_eq(s_rebuilt(s, &entries), "there is no index yet");
+    ck_assert_uint_eq(entries, 12);
+    unsigned n = 12;
+    ck_assert_int_eq(store_write(s, s_book, &n, NULL), 0);
+    store_destroy(&s);
+    tu_rmtree(live);
+    ck_assert_int_eq(rename(old, live), 0);
+    s = s_open_boot(dir, "boot-B");
+    ck_assert_msg(strstr(s_rebuilt(s, &entries), "does not match"), "%s", s_rebuilt(s, &entries));
+    ck_assert_uint_eq(entries, 13);
+    ck_assert_uint_eq(s_problems(s), 0);
+    /* a cancelled booking gets no entry in a rebuild */
+    unsigned cancel = 3;
+    ck_assert_int_eq(store_write(s, s_cancel, &cancel, NULL), 0);
+    ck_assert_uint_eq(s_problems(s), 0);
+    store_destroy(&s);
+    tu_rmtree(live);
+    s = s_open_boot(dir, "boot-B");
+    ck_assert_str_eq(s_rebuilt(s, &entries), "there is no index yet");
+    ck_assert_uint_eq(entries, 12);
+    ck_assert_uint_eq(s_problems(s), 0);
+    store_destroy(&s);
+    tu_rmtree(dir);
 }
 END_TEST
 
@@ -951,6 +1102,8 @@ make_suite(void)
     tcase_add_test(tc, test_sigkill_loses_no_reported_commit);
     tcase_add_test(tc, test_sole_writer_refuses_a_second_and_frees_on_death);
     tcase_add_test(tc, test_backup_is_a_consistent_openable_copy);
+    tcase_add_test(tc, test_citizen_index_is_trusted_after_a_clean_stop_or_a_process_crash);
+    tcase_add_test(tc, test_citizen_index_is_rebuilt_after_a_machine_restart_or_when_stale);
     tcase_add_test(tc, test_stale_reader_of_a_killed_process_is_cleared_at_open);
     tcase_add_loop_test(tc, test_check_finds_each_planted_inconsistency, 0, 5);
     tcase_add_test(tc, test_foleni_store_tool_stat_check_dump_backup);

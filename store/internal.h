@@ -1,0 +1,72 @@
+/*  internal.h — what store.c and citizens.c share inside the store library.
+ *
+ *  Not for other components: they use store.h.  The store is two LMDB
+ *  environments: the durable one in the store's directory (every commit
+ *  synced) and the citizen index in its `citizens/` subdirectory, derived
+ *  from the bookings and written without sync (docs/store.md, "The citizen
+ *  index").  A store_txn_t holds a transaction of each.
+ */
+#ifndef FOLENI_STORE_INTERNAL_H
+#define FOLENI_STORE_INTERNAL_H
+
+#include <lmdb.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+#define CITIZENS_DIR        "citizens"
+#define CITIZENS_MAP_SIZE   ((size_t) 64 << 30)    /* address space only: the file grows as used */
+#define CITIZENS_BOOT_MAX   64
+
+struct store {
+    MDB_env *env;
+    MDB_dbi  dbi[STORE_DB__COUNT];
+    char    *path;
+    bool     read_only;
+    size_t   map_size;
+    unsigned stale_cleared;
+    unsigned growths;
+    unsigned schema;
+    int      writer_lock;       /* fd holding writer.lock's flock, or -1 */
+    /* the citizen index (citizens.c); cenv NULL: none (a read-only open of a
+     * store whose index was never built): lookups find nothing */
+    MDB_env *cenv;
+    MDB_dbi  cindex, cstate;
+    bool     cbroken;           /* an index commit failed and the rebuild too: no more writes */
+    const char *rebuild_reason; /* why store_open rebuilt the index, or NULL */
+    double   rebuild_ms;
+    char     cboot[CITIZENS_BOOT_MAX];  /* this machine's boot id, as citizens_open read it */
+};
+
+struct store_txn {
+    store_t   *store;
+    MDB_txn   *txn;
+    MDB_txn   *ctxn;            /* the citizen index's, or NULL */
+    store_txn_t *parent;
+    bool       map_full;        /* LMDB said MDB_MAP_FULL: abort everything, grow, redo */
+    bool       failed;          /* the two environments disagree inside it: abort */
+    unsigned long marks;        /* puts and deletes tried, errors seen (store_txn_marks) */
+};
+
+/*  Open the citizen index beside an open durable environment: as it is when
+ *  it matches the durable store and can be trusted, otherwise rebuilt from
+ *  the bookings (a missing or stale index, or a machine restarted since an
+ *  unclean stop).  boot_id NULL: the kernel's.  A writer then marks the index
+ *  in use (not clean) and syncs it.  Read-only: opened when present, never
+ *  rebuilt.  Returns 0 or an FL_E_* code with err. */
+int citizens_open(store_t *self, const char *boot_id, fl_error_t *err);
+
+/*  Build the index again from the bookings: a fresh environment, every
+ *  booking that holds a place, then the durable store's last transaction id
+ *  as the one it matches; synced.  Returns 0 or an FL_E_* code with err. */
+int citizens_rebuild(store_t *self, const char *reason, fl_error_t *err);
+
+/*  Record, in the index's write transaction ctxn, that it matches the
+ *  durable transaction txnid.  Returns an LMDB code. */
+int citizens_mark(store_t *self, MDB_txn *ctxn, uint64_t txnid);
+
+/*  A writer's clean stop: mark the index clean and sync it; then close. */
+void citizens_close(store_t *self);
+
+#endif
