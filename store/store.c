@@ -447,16 +447,44 @@ store_write(store_t *self, store_txn_fn *fn, void *arg, fl_error_t *err)
                         STORE_MAX_GROWTHS);
 }
 
+/* The transaction id of the durable store the index's snapshot matches, or 0. */
+static uint64_t
+s_index_matches(store_t *self, MDB_txn *ctxn)
+{
+    MDB_val k = { 7, "matched" }, v;
+    if (mdb_get(ctxn, self->cstate, &k, &v) || v.mv_size != 8)
+        return 0;
+    uint64_t id = 0;
+    for (int i = 0; i < 8; i++)
+        id = id << 8 | ((const uint8_t *) v.mv_data)[i];
+    return id;
+}
+
 int
 store_read(store_t *self, store_txn_fn *fn, void *arg, fl_error_t *err)
 {
     store_txn_t txn = { .store = self };
-    int rc = s_begin(self, NULL, MDB_RDONLY, &txn.txn);
-    if (rc)
-        return s_lmdb_error(err, rc, "starting a read transaction");
-    if (self->cenv && (rc = mdb_txn_begin(self->cenv, NULL, MDB_RDONLY, &txn.ctxn))) {
+    /* Another process's writer commits the durable store, then the index: a
+     * reader that starts between the two would see a booking without its
+     * index entry.  Take the two snapshots again until they match (within a
+     * writer's batch, a few tries); an index that never matches (stale until
+     * the next writer rebuilds it) is read as it is. */
+    for (int tries = 0;; tries++) {
+        int rc = s_begin(self, NULL, MDB_RDONLY, &txn.txn);
+        if (rc)
+            return s_lmdb_error(err, rc, "starting a read transaction");
+        if (!self->cenv)
+            break;
+        if ((rc = mdb_txn_begin(self->cenv, NULL, MDB_RDONLY, &txn.ctxn))) {
+            mdb_txn_abort(txn.txn);
+            return s_lmdb_error(err, rc, "starting the citizen index's read transaction");
+        }
+        if (s_index_matches(self, txn.ctxn) == (uint64_t) mdb_txn_id(txn.txn) || tries >= 200)
+            break;
+        mdb_txn_abort(txn.ctxn);
         mdb_txn_abort(txn.txn);
-        return s_lmdb_error(err, rc, "starting the citizen index's read transaction");
+        txn.ctxn = NULL;
+        nanosleep(&(struct timespec) { .tv_nsec = 100 * 1000 }, NULL);
     }
     int result = fn(&txn, arg);
     mdb_txn_abort(txn.txn);
