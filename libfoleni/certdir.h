@@ -12,15 +12,21 @@
  *      FL_CERTDIR_FILE_MAX bytes, that parses as a ZPL certificate with a
  *      valid Z85 `curve/public-key` counts, with its `metadata` entries; a
  *      NAME_secret file counts too (it holds the same public key);
+ *    - a key found in two files with different metadata (an old copy of a
+ *      rebound counter's certificate beside the new one) is refused, with a
+ *      warning in the log: which binding holds must not depend on the order
+ *      of the folder; identical copies are one certificate;
  *    - anything else is skipped: the folder is the operator's, and other
  *      files in it are allowed.  Only a file that mentions `public-key` but
  *      does not parse leaves a line in the log (CZMQ's ZPL parser writes it).
  *
  *  Each lookup lists the folder (names, sizes, modification times, inodes),
  *  which is cheap, and reads the files again only when that listing differs
- *  from the last one: a key added, removed or edited counts from the next
- *  lookup.  A folder that cannot be listed any more holds no keys (refuse,
- *  not guess) until it can.
+ *  from the last one (and at every lookup while a file changed in the last two
+ *  seconds): a key added, removed or edited counts from the next lookup.  A
+ *  folder that cannot be listed any more holds no keys (refuse, not guess)
+ *  until it can; a file that cannot be read for a passing reason (out of
+ *  descriptors) keeps the keys as they were until the next lookup.
  *
  *  Not thread-safe: one user per object.
  */

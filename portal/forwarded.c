@@ -37,10 +37,12 @@ s_parse(const char *text, size_t len, struct in6_addr *out)
     return inet_pton(AF_INET6, buf, out) == 1;
 }
 
-/* One entry of --trust-proxy: an address, or a range ADDR/BITS (BITS 0..32
- * for IPv4, 0..128 for IPv6).  The address of a range must have no bits set
+/* One entry of --trust-proxy: an address, or a range ADDR/BITS (BITS 8..32
+ * for IPv4, 7..128 for IPv6: nothing wider than 10.0.0.0/8 or fc00::/7, the
+ * widest private ranges).  The address of a range must have no bits set
  * past its prefix, so "10.0.0.1/8" is refused rather than read as 10.0.0.0/8:
- * a typo in a trust list should stop the portal, not widen the trust. */
+ * a typo in a trust list should stop the portal, not widen the trust; and
+ * "0.0.0.0/0" would let every client name its own address. */
 static bool
 s_parse_range(const char *text, size_t len, struct in6_addr *addr, unsigned *bits)
 {
@@ -58,7 +60,7 @@ s_parse_range(const char *text, size_t len, struct in6_addr *addr, unsigned *bit
         prefix = 0;
         for (size_t i = 0; i < digits; i++)
             prefix = prefix * 10 + (unsigned) (slash[1 + i] - '0');
-        if (prefix > max)
+        if (prefix > max || prefix < (v4 ? 8u : 7u))
             return false;
     }
     *bits = v4 ? prefix + 96 : prefix;      /* IPv4 is held as ::ffff:a.b.c.d */

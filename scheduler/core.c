@@ -229,8 +229,8 @@ sched_new(store_t *store, const fl_config_t *config, const uint8_t *secret, size
     }
     if (auth)
         self->auth = *auth;
-    /* CZMQ's certificate store treats a missing folder as an empty one: a typo
-     * would start a scheduler that refuses every counter.  Say so instead. */
+    /* A missing folder must not read as an empty one: a typo would start a
+     * scheduler that refuses every counter.  Say so instead. */
     const char *dirs[2][2] = { { self->auth.counter_keys_dir, "counter_keys" },
                                { self->auth.admin_keys_dir, "admin_keys" } };
     for (int i = 0; i < 2; i++) {
@@ -241,12 +241,13 @@ sched_new(store_t *store, const fl_config_t *config, const uint8_t *secret, size
             goto fail;
         }
     }
-    if (self->auth.counter_keys_dir && !(self->counter_keys = fl_certdir_new(self->auth.counter_keys_dir, NULL))) {
-        fl_error_set(err, FL_E_IO, "counter_keys", "%s: cannot read counter certificates", self->auth.counter_keys_dir);
+    fl_error_t why;
+    if (self->auth.counter_keys_dir && !(self->counter_keys = fl_certdir_new(self->auth.counter_keys_dir, &why))) {
+        fl_error_set(err, FL_E_IO, "counter_keys", "cannot read counter certificates: %s", why.message);
         goto fail;
     }
-    if (self->auth.admin_keys_dir && !(self->admin_keys = fl_certdir_new(self->auth.admin_keys_dir, NULL))) {
-        fl_error_set(err, FL_E_IO, "admin_keys", "%s: cannot read admin certificates", self->auth.admin_keys_dir);
+    if (self->auth.admin_keys_dir && !(self->admin_keys = fl_certdir_new(self->auth.admin_keys_dir, &why))) {
+        fl_error_set(err, FL_E_IO, "admin_keys", "cannot read admin certificates: %s", why.message);
         goto fail;
     }
     for (size_t i = 0; i < config->office_count; i++) {

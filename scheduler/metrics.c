@@ -27,11 +27,18 @@ int
 sched_metrics_write(sched_t *self, const char *path, int64_t now)
 {
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int) getpid()) >= (int) sizeof tmp)
+    if (snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int) getpid()) >= (int) sizeof tmp) {
+        errno = ENAMETOOLONG;
         return FL_E_INVALID;
+    }
+    /* The folder is node_exporter's, writable by others: never follow or
+     * reuse what is already there under the temporary name (a link planted
+     * there would make us truncate its target).  Remove it, then create
+     * afresh; a name planted again in between makes this write fail. */
+    unlink(tmp);
     /* 0644 whatever the umask (the unit runs with 0077): node_exporter runs
      * as another user, and counters are not secret */
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     FILE *f = fd >= 0 && fchmod(fd, 0644) == 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
         int saved = errno;
@@ -44,7 +51,7 @@ sched_metrics_write(sched_t *self, const char *path, int64_t now)
     }
     const sched_stats_t *st = &self->stats;
     store_stat_t ss = { 0 };
-    store_stat(self->store, &ss, NULL);
+    bool have_store = store_stat(self->store, &ss, NULL) == 0;
     static const struct { const char *name, *help; size_t offset; } counters[] = {
         { "batches", "write transactions committed (each one flush)", offsetof(sched_stats_t, batches) },
         { "failed_batches", "write transactions the store failed (every request in them refused)",
@@ -66,12 +73,17 @@ sched_metrics_write(sched_t *self, const char *path, int64_t now)
     fprintf(f, "# HELP foleni_scheduler_write_seconds_total time inside write transactions, flush included.\n"
                "# TYPE foleni_scheduler_write_seconds_total counter\n"
                "foleni_scheduler_write_seconds_total %.6f\n", st->write_ms / 1000.0);
-    fprintf(f, "# HELP foleni_scheduler_store_used_bytes pages of the store in use.\n"
-               "# TYPE foleni_scheduler_store_used_bytes gauge\n"
-               "foleni_scheduler_store_used_bytes %llu\n", (unsigned long long) ss.used_bytes);
-    fprintf(f, "# HELP foleni_scheduler_store_map_bytes the store's map size (it doubles when full).\n"
-               "# TYPE foleni_scheduler_store_map_bytes gauge\n"
-               "foleni_scheduler_store_map_bytes %llu\n", (unsigned long long) ss.map_size);
+    if (have_store) {                   /* no figures rather than zeros */
+        fprintf(f, "# HELP foleni_scheduler_store_used_bytes pages of the store in use.\n"
+                   "# TYPE foleni_scheduler_store_used_bytes gauge\n"
+                   "foleni_scheduler_store_used_bytes %llu\n", (unsigned long long) ss.used_bytes);
+        fprintf(f, "# HELP foleni_scheduler_store_map_bytes the store's map size (it doubles when full).\n"
+                   "# TYPE foleni_scheduler_store_map_bytes gauge\n"
+                   "foleni_scheduler_store_map_bytes %llu\n", (unsigned long long) ss.map_size);
+        fprintf(f, "# HELP foleni_scheduler_citizen_index_bytes pages of the citizen index in use (citizens/).\n"
+                   "# TYPE foleni_scheduler_citizen_index_bytes gauge\n"
+                   "foleni_scheduler_citizen_index_bytes %llu\n", (unsigned long long) ss.index_used_bytes);
+    }
     fprintf(f, "# HELP foleni_scheduler_metrics_time_seconds when this file was written (unix time).\n"
                "# TYPE foleni_scheduler_metrics_time_seconds gauge\n"
                "foleni_scheduler_metrics_time_seconds %lld\n", (long long) now);

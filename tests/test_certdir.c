@@ -67,6 +67,16 @@ START_TEST(test_certificates_count_and_other_files_are_skipped)
     int n = snprintf(bigcert, sizeof bigcert, "curve\n    public-key = \"%s\"\n", huge);
     memcpy(big + FL_CERTDIR_FILE_MAX + 101, bigcert, (size_t) n);
     s_write(dir, "big", big, FL_CERTDIR_FILE_MAX + 101 + (size_t) n);
+    /* exactly at the limit: counts */
+    char *edge = s_cert(dir, "tmp-edge", NULL, false);
+    n = snprintf(bigcert, sizeof bigcert, "curve\n    public-key = \"%s\"\n", edge);
+    memset(big, '#', FL_CERTDIR_FILE_MAX);
+    big[FL_CERTDIR_FILE_MAX - (size_t) n - 1] = '\n';
+    memcpy(big + FL_CERTDIR_FILE_MAX - (size_t) n, bigcert, (size_t) n);
+    s_write(dir, "edge", big, FL_CERTDIR_FILE_MAX);
+    char epath[512];
+    snprintf(epath, sizeof epath, "%s/tmp-edge", dir);
+    ck_assert_int_eq(unlink(epath), 0);
     char path[512];
     snprintf(path, sizeof path, "%s/tmp-big", dir);
     ck_assert_int_eq(unlink(path), 0);
@@ -87,7 +97,8 @@ START_TEST(test_certificates_count_and_other_files_are_skipped)
     fl_error_t err;
     fl_certdir_t *certs = fl_certdir_new(dir, &err);
     ck_assert_msg(certs != NULL, "%s", err.message);
-    ck_assert_uint_eq(fl_certdir_size(certs), 3);           /* a (twice, one key), b and the linked one */
+    ck_assert_uint_eq(fl_certdir_size(certs), 4);           /* a (twice, one key), b, the edge and the linked one */
+    ck_assert_ptr_nonnull(fl_certdir_lookup(certs, edge));
     ck_assert_ptr_nonnull(fl_certdir_lookup(certs, linked));
     zcert_t *found = fl_certdir_lookup(certs, a);
     ck_assert_ptr_nonnull(found);
@@ -103,7 +114,7 @@ START_TEST(test_certificates_count_and_other_files_are_skipped)
     fl_certdir_destroy(&certs);
     ck_assert_ptr_null(certs);
     fl_certdir_destroy(&certs);                             /* safe twice */
-    free(a), free(b), free(hidden), free(huge), free(big), free(linked);
+    free(a), free(b), free(hidden), free(huge), free(big), free(linked), free(edge);
     tu_rmtree(dir);
 }
 END_TEST
@@ -135,6 +146,30 @@ START_TEST(test_keys_added_edited_and_removed_count_from_the_next_lookup)
     found = fl_certdir_lookup(certs, a);
     ck_assert_ptr_nonnull(found);
     ck_assert_str_eq(zcert_meta(found, "office"), "MSA");
+    /* edited in place within a second: same file, same size, same inode */
+    office = strstr(text, "\"MSA\"");
+    memcpy(office, "\"KSM\"", 5);
+    s_write(dir, "counter-1", text, len);
+    found = fl_certdir_lookup(certs, a);
+    ck_assert_ptr_nonnull(found);
+    ck_assert_str_eq(zcert_meta(found, "office"), "KSM");
+    /* a copy binding the same key elsewhere (an old backup): refused while
+     * both are there, whatever the folder's order */
+    office = strstr(text, "\"KSM\"");
+    memcpy(office, "\"NBI\"", 5);
+    s_write(dir, "counter-1.bak", text, len);
+    ck_assert_ptr_null(fl_certdir_lookup(certs, a));
+    snprintf(newpath, sizeof newpath, "%s/counter-1.bak", dir);
+    ck_assert_int_eq(unlink(newpath), 0);
+    found = fl_certdir_lookup(certs, a);
+    ck_assert_ptr_nonnull(found);
+    ck_assert_str_eq(zcert_meta(found, "office"), "KSM");
+    /* an identical copy is the same binding: still found */
+    tu_read_file(path, text, sizeof text);
+    s_write(dir, "counter-1.copy", text, len);
+    ck_assert_ptr_nonnull(fl_certdir_lookup(certs, a));
+    snprintf(newpath, sizeof newpath, "%s/counter-1.copy", dir);
+    ck_assert_int_eq(unlink(newpath), 0);
     /* removed */
     ck_assert_int_eq(unlink(path), 0);
     ck_assert_ptr_null(fl_certdir_lookup(certs, a));

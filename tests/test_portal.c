@@ -392,7 +392,7 @@ s_ticket_from(fx_t *fx, const char *forwarded_for)
 START_TEST(test_rate_limit_behind_a_trusted_proxy_is_per_forwarded_client)
 {
     fx_t fx = { 0 };
-    s_trust_proxy = "10.9.0.0/16,127.0.0.0/8,2001:db8:f::/48";    /* ranges, as in a cluster */
+    s_trust_proxy = "10.9.0.0/16,127.0.0.0/8,2001:db8:f::/48,fc00::/7";    /* ranges, as in a cluster */
     fx_start(&fx, "2");
     s_trust_proxy = NULL;
     ck_assert_int_eq(s_ticket_from(&fx, "203.0.113.5"), 201);
@@ -410,9 +410,11 @@ START_TEST(test_rate_limit_behind_a_trusted_proxy_is_per_forwarded_client)
     ck_assert_int_eq(s_ticket_from(&fx, "203.0.113.5 junk"), 429);       /* the proxy's bucket, now empty */
     /* a bad --trust-proxy stops the portal at start, saying why: a bad
      * address, a prefix too long, a range with bits set past its prefix (a
-     * typo must not widen the trust), a prefix that is not a number */
+     * typo must not widen the trust), a prefix that is not a number, a
+     * range wider than any private one (every client would be trusted) */
     static const char *bad[] = { "10.0.0.300", "10.0.0.0/33", "10.0.0.1/8", "2001:db8::/129", "10.0.0.0/",
-                                 "10.0.0.0/8x", "10.0.0.0/-1", "127.0.0.1,,10.0.0.0/8" };
+                                 "10.0.0.0/8x", "10.0.0.0/-1", "127.0.0.1,,10.0.0.0/8", "0.0.0.0/0",
+                                 "::/0", "8.0.0.0/7", "fc00::/6" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char log[600];
         snprintf(log, sizeof log, "%s/bad%zu.log", fx.st.dir, i);

@@ -783,6 +783,23 @@ START_TEST(test_metrics_file_counts_and_a_bad_path_is_an_error)
     char tmp[700];
     snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int) getpid());
     ck_assert_int_ne(access(tmp, F_OK), 0);
+    /* a link planted under the temporary name (the folder is writable by
+     * node_exporter's group) is removed, never followed: its target stays */
+    char victim[700];
+    snprintf(victim, sizeof victim, "%s/victim", fx.dir);
+    FILE *v = fopen(victim, "w");
+    ck_assert_ptr_nonnull(v);
+    fputs("precious\n", v);
+    fclose(v);
+    ck_assert_int_eq(chmod(victim, 0600), 0);
+    ck_assert_int_eq(symlink(victim, tmp), 0);
+    ck_assert_int_eq(sched_metrics_write(fx.s, path, 1796104802), 0);
+    ck_assert_int_eq(tu_read_file(victim, text, sizeof text), 9);
+    ck_assert_str_eq(text, "precious\n");
+    ck_assert_int_eq(stat(victim, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+    tu_read_file(path, text, sizeof text);
+    ck_assert_ptr_nonnull(strstr(text, "\nfoleni_scheduler_metrics_time_seconds 1796104802\n"));
     /* a folder that does not exist: an error, nothing written */
     snprintf(path, sizeof path, "%s/no-such-folder/metrics.prom", fx.dir);
     ck_assert_int_eq(sched_metrics_write(fx.s, path, 1796104800), FL_E_IO);
