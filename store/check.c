@@ -432,6 +432,10 @@ s_run(store_txn_t *txn, void *arg)
 {
     check_t *c = arg;
     c->txn = txn;
+    /* A store whose index is absent or untrusted (a backup, opened read-only;
+     * a stale index) has nothing to compare; the scheduler builds it from the
+     * bookings at start. */
+    c->index = store_txn_has_index(txn);
     static const struct { store_db_t db; store_each_fn *fn; } order[] = {
         { STORE_DB_META, s_meta }, { STORE_DB_OFFICES, s_office }, { STORE_DB_SERVICES, s_service },
         { STORE_DB_COUNTERS, s_counter }, { STORE_DB_BOOKINGS, s_booking },
@@ -463,14 +467,8 @@ s_run(store_txn_t *txn, void *arg)
 int
 store_check(store_t *self, store_problem_fn *report, void *arg, size_t *problems, fl_error_t *err)
 {
-    store_stat_t st;
-    int rc = store_stat(self, &st, err);
-    if (rc)
-        return rc;
-    /* A store whose index was never built (a backup, opened read-only) has
-     * nothing to compare; the scheduler builds it from the bookings at start. */
-    check_t c = { .report = report, .arg = arg, .index = st.index_present };
-    rc = store_read(self, s_run, &c, err);
+    check_t c = { .report = report, .arg = arg };
+    int rc = store_read(self, s_run, &c, err);
     free(c.held);
     *problems = c.problems;
     if (rc == FL_E_NOMEM)

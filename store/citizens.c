@@ -10,15 +10,20 @@
  *  state, so the index can always be built again from `bookings`, which stay
  *  durable.  Nothing acknowledged depends on the index reaching the disk.
  *
- *  When may the index be used as found?  Its `state` database says which
- *  durable transaction it matches (`matched`), the boot id of the machine
- *  that last wrote it (`boot`) and whether the last writer stopped cleanly
- *  (`clean`, after a full sync).  After a process crash the page cache still
- *  holds every committed index page, so the index is whole; it matches the
- *  durable store unless the process died between the two commits.  After a
- *  machine crash its file may hold pages written back out of order, so an
- *  index last written under another boot, without a clean stop, is rebuilt.
- *  docs/store.md, "The citizen index", has the whole argument.
+ *  When may the index be used as found?  A small file beside it,
+ *  citizens/state (written whole, synced and renamed into place), says the
+ *  boot id of the machine that last wrote the index and whether its last
+ *  writer stopped cleanly: `clean 1` is written only after a full sync of the
+ *  index succeeded, and `clean 0` before anything is written under a new
+ *  open.  After a process crash the page cache still holds every committed
+ *  index page, so the index is whole; after a machine crash its file may
+ *  hold pages written back out of order, so an index last written under
+ *  another boot without a clean stop is rebuilt, without opening it (its
+ *  pages could point anywhere).  Then the index's own `state` database must
+ *  say it matches the durable store's last transaction (`matched`) and the
+ *  durable file it was built beside (`durable`: device and inode of
+ *  data.mdb, so a backup restored next to an old index is not taken for its
+ *  store).  docs/store.md, "The citizen index", has the whole argument.
  */
 #include "store/internal.h"
 
@@ -87,6 +92,8 @@ s_env_open(store_t *self, fl_error_t *err)
     unsigned flags = MDB_NOTLS | MDB_NOSYNC | (self->read_only ? MDB_RDONLY : 0);
     if (!rc)
         rc = mdb_env_open(self->cenv, dir, flags, 0640);
+    if (!rc)
+        mdb_reader_check(self->cenv, NULL);     /* slots of dead readers would pin old pages */
     MDB_txn *txn = NULL;
     if (!rc)
         rc = mdb_txn_begin(self->cenv, NULL, self->read_only ? MDB_RDONLY : 0, &txn);
@@ -116,6 +123,20 @@ s_put_state(store_t *self, MDB_txn *txn, const char *name, const void *val, size
     return mdb_put(txn, self->cstate, &k, &v, 0);
 }
 
+/* Device and inode of the durable data.mdb. */
+static int
+s_durable_file(store_t *self, uint64_t out[2])
+{
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/data.mdb", self->path);
+    if (stat(path, &st) != 0)
+        return -1;
+    out[0] = (uint64_t) st.st_dev;
+    out[1] = (uint64_t) st.st_ino;
+    return 0;
+}
+
 int
 citizens_mark(store_t *self, MDB_txn *ctxn, uint64_t txnid)
 {
@@ -125,26 +146,72 @@ citizens_mark(store_t *self, MDB_txn *ctxn, uint64_t txnid)
     return s_put_state(self, ctxn, "matched", be, sizeof be);
 }
 
-/* Mark the index in use under this boot (not clean) or cleanly stopped, and
- * sync it: a later start trusts what these say. */
+/* ---- the state file: boot id and clean stop ---- */
+
+/* Read citizens/state.  0 with boot and *clean, or -1 (missing, unreadable,
+ * not in its format). */
 static int
-s_set_clean(store_t *self, const char *boot, bool clean)
+s_state_read(store_t *self, char boot[CITIZENS_BOOT_MAX], bool *clean)
 {
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(self->cenv, NULL, 0, &txn);
-    if (rc)
-        return rc;
-    uint8_t c = clean;
-    rc = s_put_state(self, txn, "clean", &c, 1);
-    if (!rc && boot)
-        rc = s_put_state(self, txn, "boot", boot, strlen(boot));
-    if (rc) {
-        mdb_txn_abort(txn);
-        return rc;
+    char path[4096], text[256];
+    if (s_dir(self, path, sizeof path, "state"))
+        return -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    text[n] = '\0';
+    int c = -1;
+    char b[CITIZENS_BOOT_MAX] = "";
+    if (sscanf(text, "boot %63s\nclean %d\n", b, &c) != 2 || (c != 0 && c != 1))
+        return -1;
+    snprintf(boot, CITIZENS_BOOT_MAX, "%s", strcmp(b, "-") ? b : "");
+    *clean = c == 1;
+    return 0;
+}
+
+/* Replace citizens/state, durably: a temporary file written and synced,
+ * renamed over the old one, the folder synced. */
+static int
+s_state_write(store_t *self, bool clean)
+{
+    char path[4096], tmp[4096], dir[4096], text[128];
+    if (s_dir(self, path, sizeof path, "state") || s_dir(self, tmp, sizeof tmp, "state.tmp")
+        || s_dir(self, dir, sizeof dir, NULL))
+        return -1;
+    int len = snprintf(text, sizeof text, "boot %s\nclean %d\n", self->cboot[0] ? self->cboot : "-", clean);
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -1;
+    bool ok = write(fd, text, (size_t) len) == len && fsync(fd) == 0;
+    ok = close(fd) == 0 && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
     }
-    if ((rc = mdb_txn_commit(txn)))
-        return rc;
-    return mdb_env_sync(self->cenv, 1);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ok = dfd >= 0 && fsync(dfd) == 0;
+    if (dfd >= 0)
+        close(dfd);
+    return ok ? 0 : -1;
+}
+
+/* Why the index as found cannot be used (its file is not opened), or NULL. */
+static const char *
+s_distrust_file(store_t *self)
+{
+    char boot[CITIZENS_BOOT_MAX];
+    bool clean;
+    if (s_state_read(self, boot, &clean) != 0)
+        return "the index has no state file (a stop while it was being built?)";
+    bool same_boot = self->cboot[0] && strcmp(boot, self->cboot) == 0;
+    if (!same_boot && !clean)
+        return "the machine restarted since the index was last written, without a clean stop";
+    return NULL;
 }
 
 /* The durable store's last committed transaction. */
@@ -155,93 +222,71 @@ s_durable_txnid(store_t *self)
     return mdb_env_info(self->env, &info) == 0 ? (uint64_t) info.me_last_txnid : 0;
 }
 
-/* Why the index as found cannot be used, or NULL when it can. */
+static uint64_t
+s_be64(const void *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | ((const uint8_t *) p)[i];
+    return v;
+}
+
+/* Why the opened index does not belong with the durable store as it is now, or NULL. */
 static const char *
-s_distrust(store_t *self, const char *boot)
+s_distrust_content(store_t *self)
 {
     MDB_txn *txn;
     if (mdb_txn_begin(self->cenv, NULL, MDB_RDONLY, &txn))
         return "the index cannot be read";
     const char *why = NULL;
-    MDB_val k = { 7, "matched" }, v;
-    uint64_t matched = 0;
-    if (mdb_get(txn, self->cstate, &k, &v) || v.mv_size != 8)
+    MDB_val mk = { 7, "matched" }, mv, dk = { 7, "durable" }, dv;
+    uint64_t file[2];
+    if (mdb_get(txn, self->cstate, &mk, &mv) || mv.mv_size != 8 || mdb_get(txn, self->cstate, &dk, &dv)
+        || dv.mv_size != 16)
         why = "the index has no state";
-    else {
-        for (int i = 0; i < 8; i++)
-            matched = matched << 8 | ((const uint8_t *) v.mv_data)[i];
-        if (matched != s_durable_txnid(self))
-            why = "the index does not match the store (a stop between the two commits, or a copied store)";
-    }
-    if (!why) {
-        MDB_val bk = { 4, "boot" }, bv, ck = { 5, "clean" }, cv;
-        bool same_boot = boot[0] && mdb_get(txn, self->cstate, &bk, &bv) == 0 && bv.mv_size == strlen(boot)
-                      && memcmp(bv.mv_data, boot, bv.mv_size) == 0;
-        bool clean = mdb_get(txn, self->cstate, &ck, &cv) == 0 && cv.mv_size == 1 && *(uint8_t *) cv.mv_data;
-        if (!same_boot && !clean)
-            why = "the machine restarted since the index was last written, without a clean stop";
-    }
+    else if (s_durable_file(self, file) != 0 || s_be64(dv.mv_data) != file[0]
+             || s_be64((const uint8_t *) dv.mv_data + 8) != file[1])
+        why = "the index was built beside another data.mdb (a restored or copied store)";
+    else if (s_be64(mv.mv_data) != s_durable_txnid(self))
+        why = "the index does not match the store (a stop between the two commits)";
     mdb_txn_abort(txn);
     return why;
 }
 
-/* Stores written before the index had its own environment kept it in the
- * durable one: empty that copy (the rebuild that follows makes the new one). */
-static int
-s_drop_durable_copy(store_t *self, fl_error_t *err)
-{
-    MDB_txn *txn;
-    MDB_stat st;
-    int rc = mdb_txn_begin(self->env, NULL, 0, &txn);
-    if (rc)
-        return s_lmdb(err, rc, "starting a write transaction");
-    if ((rc = mdb_stat(txn, self->dbi[STORE_DB_BOOKINGS_BY_CITIZEN], &st)) == 0 && st.ms_entries == 0) {
-        mdb_txn_abort(txn);
-        return 0;
-    }
-    if (!rc)
-        rc = mdb_drop(txn, self->dbi[STORE_DB_BOOKINGS_BY_CITIZEN], 0);
-    if (rc) {
-        mdb_txn_abort(txn);
-        return s_lmdb(err, rc, "emptying the old index in the durable store");
-    }
-    if ((rc = mdb_txn_commit(txn)))
-        return s_lmdb(err, rc, "emptying the old index in the durable store");
-    fl_log(FL_LOG_INFO, "moved the citizen index out of the durable store", FL_S("path", self->path), NULL);
-    return 0;
-}
-
 int
-citizens_open(store_t *self, const char *boot_id, fl_error_t *err)
+citizens_open(store_t *self, const char *boot_id, bool sole_writer, fl_error_t *err)
 {
     char data[4096], dir[4096];
     if (s_dir(self, data, sizeof data, "data.mdb") || s_dir(self, dir, sizeof dir, NULL))
         return fl_error_set(err, FL_E_IO, "", "%s: path too long", self->path);
+    s_boot_id(boot_id, self->cboot);
+    self->csole = sole_writer;
     struct stat st;
     bool present = stat(data, &st) == 0;
     if (self->read_only) {
-        if (!present)
-            return 0;                   /* never built: lookups find nothing */
-        return s_env_open(self, err);
+        /* an index that is absent, untrusted or cannot be opened is left
+         * out: the durable store is still readable (and checkable) */
+        fl_error_t ignored;
+        if (present && !s_distrust_file(self) && s_env_open(self, &ignored) == 0 && s_distrust_content(self)) {
+            mdb_env_close(self->cenv);
+            self->cenv = NULL;
+        }
+        return 0;
     }
     if (mkdir(dir, 0750) != 0 && errno != EEXIST)
         return fl_error_set(err, FL_E_IO, "", "%s: cannot create: %s", dir, strerror(errno));
-    int rc = s_drop_durable_copy(self, err);
-    if (rc)
-        return rc;
-    s_boot_id(boot_id, self->cboot);
-    const char *why = present ? NULL : "there is no index yet";
-    if (present) {
-        if ((rc = s_env_open(self, err))) {
-            why = "the index cannot be opened";
+    const char *why = present ? s_distrust_file(self) : "there is no index yet";
+    if (!why) {
+        if (s_env_open(self, err) != 0) {
             fl_log(FL_LOG_WARN, "citizen index unreadable", FL_S("reason", err->message), NULL);
+            why = "the index cannot be opened";
         } else
-            why = s_distrust(self, self->cboot);
+            why = s_distrust_content(self);
     }
     if (why)
         return citizens_rebuild(self, why, err);
-    if ((rc = s_set_clean(self, self->cboot, false)))
-        return s_lmdb(err, rc, "marking it in use");
+    if (s_state_write(self, false) != 0)        /* in use: not clean until a clean stop */
+        return fl_error_set(err, FL_E_IO, "", "%s/state: cannot write: %s", dir, strerror(errno));
     return 0;
 }
 
@@ -277,10 +322,10 @@ s_rebuild_one(rebuild_t *r, const MDB_val *k, const MDB_val *v)
     }
     fl_msg_destroy(&rec);
     if (!rc && r->in_txn >= REBUILD_CHUNK) {
-        if (!(rc = mdb_txn_commit(r->w)))
+        rc = mdb_txn_commit(r->w);
+        r->w = NULL;                    /* gone, committed or not */
+        if (!rc)
             rc = mdb_txn_begin(r->self->cenv, NULL, 0, &r->w);
-        else
-            r->w = NULL;
         r->in_txn = 0;
     }
     return rc;
@@ -298,6 +343,10 @@ citizens_rebuild(store_t *self, const char *reason, fl_error_t *err)
         self->cenv = NULL;
     }
     char file[4096];
+    /* the state file first: a stop during the rebuild leaves none, so the
+     * next start rebuilds again */
+    if (s_dir(self, file, sizeof file, "state") == 0 && unlink(file) != 0 && errno != ENOENT)
+        return fl_error_set(err, FL_E_IO, "", "%s: cannot remove: %s", file, strerror(errno));
     if (s_dir(self, file, sizeof file, "data.mdb") == 0 && unlink(file) != 0 && errno != ENOENT)
         return fl_error_set(err, FL_E_IO, "", "%s: cannot remove: %s", file, strerror(errno));
     if (s_dir(self, file, sizeof file, "lock.mdb") == 0 && unlink(file) != 0 && errno != ENOENT)
@@ -329,16 +378,26 @@ citizens_rebuild(store_t *self, const char *reason, fl_error_t *err)
         mdb_cursor_close(cur);
     if (read)
         mdb_txn_abort(read);
-    if (!rc)
+    uint64_t ident[2];
+    uint8_t durable[16];
+    if (!rc && s_durable_file(self, ident) != 0)
+        rc = errno ? errno : EIO;
+    for (int i = 0; !rc && i < 16; i++)
+        durable[i] = (uint8_t) (ident[i / 8] >> (56 - 8 * (i % 8)));
+    if (!rc && r.w)
         rc = citizens_mark(self, r.w, snapshot);
-    if (!rc) {
+    if (!rc && r.w)
+        rc = s_put_state(self, r.w, "durable", durable, sizeof durable);
+    if (!rc && r.w) {
         rc = mdb_txn_commit(r.w);
         r.w = NULL;
     }
     if (r.w)
         mdb_txn_abort(r.w);
     if (!rc)
-        rc = s_set_clean(self, self->cboot, false);
+        rc = mdb_env_sync(self->cenv, 1);
+    if (!rc && s_state_write(self, false) != 0)
+        rc = errno ? errno : EIO;
     if (rc) {
         mdb_env_close(self->cenv);
         self->cenv = NULL;
@@ -357,11 +416,14 @@ citizens_close(store_t *self)
 {
     if (!self->cenv)
         return;
-    if (!self->read_only && !self->cbroken) {
-        int rc = s_set_clean(self, NULL, true);
-        if (rc)
-            fl_log(FL_LOG_WARN, "could not mark the citizen index clean; it will be rebuilt at the next start",
-                   FL_S("path", self->path), FL_S("reason", mdb_strerror(rc)), NULL);
+    /* Clean only when this was the store's sole writer and everything it
+     * committed reached the disk: then (and only then) a later start under
+     * another boot may trust the index as it is. */
+    if (!self->read_only && !self->cbroken && self->csole) {
+        int rc = mdb_env_sync(self->cenv, 1);
+        if (rc || s_state_write(self, true) != 0)
+            fl_log(FL_LOG_WARN, "could not mark the citizen index clean; it is rebuilt if the machine restarts "
+                   "first", FL_S("path", self->path), FL_S("reason", rc ? mdb_strerror(rc) : strerror(errno)), NULL);
     }
     mdb_env_close(self->cenv);
     self->cenv = NULL;

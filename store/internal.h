@@ -37,6 +37,7 @@ struct store {
     const char *rebuild_reason; /* why store_open rebuilt the index, or NULL */
     double   rebuild_ms;
     char     cboot[CITIZENS_BOOT_MAX];  /* this machine's boot id, as citizens_open read it */
+    bool     csole;             /* opened as the sole writer: may mark the index clean */
 };
 
 struct store_txn {
@@ -53,9 +54,10 @@ struct store_txn {
  *  it matches the durable store and can be trusted, otherwise rebuilt from
  *  the bookings (a missing or stale index, or a machine restarted since an
  *  unclean stop).  boot_id NULL: the kernel's.  A writer then marks the index
- *  in use (not clean) and syncs it.  Read-only: opened when present, never
+ *  in use (not clean) in citizens/state, synced; only a sole writer marks it
+ *  clean at close.  Read-only: opened when present and trusted, never
  *  rebuilt.  Returns 0 or an FL_E_* code with err. */
-int citizens_open(store_t *self, const char *boot_id, fl_error_t *err);
+int citizens_open(store_t *self, const char *boot_id, bool sole_writer, fl_error_t *err);
 
 /*  Build the index again from the bookings: a fresh environment, every
  *  booking that holds a place, then the durable store's last transaction id
@@ -66,7 +68,8 @@ int citizens_rebuild(store_t *self, const char *reason, fl_error_t *err);
  *  durable transaction txnid.  Returns an LMDB code. */
 int citizens_mark(store_t *self, MDB_txn *ctxn, uint64_t txnid);
 
-/*  A writer's clean stop: mark the index clean and sync it; then close. */
+/*  Close the index; a sole writer's clean stop first syncs it and then marks
+ *  it clean in citizens/state. */
 void citizens_close(store_t *self);
 
 #endif

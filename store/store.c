@@ -74,6 +74,12 @@ store_path(const store_t *self)
     return self->path;
 }
 
+bool
+store_txn_has_index(const store_txn_t *txn)
+{
+    return txn->ctxn != NULL || (txn->store->schema < 2 && txn->store->cenv == NULL);
+}
+
 unsigned long
 store_txn_marks(const store_txn_t *txn)
 {
@@ -124,54 +130,88 @@ s_route(store_txn_t *txn, store_db_t db, MDB_dbi *dbi)
 static int
 s_fail(store_txn_t *txn, int rc)
 {
+    if (rc == MDB_NOTFOUND)
+        return FL_E_NOT_FOUND;
     for (store_txn_t *t = txn; t; t = t->parent)
         t->failed = true;
-    return s_note(txn, rc);
+    txn->marks++;
+    return FL_E_STORE;
+}
+
+/* An LMDB result of an entry operation in transaction t: the index's own
+ * failures abort the transaction (growing the durable map would not help). */
+static int
+s_note_in(store_txn_t *txn, MDB_txn *t, int rc)
+{
+    return rc && t != txn->txn ? s_fail(txn, rc) : s_note(txn, rc);
 }
 
 /* ---- opening ---- */
 
+/* Write the schema record: this build's version, created at `created`. */
+static int
+s_put_schema(store_t *self, MDB_txn *txn, uint64_t created, fl_error_t *err)
+{
+    MDB_val k = { 6, "schema" };
+    fl_msg_t *meta = fl_msg_new(FL_T_META_REC);
+    if (!meta)
+        return fl_error_set(err, FL_E_NOMEM, "", "out of memory");
+    fl_msg_set_uint(meta, FL_F_SCHEMA, STORE_SCHEMA_VERSION);
+    fl_msg_set_uint(meta, FL_F_CREATED, created);
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    int erc = fl_msg_encode(meta, &buf, err);
+    fl_msg_destroy(&meta);
+    if (erc == 0) {
+        MDB_val val = { buf.size, buf.data };
+        int rc = mdb_put(txn, self->dbi[STORE_DB_META], &k, &val, 0);
+        if (rc)
+            erc = s_lmdb_error(err, rc, "writing the schema record");
+    }
+    msgpack_sbuffer_destroy(&buf);
+    self->schema = STORE_SCHEMA_VERSION;
+    return erc;
+}
+
 static int
 s_read_schema(store_t *self, MDB_txn *txn, fl_error_t *err)
 {
-    store_key_t key = { .len = 6 };
-    memcpy(key.b, "schema", 6);
-    MDB_val k = { key.len, key.b }, v;
+    MDB_val k = { 6, "schema" }, v;
     int rc = mdb_get(txn, self->dbi[STORE_DB_META], &k, &v);
     if (rc == MDB_NOTFOUND) {
         if (self->read_only)
             return fl_error_set(err, FL_E_NOT_FOUND, "", "%s: the store has no schema record", self->path);
-        fl_msg_t *meta = fl_msg_new(FL_T_META_REC);
-        if (!meta)
-            return fl_error_set(err, FL_E_NOMEM, "", "out of memory");
-        fl_msg_set_uint(meta, FL_F_SCHEMA, STORE_SCHEMA_VERSION);
-        fl_msg_set_uint(meta, FL_F_CREATED, (uint64_t) time(NULL));
-        msgpack_sbuffer buf;
-        msgpack_sbuffer_init(&buf);
-        int erc = fl_msg_encode(meta, &buf, err);
-        fl_msg_destroy(&meta);
-        if (erc == 0) {
-            MDB_val val = { buf.size, buf.data };
-            rc = mdb_put(txn, self->dbi[STORE_DB_META], &k, &val, 0);
-            if (rc)
-                erc = s_lmdb_error(err, rc, "writing the schema record");
-        }
-        msgpack_sbuffer_destroy(&buf);
-        self->schema = STORE_SCHEMA_VERSION;
-        return erc;
+        return s_put_schema(self, txn, (uint64_t) time(NULL), err);
     }
     if (rc)
         return s_lmdb_error(err, rc, "reading the schema record");
     fl_msg_t *meta = fl_msg_decode_as(FL_T_META_REC, v.mv_data, v.mv_size, err);
     if (!meta)
         return fl_error_set(err, FL_E_INVALID, "schema", "%s: the schema record is damaged", self->path);
-    uint64_t version = fl_msg_uint(meta, FL_F_SCHEMA);
+    uint64_t version = fl_msg_uint(meta, FL_F_SCHEMA), created = fl_msg_uint(meta, FL_F_CREATED);
     fl_msg_destroy(&meta);
     if (version > STORE_SCHEMA_VERSION)
         return fl_error_set(err, FL_E_VERSION, "schema",
                             "%s was written with store schema version %llu, newer than this "
                             "program's %d: run a newer Foleni, or restore a backup made by this one",
                             self->path, (unsigned long long) version, STORE_SCHEMA_VERSION);
+    if (version == 1) {
+        /* Version 1 kept the citizen index in the durable environment.  Read
+         * only, it is read there (no citizens/ is opened).  A writer upgrades:
+         * empties that copy and records version 2 in this one transaction, so
+         * that an older program refuses the store instead of finding an empty
+         * index (and letting everyone book twice); citizens_open then builds
+         * the new index from the bookings. */
+        if (self->read_only) {
+            self->schema = 1;
+            return 0;
+        }
+        if ((rc = mdb_drop(txn, self->dbi[STORE_DB_BOOKINGS_BY_CITIZEN], 0)))
+            return s_lmdb_error(err, rc, "emptying the version 1 citizen index");
+        fl_log(FL_LOG_INFO, "store upgraded from schema 1 to 2: the citizen index moves to citizens/",
+               FL_S("path", self->path), NULL);
+        return s_put_schema(self, txn, created, err);
+    }
     if (version < STORE_SCHEMA_VERSION)
         return fl_error_set(err, FL_E_VERSION, "schema",
                             "%s has store schema version %llu and this program knows no upgrade "
@@ -303,7 +343,7 @@ store_open(const char *path, const store_options_t *opts, fl_error_t *err)
         s_lmdb_error(err, rc, "committing the opening transaction");
         goto fail;
     }
-    if (citizens_open(self, opts->boot_id, err))
+    if (self->schema >= 2 && citizens_open(self, opts->boot_id, opts->sole_writer, err))
         goto fail;
     if (dead)
         fl_log(FL_LOG_WARN, "cleared stale readers", FL_S("path", path), FL_I("count", dead), NULL);
@@ -418,7 +458,7 @@ store_write(store_t *self, store_txn_fn *fn, void *arg, fl_error_t *err)
             return s_lmdb_error(err, rc, "starting the citizen index's write transaction");
         }
         int result = fn(&txn, arg);
-        if (!txn.map_full && (result != 0 || txn.failed)) {
+        if (txn.failed || (!txn.map_full && result != 0)) {
             mdb_txn_abort(txn.txn);
             if (txn.ctxn)
                 mdb_txn_abort(txn.ctxn);
@@ -468,7 +508,8 @@ store_read(store_t *self, store_txn_fn *fn, void *arg, fl_error_t *err)
      * reader that starts between the two would see a booking without its
      * index entry.  Take the two snapshots again until they match (within a
      * writer's batch, a few tries); an index that never matches (stale until
-     * the next writer rebuilds it) is read as it is. */
+     * the next writer rebuilds it) is left out: lookups in it find nothing,
+     * and store_txn_has_index says so. */
     for (int tries = 0;; tries++) {
         int rc = s_begin(self, NULL, MDB_RDONLY, &txn.txn);
         if (rc)
@@ -479,11 +520,13 @@ store_read(store_t *self, store_txn_fn *fn, void *arg, fl_error_t *err)
             mdb_txn_abort(txn.txn);
             return s_lmdb_error(err, rc, "starting the citizen index's read transaction");
         }
-        if (s_index_matches(self, txn.ctxn) == (uint64_t) mdb_txn_id(txn.txn) || tries >= 200)
+        if (s_index_matches(self, txn.ctxn) == (uint64_t) mdb_txn_id(txn.txn))
             break;
         mdb_txn_abort(txn.ctxn);
-        mdb_txn_abort(txn.txn);
         txn.ctxn = NULL;
+        if (tries >= 200)
+            break;                          /* read without the index (store_txn_has_index) */
+        mdb_txn_abort(txn.txn);
         nanosleep(&(struct timespec) { .tv_nsec = 100 * 1000 }, NULL);
     }
     int result = fn(&txn, arg);
@@ -533,7 +576,7 @@ store_put(store_txn_t *txn, store_db_t db, const store_key_t *key, const void *v
     MDB_dbi dbi;
     MDB_txn *t = s_route(txn, db, &dbi);
     txn->marks++;
-    return s_note(txn, mdb_put(t, dbi, &k, &v, 0));
+    return s_note_in(txn, t, mdb_put(t, dbi, &k, &v, 0));
 }
 
 int
@@ -554,7 +597,7 @@ store_get(store_txn_t *txn, store_db_t db, const store_key_t *key, const void **
     MDB_val k = { key->len, (void *) key->b }, v;
     MDB_dbi dbi;
     MDB_txn *t = s_route(txn, db, &dbi);
-    int rc = s_note(txn, mdb_get(t, dbi, &k, &v));
+    int rc = s_note_in(txn, t, mdb_get(t, dbi, &k, &v));
     if (rc == 0) {
         *val = v.mv_data;
         *len = v.mv_size;
@@ -590,7 +633,7 @@ store_del(store_txn_t *txn, store_db_t db, const store_key_t *key)
     MDB_dbi dbi;
     MDB_txn *t = s_route(txn, db, &dbi);
     txn->marks++;
-    return s_note(txn, mdb_del(t, dbi, &k, NULL));
+    return s_note_in(txn, t, mdb_del(t, dbi, &k, NULL));
 }
 
 static bool

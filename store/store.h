@@ -45,7 +45,7 @@
 
 /* The layout this build reads and writes.  Bump it with every change to keys
  * or records, and teach store_open to upgrade the older layout. */
-#define STORE_SCHEMA_VERSION   1
+#define STORE_SCHEMA_VERSION   2       /* 2: the citizen index in citizens/ */
 /* Initial map size: sparse, so only pages in use take disk space. */
 #define STORE_DEFAULT_MAP_SIZE ((size_t) 8 << 30)
 /* The largest map the store grows to by itself. */
@@ -131,6 +131,12 @@ int store_nested(store_txn_t *parent, store_txn_fn *fn, void *arg);
  *  compares it before and after: unchanged means a failed request left the
  *  transaction exactly as it found it. */
 unsigned long store_txn_marks(const store_txn_t *txn);
+
+/*  True when the citizen index can be read in this transaction: false in a
+ *  read transaction of a store whose index is absent, cannot be trusted, or
+ *  did not match the durable snapshot (another process's writer between its
+ *  two commits, or a stale index); lookups in it then find nothing. */
+bool store_txn_has_index(const store_txn_t *txn);
 
 /*  The store a transaction belongs to. */
 store_t *store_txn_store(store_txn_t *txn);

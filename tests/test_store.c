@@ -3,6 +3,7 @@
  *  Every test opens its own environment in a fresh temporary directory, inside
  *  the test body (Check forks per test, and LMDB must not cross fork()).
  */
+#include <lmdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -762,7 +763,7 @@ END_TEST
 static store_t *
 s_open_boot(const char *dir, const char *boot)
 {
-    store_options_t opts = { .boot_id = boot };
+    store_options_t opts = { .boot_id = boot, .sole_writer = true };
     fl_error_t err;
     store_t *s = store_open(dir, &opts, &err);
     ck_assert_msg(s != NULL, "open %s: %s", dir, err.message);
@@ -787,7 +788,7 @@ s_book_and_die(const char *dir, const char *boot, unsigned from, unsigned to, bo
     pid_t child = fork();
     ck_assert_int_ge(child, 0);
     if (child == 0) {
-        store_options_t opts = { .boot_id = boot };
+        store_options_t opts = { .boot_id = boot, .sole_writer = true };
         store_t *s = store_open(dir, &opts, NULL);
         if (!s || (office && store_write(s, s_put_office, NULL, NULL)))
             _exit(3);
@@ -799,6 +800,22 @@ s_book_and_die(const char *dir, const char *boot, unsigned from, unsigned to, bo
     int status;
     ck_assert_int_eq(waitpid(child, &status, 0), child);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the writer failed (status %d)", status);
+}
+
+/* 0 when citizen n's index entry names R000000n. */
+static int
+s_exists_index(store_txn_t *txn, void *arg)
+{
+    unsigned n = *(unsigned *) arg;
+    uint8_t hash[32];
+    s_hash(hash, n);
+    store_key_t ck = store_key_citizen(hash, "PASSPORT");
+    const void *v;
+    size_t len;
+    char ref[17];
+    snprintf(ref, sizeof ref, "R%07u", n);
+    int rc = store_get(txn, STORE_DB_BOOKINGS_BY_CITIZEN, &ck, &v, &len);
+    return rc ? rc : len == strlen(ref) && memcmp(v, ref, len) == 0 ? 0 : -1;
 }
 
 /* Cancel citizen n's booking as the scheduler would: the record's state, the
@@ -851,6 +868,16 @@ START_TEST(test_citizen_index_is_trusted_after_a_clean_stop_or_a_process_crash)
     ck_assert_uint_eq(entries, 30);
     ck_assert_uint_eq(s_problems(s), 0);
     store_destroy(&s);
+    /* a writer that is not the sole writer (a tool, a test) never marks the
+     * index clean: after a restart of the machine it is rebuilt */
+    store_options_t plain = { .boot_id = "boot-B" };
+    s = store_open(dir, &plain, NULL);
+    ck_assert_ptr_nonnull(s);
+    store_destroy(&s);
+    s = s_open_boot(dir, "boot-C");
+    ck_assert_msg(strstr(s_rebuilt(s, &entries), "machine restarted"), "%s", s_rebuilt(s, &entries));
+    ck_assert_uint_eq(entries, 30);
+    store_destroy(&s);
     tu_rmtree(dir);
 }
 END_TEST
@@ -884,6 +911,18 @@ START_TEST(test_citizen_index_is_rebuilt_after_a_machine_restart_or_when_stale)
     ck_assert_msg(strstr(s_rebuilt(s, &entries), "does not match"), "%s", s_rebuilt(s, &entries));
     ck_assert_uint_eq(entries, 13);
     ck_assert_uint_eq(s_problems(s), 0);
+    /* a data.mdb put back beside an index built for another (a restored
+     * backup) is not taken for its store */
+    store_destroy(&s);
+    char data[1024], copy[1024];
+    snprintf(data, sizeof data, "%s/data.mdb", dir);
+    snprintf(copy, sizeof copy, "%s/data.mdb.copy", dir);
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s' && mv '%s' '%s'", data, copy, copy, data);
+    ck_assert_int_eq(system(cmd), 0);
+    s = s_open_boot(dir, "boot-B");
+    ck_assert_msg(strstr(s_rebuilt(s, &entries), "another data.mdb"), "%s", s_rebuilt(s, &entries));
+    ck_assert_uint_eq(entries, 13);
     /* a cancelled booking gets no entry in a rebuild */
     unsigned cancel = 3;
     ck_assert_int_eq(store_write(s, s_cancel, &cancel, NULL), 0);
@@ -895,6 +934,94 @@ START_TEST(test_citizen_index_is_rebuilt_after_a_machine_restart_or_when_stale)
     ck_assert_uint_eq(entries, 12);
     ck_assert_uint_eq(s_problems(s), 0);
     store_destroy(&s);
+    tu_rmtree(dir);
+}
+END_TEST
+
+
+/* A store as schema 1 left it: the citizen index inside data.mdb, no
+ * citizens/.  Made from a current one with LMDB itself. */
+static void
+s_make_schema_1(const char *dir, unsigned bookings)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/citizens", dir);
+    tu_rmtree(path);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta, index;
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 32);
+    mdb_env_set_mapsize(env, (size_t) 1 << 30);
+    ck_assert_int_eq(mdb_env_open(env, dir, 0, 0640), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "bookings_by_citizen", 0, &index), 0);
+    fl_msg_t *m = fl_msg_new(FL_T_META_REC);
+    fl_msg_set_uint(m, FL_F_SCHEMA, 1);
+    fl_msg_set_uint(m, FL_F_CREATED, 1);
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    ck_assert_int_eq(fl_msg_encode(m, &buf, NULL), 0);
+    fl_msg_destroy(&m);
+    MDB_val k = { 6, "schema" }, v = { buf.size, buf.data };
+    ck_assert_int_eq(mdb_put(txn, meta, &k, &v, 0), 0);
+    msgpack_sbuffer_destroy(&buf);
+    for (unsigned n = 0; n < bookings; n++) {
+        uint8_t hash[32];
+        s_hash(hash, n);
+        store_key_t ck = store_key_citizen(hash, "PASSPORT");
+        char ref[17];
+        snprintf(ref, sizeof ref, "R%07u", n);
+        MDB_val ik = { ck.len, ck.b }, iv = { strlen(ref), ref };
+        ck_assert_int_eq(mdb_put(txn, index, &ik, &iv, 0), 0);
+    }
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+START_TEST(test_schema_1_is_read_as_it_is_and_upgraded_by_a_writer)
+{
+    char *dir = tu_tempdir();
+    store_t *s = s_open(dir, 0);
+    s_seed(s, 9);
+    store_destroy(&s);
+    s_make_schema_1(dir, 9);
+    /* read only: version 1, its index read where it is */
+    store_options_t ro = { .read_only = true };
+    fl_error_t err;
+    s = store_open(dir, &ro, &err);
+    ck_assert_msg(s != NULL, "%s", err.message);
+    store_stat_t st;
+    ck_assert_int_eq(store_stat(s, &st, NULL), 0);
+    ck_assert_uint_eq(st.schema_version, 1);
+    ck_assert(!st.index_present);
+    ck_assert_uint_eq(st.entries[STORE_DB_BOOKINGS_BY_CITIZEN], 9);
+    ck_assert_uint_eq(s_problems(s), 0);
+    store_destroy(&s);
+    /* a writer upgrades: version 2, the old copy emptied, the index rebuilt */
+    s = s_open_boot(dir, "boot-A");
+    ck_assert_int_eq(store_stat(s, &st, NULL), 0);
+    ck_assert_uint_eq(st.schema_version, 2);
+    ck_assert_str_eq(st.index_rebuild_reason, "there is no index yet");
+    ck_assert_uint_eq(st.entries[STORE_DB_BOOKINGS_BY_CITIZEN], 9);
+    ck_assert_uint_eq(s_problems(s), 0);
+    unsigned again = 4;                 /* the index still refuses what it should: R0000004 is there */
+    ck_assert_int_eq(store_write(s, s_exists_index, &again, NULL), 0);
+    store_destroy(&s);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi index;
+    MDB_stat ms;
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 32);
+    ck_assert_int_eq(mdb_env_open(env, dir, MDB_RDONLY, 0640), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "bookings_by_citizen", 0, &index), 0);
+    ck_assert_int_eq(mdb_stat(txn, index, &ms), 0);
+    ck_assert_uint_eq(ms.ms_entries, 0);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
     tu_rmtree(dir);
 }
 END_TEST
@@ -1062,7 +1189,7 @@ START_TEST(test_foleni_store_tool_stat_check_dump_backup)
     snprintf(cmd, sizeof cmd, "%s/foleni-store --data %s stat", bin, dir);
     ck_assert_int_eq(s_run(cmd, out, sizeof out), 0);
     ck_assert_ptr_nonnull(strstr(out, "entries.bookings 6\n"));
-    ck_assert_ptr_nonnull(strstr(out, "schema 1\n"));
+    ck_assert_ptr_nonnull(strstr(out, "schema 2\n"));
     snprintf(cmd, sizeof cmd, "%s/foleni-store --data %s check", bin, dir);
     ck_assert_int_eq(s_run(cmd, out, sizeof out), 0);
     ck_assert_str_eq(out, "check: 0 problems\n");
@@ -1110,6 +1237,7 @@ make_suite(void)
     tcase_add_test(tc, test_sole_writer_refuses_a_second_and_frees_on_death);
     tcase_add_test(tc, test_backup_is_a_consistent_openable_copy);
     tcase_add_test(tc, test_citizen_index_is_trusted_after_a_clean_stop_or_a_process_crash);
+    tcase_add_test(tc, test_schema_1_is_read_as_it_is_and_upgraded_by_a_writer);
     tcase_add_test(tc, test_citizen_index_is_rebuilt_after_a_machine_restart_or_when_stale);
     tcase_add_test(tc, test_stale_reader_of_a_killed_process_is_cleared_at_open);
     tcase_add_loop_test(tc, test_check_finds_each_planted_inconsistency, 0, 5);
