@@ -140,12 +140,14 @@ s_cert_free(void **item)
 static bool
 s_same_meta(zcert_t *a, zcert_t *b)
 {
-    zlist_t *keys = zcert_meta_keys(a);
-    bool same = keys && zlist_size(keys) == zlist_size(zcert_meta_keys(b));
-    for (const char *k = keys ? zlist_first(keys) : NULL; same && k; k = zlist_next(keys)) {
+    zlist_t *keys = zcert_meta_keys(a), *other_keys = zcert_meta_keys(b);   /* ours to destroy */
+    bool same = keys && other_keys && zlist_size(keys) == zlist_size(other_keys);
+    for (const char *k = same ? zlist_first(keys) : NULL; same && k; k = zlist_next(keys)) {
         const char *other = zcert_meta(b, k);
         same = other && strcmp(other, zcert_meta(a, k)) == 0;
     }
+    zlist_destroy(&keys);
+    zlist_destroy(&other_keys);
     return same;
 }
 
