@@ -13,6 +13,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/types.h>
@@ -27,7 +28,6 @@
 #define REF_CHECK_INVERSE   17
 /* Random bytes fetched at a time; a symbol takes one byte, or more when a
  * byte falls in the biased tail and is thrown away. */
-#define REF_POOL_BYTES      32
 /* Bytes below this map evenly onto the alphabet (byte % FL_REF_SYMBOLS). */
 #define REF_BYTE_LIMIT      (256 / FL_REF_SYMBOLS * FL_REF_SYMBOLS)
 /* Draws before giving up: each draw fails (needs the 31st residue) with
@@ -82,6 +82,45 @@ s_random_fill(unsigned char *buf, size_t n)
     return 0;
 }
 
+/* Random bytes for references, drawn from getrandom(2) a block at a time:
+ * one system call per block rather than one per reference (a booking rush
+ * makes tens of thousands of references a second, and a system call costs
+ * about a microsecond on the project's virtual machines).  Per thread; each
+ * byte is handed out once and wiped as it is taken.  A child of fork() drops
+ * what it inherited, so parent and child never hand out the same bytes. */
+#define REF_BLOCK_BYTES 512
+static _Thread_local unsigned char s_block[REF_BLOCK_BYTES];
+static _Thread_local size_t s_block_left;
+static pthread_once_t s_block_once = PTHREAD_ONCE_INIT;
+
+static void
+s_block_forget(void)
+{
+    explicit_bzero(s_block, sizeof s_block);
+    s_block_left = 0;
+}
+
+static void
+s_block_setup(void)
+{
+    pthread_atfork(NULL, NULL, s_block_forget);
+}
+
+static int
+s_random_byte(unsigned *out)
+{
+    pthread_once(&s_block_once, s_block_setup);
+    if (s_block_left == 0) {
+        if (s_random_fill(s_block, sizeof s_block) != 0)
+            return -1;
+        s_block_left = sizeof s_block;
+    }
+    unsigned char *b = &s_block[--s_block_left];
+    *out = *b;
+    *b = 0;
+    return 0;
+}
+
 int
 fl_ref_new(char out[FL_REF_LEN + 1])
 {
@@ -92,8 +131,6 @@ int
 fl_ref_new_led(char out[FL_REF_LEN + 1], unsigned lead, int lead_symbols)
 {
     assert(out && lead_symbols >= 0 && lead_symbols <= FL_REF_LEAD_MAX);
-    unsigned char pool[REF_POOL_BYTES];
-    size_t left = 0;        /* unused bytes at the end of pool */
     int rc = FL_E_IO;
     unsigned lead_sum = 0;
     /* the lead's symbols, most significant first, so that consecutive leads
@@ -108,12 +145,9 @@ fl_ref_new_led(char out[FL_REF_LEN + 1], unsigned lead, int lead_symbols)
     for (int draw = 0; draw < REF_DRAWS_MAX; draw++) {
         unsigned sum = lead_sum;
         for (int i = lead_symbols; i < FL_REF_RANDOM; ) {
-            if (left == 0) {
-                if (s_random_fill(pool, sizeof pool) != 0)
-                    goto done;
-                left = sizeof pool;
-            }
-            unsigned byte = pool[--left];
+            unsigned byte;
+            if (s_random_byte(&byte) != 0)
+                goto done;
             if (byte >= REF_BYTE_LIMIT)
                 continue;                   /* would favour the first symbols */
             unsigned value = byte % FL_REF_SYMBOLS;
@@ -132,7 +166,6 @@ fl_ref_new_led(char out[FL_REF_LEN + 1], unsigned lead, int lead_symbols)
         }
     }
 done:
-    explicit_bzero(pool, sizeof pool);
     if (rc != 0)
         out[0] = '\0';
     return rc;

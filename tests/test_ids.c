@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* References drawn for the detection tests and the distinctness test. */
 #define SAMPLE_REFS        2000
@@ -103,6 +105,42 @@ START_TEST(test_every_symbol_is_drawn_evenly_at_every_position)
 END_TEST
 
 /* ---- references with a lead (fl_ref_new_led) -------------------------------- */
+
+START_TEST(test_parent_and_child_of_fork_draw_different_references)
+{
+    char first[FL_REF_LEN + 1];
+    ck_assert_int_eq(fl_ref_new(first), 0);         /* the block of random bytes is filled */
+    int fds[2];
+    ck_assert_int_eq(pipe(fds), 0);
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    enum { N = 40 };
+    if (child == 0) {
+        close(fds[0]);
+        for (int i = 0; i < N; i++) {
+            char ref[FL_REF_LEN + 1];
+            if (fl_ref_new(ref) != 0 || write(fds[1], ref, FL_REF_LEN) != FL_REF_LEN)
+                _exit(1);
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    char mine[N][FL_REF_LEN + 1], theirs[N][FL_REF_LEN + 1];
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(fl_ref_new(mine[i]), 0);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(read(fds[0], theirs[i], FL_REF_LEN), FL_REF_LEN);
+        theirs[i][FL_REF_LEN] = '\0';
+    }
+    close(fds[0]);
+    int status;
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++)
+            ck_assert_msg(strcmp(mine[i], theirs[j]) != 0, "parent and child both drew %s", mine[i]);
+}
+END_TEST
 
 START_TEST(test_led_reference_spells_its_lead_and_checks)
 {
@@ -765,6 +803,7 @@ make_suite(void)
     tcase_set_timeout(tc, HEAVY_TIMEOUT_S);
     tcase_add_test(tc, test_new_reference_is_canonical_and_valid);
     tcase_add_test(tc, test_references_are_distinct_over_100000_draws);
+    tcase_add_test(tc, test_parent_and_child_of_fork_draw_different_references);
     tcase_add_test(tc, test_every_symbol_is_drawn_evenly_at_every_position);
     tcase_add_test(tc, test_led_reference_spells_its_lead_and_checks);
     tcase_add_test(tc, test_consecutive_leads_sort_in_order);
