@@ -89,7 +89,12 @@ s_env_open(store_t *self, fl_error_t *err)
     mdb_env_set_maxreaders(self->cenv, 126);
     if (!rc)
         rc = mdb_env_set_mapsize(self->cenv, CITIZENS_MAP_SIZE);
-    unsigned flags = MDB_NOTLS | MDB_NOSYNC | (self->read_only ? MDB_RDONLY : 0);
+    /* MDB_WRITEMAP: a commit changes the mapped pages in place, with no
+     * pwrite per page (the index's pages are never adjacent, so LMDB would
+     * write each with a call of its own); the file is sparse, as large as
+     * the map.  It rules out LMDB's nested transactions: store.c keeps an
+     * undo list instead. */
+    unsigned flags = MDB_NOTLS | MDB_NOSYNC | (self->read_only ? MDB_RDONLY : MDB_WRITEMAP);
     if (!rc)
         rc = mdb_env_open(self->cenv, dir, flags, 0640);
     if (!rc)

@@ -38,7 +38,21 @@ struct store {
     double   rebuild_ms;
     char     cboot[CITIZENS_BOOT_MAX];  /* this machine's boot id, as citizens_open read it */
     bool     csole;             /* opened as the sole writer: may mark the index clean */
+    /* The index is mapped writable (MDB_WRITEMAP: no pwrite per page), and
+     * LMDB has no nested transactions in such an environment: a nested
+     * store transaction shares its parent's index transaction and keeps
+     * here what each index change replaced, to put it back if it fails. */
+    struct citizens_undo *undo;
+    size_t   nundo, capundo;
 };
+
+struct citizens_undo {
+    store_key_t key;
+    bool     had;               /* the key had a value before the change */
+    size_t   len;
+    uint8_t  val[32];           /* a reference: CITIZENS_VALUE_MAX bytes at most */
+};
+#define CITIZENS_VALUE_MAX 32
 
 struct store_txn {
     store_t   *store;

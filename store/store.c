@@ -368,6 +368,7 @@ store_destroy(store_t **self_p)
         return;
     store_t *self = *self_p;
     citizens_close(self);
+    free(self->undo);
     mdb_env_close(self->env);
     if (self->writer_lock >= 0)
         close(self->writer_lock);          /* releases the flock */
@@ -450,6 +451,7 @@ store_write(store_t *self, store_txn_fn *fn, void *arg, fl_error_t *err)
                             "rebuild it", self->path);
     for (int attempt = 0; attempt <= STORE_MAX_GROWTHS; attempt++) {
         store_txn_t txn = { .store = self };
+        self->nundo = 0;
         int rc = s_begin(self, NULL, 0, &txn.txn);
         if (rc)
             return s_lmdb_error(err, rc, "starting a write transaction");
@@ -536,35 +538,78 @@ store_read(store_t *self, store_txn_fn *fn, void *arg, fl_error_t *err)
     return result;
 }
 
+/* Put back the index changes recorded since mark (newest first). */
+static int
+s_undo_to(store_t *self, MDB_txn *ctxn, size_t mark)
+{
+    int rc = 0;
+    while (self->nundo > mark) {
+        struct citizens_undo *u = &self->undo[--self->nundo];
+        MDB_val k = { u->key.len, u->key.b }, v = { u->len, u->val };
+        int r = u->had ? mdb_put(ctxn, self->cindex, &k, &v, 0) : mdb_del(ctxn, self->cindex, &k, NULL);
+        if (r && r != MDB_NOTFOUND && !rc)
+            rc = r;
+    }
+    return rc;
+}
+
+/* Before an index change inside a nested transaction: remember what the key
+ * holds now.  An LMDB code, or ENOMEM. */
+static int
+s_undo_note(store_txn_t *txn, const store_key_t *key)
+{
+    store_t *self = txn->store;
+    if (self->nundo == self->capundo) {
+        size_t cap = self->capundo ? self->capundo * 2 : 64;
+        void *grown = realloc(self->undo, cap * sizeof *self->undo);
+        if (!grown)
+            return ENOMEM;
+        self->undo = grown;
+        self->capundo = cap;
+    }
+    struct citizens_undo *u = &self->undo[self->nundo];
+    MDB_val k = { key->len, (void *) key->b }, v;
+    int rc = mdb_get(txn->ctxn, self->cindex, &k, &v);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    if (rc == 0 && v.mv_size > CITIZENS_VALUE_MAX)
+        return MDB_BAD_VALSIZE;
+    u->key = *key;
+    u->had = rc == 0;
+    u->len = rc == 0 ? v.mv_size : 0;
+    if (u->had)
+        memcpy(u->val, v.mv_data, v.mv_size);
+    self->nundo++;
+    return 0;
+}
+
 int
 store_nested(store_txn_t *parent, store_txn_fn *fn, void *arg)
 {
-    store_txn_t child = { .store = parent->store, .parent = parent };
-    int rc = mdb_txn_begin(parent->store->env, parent->txn, 0, &child.txn);
+    store_t *self = parent->store;
+    /* the index's transaction is shared (see internal.h, struct store) */
+    store_txn_t child = { .store = self, .parent = parent, .ctxn = parent->ctxn };
+    int rc = mdb_txn_begin(self->env, parent->txn, 0, &child.txn);
     if (rc)
         return s_note(parent, rc);
-    if (parent->ctxn && (rc = mdb_txn_begin(parent->store->cenv, parent->ctxn, 0, &child.ctxn))) {
-        mdb_txn_abort(child.txn);
-        return s_note(parent, rc);
-    }
+    size_t mark = self->nundo;
     int result = fn(&child, arg);
     if (result != 0 || child.map_full || child.failed) {
         mdb_txn_abort(child.txn);
-        if (child.ctxn)
-            mdb_txn_abort(child.ctxn);
+        if (child.ctxn && !child.failed && (rc = s_undo_to(self, child.ctxn, mark)))
+            s_fail(parent, rc);
+        self->nundo = mark;
         return result ? result : FL_E_STORE;
     }
     rc = mdb_txn_commit(child.txn);
     if (rc) {
-        if (child.ctxn)
-            mdb_txn_abort(child.ctxn);
+        /* the durable child is gone: its index changes must go too */
+        if (child.ctxn && (result = s_undo_to(self, child.ctxn, mark)))
+            s_fail(parent, result);
+        self->nundo = mark;
         return s_note(parent, rc);
     }
-    /* the durable child is now part of the parent: if the index's cannot
-     * follow, the parent is inconsistent and must not commit */
-    if (child.ctxn && (rc = mdb_txn_commit(child.ctxn)))
-        return s_fail(parent, rc);
-    return 0;
+    return 0;                           /* its undo entries now belong to the parent */
 }
 
 /* ---- entries ---- */
@@ -576,6 +621,11 @@ store_put(store_txn_t *txn, store_db_t db, const store_key_t *key, const void *v
     MDB_dbi dbi;
     MDB_txn *t = s_route(txn, db, &dbi);
     txn->marks++;
+    if (t == txn->ctxn && txn->parent) {
+        int rc = len > CITIZENS_VALUE_MAX ? MDB_BAD_VALSIZE : s_undo_note(txn, key);
+        if (rc)
+            return s_fail(txn, rc);
+    }
     return s_note_in(txn, t, mdb_put(t, dbi, &k, &v, 0));
 }
 
@@ -633,6 +683,11 @@ store_del(store_txn_t *txn, store_db_t db, const store_key_t *key)
     MDB_dbi dbi;
     MDB_txn *t = s_route(txn, db, &dbi);
     txn->marks++;
+    if (t == txn->ctxn && txn->parent) {
+        int rc = s_undo_note(txn, key);
+        if (rc)
+            return s_fail(txn, rc);
+    }
     return s_note_in(txn, t, mdb_del(t, dbi, &k, NULL));
 }
 

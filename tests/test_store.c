@@ -802,6 +802,18 @@ s_book_and_die(const char *dir, const char *boot, unsigned from, unsigned to, bo
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the writer failed (status %d)", status);
 }
 
+/* 0 when citizen n has an index entry. */
+static int
+s_exists_index_any(store_txn_t *txn, void *arg)
+{
+    uint8_t hash[32];
+    s_hash(hash, *(unsigned *) arg);
+    store_key_t ck = store_key_citizen(hash, "PASSPORT");
+    const void *v;
+    size_t len;
+    return store_get(txn, STORE_DB_BOOKINGS_BY_CITIZEN, &ck, &v, &len);
+}
+
 /* 0 when citizen n's index entry names R000000n. */
 static int
 s_exists_index(store_txn_t *txn, void *arg)
@@ -1026,6 +1038,106 @@ START_TEST(test_schema_1_is_read_as_it_is_and_upgraded_by_a_writer)
 }
 END_TEST
 
+
+/* ---- nested transactions and the citizen index (an undo list, store.c) ---- */
+
+static store_key_t
+s_ck(unsigned n)
+{
+    uint8_t hash[32];
+    s_hash(hash, n);
+    return store_key_citizen(hash, "PASSPORT");
+}
+
+/* The index entry of citizen n, "" when none. */
+static int
+s_index_of(store_txn_t *txn, unsigned n, char out[17])
+{
+    store_key_t k = s_ck(n);
+    const void *v;
+    size_t len;
+    int rc = store_get(txn, STORE_DB_BOOKINGS_BY_CITIZEN, &k, &v, &len);
+    out[0] = '\0';
+    if (rc == 0 && len < 17) {
+        memcpy(out, v, len);
+        out[len] = '\0';
+    }
+    return rc == FL_E_NOT_FOUND ? 0 : rc;
+}
+
+/* Inside a nested transaction: add citizen 100, change 1, delete 2, then
+ * (arg "fail") fail, or nest once more and fail there. */
+static int
+s_index_changes(store_txn_t *txn, void *arg)
+{
+    const char *how = arg;
+    store_key_t add = s_ck(100), change = s_ck(1), gone = s_ck(2);
+    int rc = store_put(txn, STORE_DB_BOOKINGS_BY_CITIZEN, &add, "NEW0100", 7);
+    if (!rc) rc = store_put(txn, STORE_DB_BOOKINGS_BY_CITIZEN, &change, "CHG0001", 7);
+    if (!rc) rc = store_put(txn, STORE_DB_BOOKINGS_BY_CITIZEN, &change, "CHG0001B", 8);   /* twice */
+    if (!rc && (rc = store_del(txn, STORE_DB_BOOKINGS_BY_CITIZEN, &gone)) == FL_E_NOT_FOUND)
+        rc = 0;                                  /* gone already (the outer one deleted it) */
+    if (rc)
+        return rc;
+    if (!strcmp(how, "fail"))
+        return FL_E_CONFLICT;
+    if (!strcmp(how, "inner-fails")) {           /* the inner one fails alone */
+        int inner = store_nested(txn, s_index_changes, "fail");
+        return inner == FL_E_CONFLICT ? 0 : -1;
+    }
+    return 0;
+}
+
+typedef struct { const char *how; int nested; char after[3][17]; } nest_case_t;
+
+static int
+s_nest(store_txn_t *txn, void *arg)
+{
+    nest_case_t *c = arg;
+    c->nested = store_nested(txn, s_index_changes, (void *) c->how);
+    unsigned who[3] = { 100, 1, 2 };
+    for (int i = 0; i < 3; i++) {
+        int rc = s_index_of(txn, who[i], c->after[i]);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+START_TEST(test_nested_failure_puts_the_citizen_index_back)
+{
+    char *dir = tu_tempdir();
+    store_t *s = s_open(dir, 0);
+    s_seed(s, 3);                       /* R0000000..2 with their index entries */
+    nest_case_t failed = { .how = "fail" };
+    ck_assert_int_eq(store_write(s, s_nest, &failed, NULL), 0);
+    ck_assert_int_eq(failed.nested, FL_E_CONFLICT);
+    ck_assert_str_eq(failed.after[0], "");              /* added, taken back */
+    ck_assert_str_eq(failed.after[1], "R0000001");      /* changed twice, put back */
+    ck_assert_str_eq(failed.after[2], "R0000002");      /* deleted, put back */
+    ck_assert_uint_eq(s_problems(s), 0);
+    nest_case_t inner = { .how = "inner-fails" };       /* outer keeps its changes */
+    ck_assert_int_eq(store_write(s, s_nest, &inner, NULL), 0);
+    ck_assert_int_eq(inner.nested, 0);
+    ck_assert_str_eq(inner.after[0], "NEW0100");
+    ck_assert_str_eq(inner.after[1], "CHG0001B");
+    ck_assert_str_eq(inner.after[2], "");
+    store_destroy(&s);
+    /* what the outer one kept was committed, and a failure later puts back
+     * exactly that (a value that was there: restored, not removed) */
+    s = s_open(dir, 0);
+    unsigned n100 = 100;
+    ck_assert_int_eq(store_read(s, s_exists_index_any, &n100, NULL), 0);
+    nest_case_t again = { .how = "fail" };
+    ck_assert_int_eq(store_write(s, s_nest, &again, NULL), 0);
+    ck_assert_str_eq(again.after[0], "NEW0100");
+    ck_assert_str_eq(again.after[1], "CHG0001B");
+    ck_assert_str_eq(again.after[2], "");
+    store_destroy(&s);
+    tu_rmtree(dir);
+}
+END_TEST
+
 typedef struct { int count; char text[8][200]; } problems_t;
 
 static void
@@ -1238,6 +1350,7 @@ make_suite(void)
     tcase_add_test(tc, test_backup_is_a_consistent_openable_copy);
     tcase_add_test(tc, test_citizen_index_is_trusted_after_a_clean_stop_or_a_process_crash);
     tcase_add_test(tc, test_schema_1_is_read_as_it_is_and_upgraded_by_a_writer);
+    tcase_add_test(tc, test_nested_failure_puts_the_citizen_index_back);
     tcase_add_test(tc, test_citizen_index_is_rebuilt_after_a_machine_restart_or_when_stale);
     tcase_add_test(tc, test_stale_reader_of_a_killed_process_is_cleared_at_open);
     tcase_add_loop_test(tc, test_check_finds_each_planted_inconsistency, 0, 5);
