@@ -781,6 +781,22 @@ s_rebuilt(store_t *s, size_t *entries)
     return st.index_rebuild_reason ? st.index_rebuild_reason : "";
 }
 
+/* Open dir as the sole writer under boot; the open must have rebuilt the
+ * index for a reason containing `why` ("" for none), and the index must hold
+ * `entries` entries and agree with the store. */
+static store_t *
+s_expect_open(const char *dir, const char *boot, const char *why, size_t entries)
+{
+    store_t *s = s_open_boot(dir, boot);
+    size_t got;
+    const char *reason = s_rebuilt(s, &got);
+    ck_assert_msg(why[0] ? strstr(reason, why) != NULL : reason[0] == '\0', "rebuilt: '%s', expected '%s'",
+                  reason, why);
+    ck_assert_uint_eq(got, entries);
+    ck_assert_uint_eq(s_problems(s), 0);
+    return s;
+}
+
 /* A writer that books [from, to) and dies without closing the store. */
 static void
 s_book_and_die(const char *dir, const char *boot, unsigned from, unsigned to, bool office)
@@ -867,18 +883,12 @@ START_TEST(test_citizen_index_is_trusted_after_a_clean_stop_or_a_process_crash)
     s_seed(s, 20);
     store_destroy(&s);
     /* a clean stop is trusted even after the machine restarted */
-    s = s_open_boot(dir, "boot-B");
-    ck_assert_str_eq(s_rebuilt(s, &entries), "");
-    ck_assert_uint_eq(entries, 20);
-    ck_assert_uint_eq(s_problems(s), 0);
+    s = s_expect_open(dir, "boot-B", "", 20);
     store_destroy(&s);
     /* a process that dies leaves its index commits in the page cache: the
      * same boot trusts them, and they hold the dead writer's bookings */
     s_book_and_die(dir, "boot-B", 20, 30, false);
-    s = s_open_boot(dir, "boot-B");
-    ck_assert_str_eq(s_rebuilt(s, &entries), "");
-    ck_assert_uint_eq(entries, 30);
-    ck_assert_uint_eq(s_problems(s), 0);
+    s = s_expect_open(dir, "boot-B", "", 30);
     store_destroy(&s);
     /* a writer that is not the sole writer (a tool, a test) never marks the
      * index clean: after a restart of the machine it is rebuilt */
@@ -900,10 +910,7 @@ START_TEST(test_citizen_index_is_rebuilt_after_a_machine_restart_or_when_stale)
     size_t entries;
     /* a writer dies, then the machine restarts: its index file cannot be trusted */
     s_book_and_die(dir, "boot-A", 0, 12, true);
-    store_t *s = s_open_boot(dir, "boot-B");
-    ck_assert_msg(strstr(s_rebuilt(s, &entries), "machine restarted"), "%s", s_rebuilt(s, &entries));
-    ck_assert_uint_eq(entries, 12);
-    ck_assert_uint_eq(s_problems(s), 0);
+    store_t *s = s_expect_open(dir, "boot-B", "machine restarted", 12);
     store_destroy(&s);
     /* an index left behind by later durable commits (the process stopped
      * between the two commits, or an old copy put back) is rebuilt */
@@ -919,10 +926,7 @@ START_TEST(test_citizen_index_is_rebuilt_after_a_machine_restart_or_when_stale)
     store_destroy(&s);
     tu_rmtree(live);
     ck_assert_int_eq(rename(old, live), 0);
-    s = s_open_boot(dir, "boot-B");
-    ck_assert_msg(strstr(s_rebuilt(s, &entries), "does not match"), "%s", s_rebuilt(s, &entries));
-    ck_assert_uint_eq(entries, 13);
-    ck_assert_uint_eq(s_problems(s), 0);
+    s = s_expect_open(dir, "boot-B", "does not match", 13);
     /* a data.mdb put back beside an index built for another (a restored
      * backup) is not taken for its store */
     store_destroy(&s);
@@ -941,10 +945,7 @@ START_TEST(test_citizen_index_is_rebuilt_after_a_machine_restart_or_when_stale)
     ck_assert_uint_eq(s_problems(s), 0);
     store_destroy(&s);
     tu_rmtree(live);
-    s = s_open_boot(dir, "boot-B");
-    ck_assert_str_eq(s_rebuilt(s, &entries), "there is no index yet");
-    ck_assert_uint_eq(entries, 12);
-    ck_assert_uint_eq(s_problems(s), 0);
+    s = s_expect_open(dir, "boot-B", "there is no index yet", 12);
     store_destroy(&s);
     tu_rmtree(dir);
 }
