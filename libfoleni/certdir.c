@@ -29,6 +29,7 @@ struct fl_certdir {
     zhashx_t *certs;                /* public key text -> zcert_t * */
     uint64_t listing;               /* hash of the listing the certs were read from */
     bool listed;                    /* listing is valid (the folder could be listed) */
+    bool failing;                   /* the last reload failed (logged once, not per lookup) */
 };
 
 static uint64_t
@@ -225,11 +226,14 @@ s_refresh(fl_certdir_t *self)
         return;
     zhashx_t *fresh = s_reload(self);
     if (!fresh) {                           /* keep what we had; read again next time */
-        fl_log(FL_LOG_WARN, "cannot read the folder of certificates now; keeping its keys as they were",
-               FL_S("folder", self->dir), FL_S("reason", strerror(errno)), NULL);
+        if (!self->failing)
+            fl_log(FL_LOG_WARN, "cannot read the folder of certificates now; keeping its keys as they were",
+                   FL_S("folder", self->dir), FL_S("reason", strerror(errno)), NULL);
+        self->failing = true;
         self->listed = false;
         return;
     }
+    self->failing = false;
     zhashx_destroy(&self->certs);
     self->certs = fresh;
     self->listing = listing;

@@ -26,9 +26,9 @@
 #define REF_CHECK_MODULUS   31
 /* The inverse of the check symbol's weight (FL_REF_LEN) modulo the modulus. */
 #define REF_CHECK_INVERSE   17
-/* Random bytes fetched at a time; a symbol takes one byte, or more when a
- * byte falls in the biased tail and is thrown away. */
-/* Bytes below this map evenly onto the alphabet (byte % FL_REF_SYMBOLS). */
+/* A symbol takes one random byte, or more when a byte falls in the biased
+ * tail and is thrown away: bytes below this map evenly onto the alphabet
+ * (byte % FL_REF_SYMBOLS). */
 #define REF_BYTE_LIMIT      (256 / FL_REF_SYMBOLS * FL_REF_SYMBOLS)
 /* Draws before giving up: each draw fails (needs the 31st residue) with
  * probability 1/31, so running out means the random source is broken. */

@@ -236,9 +236,12 @@ s_be64(const void *p)
     return v;
 }
 
-/* Why the opened index does not belong with the durable store as it is now, or NULL. */
+/* Why the opened index does not belong with the durable store as it is now,
+ * or NULL.  Without `txnid` the transaction it matches is not compared: a
+ * reader beside a live writer may open between the writer's two commits,
+ * and store_read compares snapshots at every read anyway. */
 static const char *
-s_distrust_content(store_t *self)
+s_distrust_content(store_t *self, bool txnid)
 {
     MDB_txn *txn;
     if (mdb_txn_begin(self->cenv, NULL, MDB_RDONLY, &txn))
@@ -252,7 +255,7 @@ s_distrust_content(store_t *self)
     else if (s_durable_file(self, file) != 0 || s_be64(dv.mv_data) != file[0]
              || s_be64((const uint8_t *) dv.mv_data + 8) != file[1])
         why = "the index was built beside another data.mdb (a restored or copied store)";
-    else if (s_be64(mv.mv_data) != s_durable_txnid(self))
+    else if (txnid && s_be64(mv.mv_data) != s_durable_txnid(self))
         why = "the index does not match the store (a stop between the two commits)";
     mdb_txn_abort(txn);
     return why;
@@ -272,7 +275,8 @@ citizens_open(store_t *self, const char *boot_id, bool sole_writer, fl_error_t *
         /* an index that is absent, untrusted or cannot be opened is left
          * out: the durable store is still readable (and checkable) */
         fl_error_t ignored;
-        if (present && !s_distrust_file(self) && s_env_open(self, &ignored) == 0 && s_distrust_content(self)) {
+        if (present && !s_distrust_file(self) && s_env_open(self, &ignored) == 0
+            && s_distrust_content(self, false)) {
             mdb_env_close(self->cenv);
             self->cenv = NULL;
         }
@@ -286,7 +290,7 @@ citizens_open(store_t *self, const char *boot_id, bool sole_writer, fl_error_t *
             fl_log(FL_LOG_WARN, "citizen index unreadable", FL_S("reason", err->message), NULL);
             why = "the index cannot be opened";
         } else
-            why = s_distrust_content(self);
+            why = s_distrust_content(self, true);
     }
     if (why)
         return citizens_rebuild(self, why, err);
@@ -322,7 +326,7 @@ s_rebuild_one(rebuild_t *r, const MDB_val *k, const MDB_val *v)
         store_key_t ck = store_key_citizen(hash, service);
         MDB_val key = { ck.len, ck.b }, val = { strlen(ref), (void *) ref };
         rc = mdb_put(r->w, r->self->cindex, &key, &val, 0);
-        r->entries++;
+        r->entries += rc == 0;
         r->in_txn++;
     }
     fl_msg_destroy(&rec);
