@@ -93,6 +93,13 @@ int fl_msg_check(const fl_msg_t *self, fl_error_t *err);
  *  FL_E_TOO_LONG (over FL_WIRE_MAX_BYTES; out is restored). */
 int fl_msg_encode(const fl_msg_t *self, msgpack_sbuffer *out, fl_error_t *err);
 
+/*  Encode into this thread's scratch buffer, for bytes that are copied at once
+ *  (a store put, a socket send): no allocation once the buffer has grown.
+ *  *data and *len stay valid until this thread's next call; the buffer is freed
+ *  when the thread ends.  0, or what fl_msg_encode returns, or FL_E_NOMEM;
+ *  on an error *len is 0. */
+int fl_msg_encode_scratch(const fl_msg_t *self, const void **data, size_t *len, fl_error_t *err);
+
 /*  Decode a top-level message (request, reply or event) of any type.
  *  Returns a new root, or NULL with err filled: any code fl_wire_check gives,
  *  FL_E_VERSION, FL_E_UNKNOWN (type or field), FL_E_TYPE, FL_E_TOO_LONG,

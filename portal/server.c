@@ -181,14 +181,12 @@ s_route(portal_t *self, request_t *req)
             s_prepare(req, &res);
         return;
     }
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init(&buf);
-    fl_error_t err;
-    int rc = fl_msg_encode(res.msg, &buf, &err);
+    const void *body;
+    size_t len;
+    int rc = fl_msg_encode_scratch(res.msg, &body, &len, NULL);
     fl_msg_destroy(&res.msg);
     if (rc == 0)
-        rc = fl_client_send(self->client, PORTAL_SERVICE, req->rid, buf.data, buf.size);
-    msgpack_sbuffer_destroy(&buf);
+        rc = fl_client_send(self->client, PORTAL_SERVICE, req->rid, body, len);       /* copies */
     if (rc) {
         route_result_t e = { 0 };
         if (rc == FL_E_CONFLICT)

@@ -48,18 +48,14 @@ static handler_fn *const s_handlers[FL_T__COUNT] = {
 static void
 s_encode(const fl_msg_t *msg, uint8_t **out, size_t *len)
 {
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init(&buf);
+    const void *data;
+    size_t size;
     *out = NULL;
     *len = 0;
-    if (fl_msg_encode(msg, &buf, NULL) == 0 && buf.size) {
-        *out = malloc(buf.size);
-        if (*out) {
-            memcpy(*out, buf.data, buf.size);
-            *len = buf.size;
-        }
+    if (fl_msg_encode_scratch(msg, &data, &size, NULL) == 0 && size && (*out = malloc(size))) {
+        memcpy(*out, data, size);
+        *len = size;
     }
-    msgpack_sbuffer_destroy(&buf);
 }
 
 static void

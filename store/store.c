@@ -632,13 +632,10 @@ store_put(store_txn_t *txn, store_db_t db, const store_key_t *key, const void *v
 int
 store_put_rec(store_txn_t *txn, store_db_t db, const store_key_t *key, const fl_msg_t *rec)
 {
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init(&buf);
-    int rc = fl_msg_encode(rec, &buf, NULL);
-    if (rc == 0)
-        rc = store_put(txn, db, key, buf.data ? buf.data : "", buf.size);
-    msgpack_sbuffer_destroy(&buf);
-    return rc;
+    const void *data;
+    size_t len;
+    int rc = fl_msg_encode_scratch(rec, &data, &len, NULL);
+    return rc ? rc : store_put(txn, db, key, data, len);       /* store_put copies */
 }
 
 int

@@ -7,6 +7,7 @@
  *  encoder, and never crashes on mutated input.
  */
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -417,6 +418,120 @@ START_TEST(test_every_type_is_documented_in_protocol_md)
 }
 END_TEST
 
+/* fl_msg_encode_scratch gives the bytes fl_msg_encode gives, in one buffer per
+ * thread that is reused (the pointer stays while no message outgrows it), and
+ * decoding through the reused zone gives the same messages, big after small
+ * and small after big. */
+START_TEST(test_scratch_encoding_and_zone_reuse)
+{
+    for (int round = 0; round < 3; round++) {
+        for (int t = 1; t < FL_T__COUNT; t++) {
+            fl_msg_t *m = fl_msg_new((fl_type_t) t);
+            ck_assert_ptr_nonnull(m);
+            tu_fill_msg(m);
+            msgpack_sbuffer own;
+            s_encode(m, &own);
+            const void *data;
+            size_t len;
+            fl_error_t err;
+            ck_assert_int_eq(fl_msg_encode_scratch(m, &data, &len, &err), 0);
+            ck_assert_uint_eq(len, own.size);
+            ck_assert(memcmp(data, own.data, len) == 0);
+            const void *again;
+            size_t len2;
+            ck_assert_int_eq(fl_msg_encode_scratch(m, &again, &len2, &err), 0);
+            ck_assert_ptr_eq(again, data);      /* the same buffer, not a new one */
+            fl_msg_t *back = fl_msg_decode_as((fl_type_t) t, own.data, own.size, &err);
+            ck_assert_msg(back && fl_msg_equal(m, back), "%s: %s", fl_schema_type((fl_type_t) t)->name,
+                          back ? "differs" : err.message);
+            fl_msg_destroy(&back);
+            fl_msg_destroy(&m);
+            msgpack_sbuffer_destroy(&own);
+        }
+    }
+    /* a big message (a zone of many chunks, a grown buffer), then a small one */
+    fl_msg_t *big = fl_msg_new(FL_T_OFFICE_LIST);
+    ck_assert_ptr_nonnull(big);
+    for (int i = 0; i < 2000; i++) {
+        fl_msg_t *o = fl_msg_add_item(big, FL_F_OFFICES);
+        ck_assert_ptr_nonnull(o);
+        tu_fill_msg(o);
+    }
+    const void *data;
+    size_t len;
+    fl_error_t err;
+    ck_assert_int_eq(fl_msg_encode_scratch(big, &data, &len, &err), 0);
+    ck_assert_uint_gt(len, 64 * 1024);
+    fl_msg_t *back = fl_msg_decode(data, len, &err);
+    ck_assert_msg(back && fl_msg_equal(big, back), "the big message: %s", back ? "differs" : err.message);
+    ck_assert_uint_eq(fl_msg_count(back, FL_F_OFFICES), 2000);
+    fl_msg_destroy(&back);
+    fl_msg_t *m = fl_msg_new(FL_T_LIST_OFFICES);
+    ck_assert_int_eq(fl_msg_encode_scratch(m, &data, &len, &err), 0);
+    back = fl_msg_decode(data, len, &err);
+    ck_assert_ptr_nonnull(back);
+    ck_assert_int_eq(fl_msg_type(back), FL_T_LIST_OFFICES);
+    fl_msg_destroy(&back);
+    fl_msg_destroy(&big);
+    fl_msg_destroy(&m);
+}
+END_TEST
+
+/* Every thread has scratch memory of its own: threads encoding and decoding
+ * at the same time never see each other's bytes, nor the same buffer. */
+#define SCRATCH_THREADS 6
+static pthread_barrier_t s_barrier;
+
+static void *
+s_scratch_worker(void *arg)
+{
+    intptr_t id = (intptr_t) arg;
+    char office[16];
+    snprintf(office, sizeof office, "OFF%d", (int) id);
+    const void *first = NULL;
+    pthread_barrier_wait(&s_barrier);          /* all alive at once */
+    for (int i = 0; i < 500; i++) {
+        fl_msg_t *m = fl_msg_new(FL_T_LIST_SERVICES);
+        if (!m)
+            return (void *) 1;
+        fl_msg_set_str(m, FL_F_OFFICE, office);
+        const void *data;
+        size_t len;
+        if (fl_msg_encode_scratch(m, &data, &len, NULL) != 0) {
+            fl_msg_destroy(&m);
+            return (void *) 2;
+        }
+        if (!first)
+            first = data;
+        fl_msg_t *back = fl_msg_decode(data, len, NULL);
+        bool same = back && fl_msg_str(back, FL_F_OFFICE) && !strcmp(fl_msg_str(back, FL_F_OFFICE), office);
+        fl_msg_destroy(&back);
+        fl_msg_destroy(&m);
+        if (!same)
+            return (void *) 3;
+    }
+    pthread_barrier_wait(&s_barrier);          /* nobody has ended yet: buffers all live */
+    return (void *) first;
+}
+
+START_TEST(test_scratch_is_per_thread)
+{
+    pthread_t th[SCRATCH_THREADS];
+    ck_assert_int_eq(pthread_barrier_init(&s_barrier, NULL, SCRATCH_THREADS), 0);
+    for (intptr_t i = 0; i < SCRATCH_THREADS; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, s_scratch_worker, (void *) i), 0);
+    void *buffers[SCRATCH_THREADS];
+    for (int i = 0; i < SCRATCH_THREADS; i++) {
+        ck_assert_int_eq(pthread_join(th[i], &buffers[i]), 0);
+        ck_assert_msg((uintptr_t) buffers[i] > 3, "thread %d failed (%p)", i, buffers[i]);
+    }
+    for (int i = 0; i < SCRATCH_THREADS; i++)
+        for (int j = i + 1; j < SCRATCH_THREADS; j++)
+            ck_assert_ptr_ne(buffers[i], buffers[j]);
+    pthread_barrier_destroy(&s_barrier);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -427,6 +542,8 @@ make_suite(void)
     tcase_add_test(tc, test_setters_refuse_out_of_bounds_values);
     tcase_add_test(tc, test_mutating_requests_require_a_request_id);
     tcase_add_test(tc, test_every_type_is_documented_in_protocol_md);
+    tcase_add_test(tc, test_scratch_encoding_and_zone_reuse);
+    tcase_add_test(tc, test_scratch_is_per_thread);
     suite_add_tcase(s, tc);
     TCase *v = tcase_create("validator");
     tcase_add_loop_test(v, test_corpus_of_malformed_bytes_is_rejected, 0,
