@@ -482,11 +482,12 @@ s_usage(FILE *out)
         "                   and replies (what any scheduler could reach here)\n"
         "  --dir DIR        where the temporary stores go [$TMPDIR, /tmp]\n"
         "  --allow-tmpfs    measure on tmpfs anyway (fsync then costs nothing)\n"
-        "  --fsync-ms N     how long to probe the disk's fdatasync rate, 0 none [1000]\n"
+        "  --fsync-ms N     how long to probe the disk's fdatasync rate before each run, 0 none [500]\n"
         "  --busy-retries N measure a configuration again, up to N times, while more than\n"
         "                   --busy-limit cores were busy with other programs [3]\n"
         "  --busy-limit C   [0.25]\n"
         "  --keep           keep the stores and logs\n"
+
         "  -h, --help\n", BS_RUNS_MAX);
 }
 
@@ -509,7 +510,7 @@ static int
 s_parse(int argc, char **argv, opts_t *o)
 {
     *o = (opts_t) { .seconds = 3, .warmup = 1, .runs = 3, .sockets_max = 4, .offices = 4, .services = 8,
-                    .window = 256, .modes = { true, true, false }, .fsync_ms = 1000, .busy_retries = 3,
+                    .window = 256, .modes = { true, true, false }, .fsync_ms = 500, .busy_retries = 3,
                     .busy_limit = 0.25 };
     s_parse_levels("1,16,64,256", o);
     enum { OPT_SECONDS = 256, OPT_WARMUP, OPT_RUNS, OPT_INFLIGHT, OPT_SOCKETS, OPT_OFFICES, OPT_SERVICES, OPT_WINDOW, OPT_ONLY,
@@ -1116,25 +1117,24 @@ main(int argc, char **argv)
     double per_mode = o.nlevels * (1 + o.busy_retries) * (o.warmup + o.seconds + BS_DRAIN_MS / 1000.0 + 2)
                     + BS_STARTUP_MS / 1000.0
                     + 3 * BS_STOP_MS / 1000.0 + 60;
-    unsigned budget = (unsigned) (o.runs * modes * per_mode + o.fsync_ms / 1000.0 + 30);
+    unsigned budget = (unsigned) (o.runs * modes * (per_mode + o.fsync_ms / 1000.0) + 30);
     alarm(budget);
 
     printf("foleni-bench-sched: %d run(s); %d offices x %d services, capacity %d per %d-minute slot; "
            "scheduler --window %u; window %.1f s after %.1f s warm-up; alarm at %u s\n",
            o.runs, o.offices, o.services, BS_CAPACITY, BS_SLOT_MINUTES, o.window, o.seconds, o.warmup, budget);
     printf("stores in %s: %s on %s (mounted at %s)\n", bp_tempdir, fs, dev, mnt);
-    if (o.fsync_ms) {
-        double per_s, p50;
-        s_fsync_probe(bp_tempdir, o.fsync_ms, &per_s, &p50);
-        printf("disk: fdatasync of 256 bytes: %.0f/s, p50 %.0f µs (LMDB flushes twice per commit)\n", per_s, p50);
-        printf("BENCH sched-fsync fs=%s syncs_per_s=%.0f p50_us=%.0f\n", fs, per_s, p50);
-    }
     printf("\ncli, brk, sch: CPU µs per booking of the client, broker and scheduler; cores: the three together;\n"
            "iow: machine I/O wait in cores; other: cores busy with anything else (high: figures spoiled);\n"
            "b/commit: bookings per durable transaction of the scheduler.\n\n");
     s_print_header();
 
     static result_t results[BS_RUNS_MAX][MODES][BS_LEVELS_MAX];
+    /* The disk's flush rate before each stack: on a shared virtual machine it
+     * swings from run to run (3,300 to 4,900/s), and the bookings/s of the same
+     * build swing with it; the CPU's speed, probed the same way, did not. */
+    double probes[BS_RUNS_MAX * MODES], probe_p50[BS_RUNS_MAX * MODES];
+    int nprobes = 0;
     bool all_ok = true;
     rush_t *r = calloc(1, sizeof *r);
     if (!r)
@@ -1147,6 +1147,12 @@ main(int argc, char **argv)
         for (int m = 0; m < MODES; m++) {
             if (!o.modes[m])
                 continue;
+            if (o.fsync_ms) {
+                s_fsync_probe(bp_tempdir, o.fsync_ms, &probes[nprobes], &probe_p50[nprobes]);
+                printf("  run %d, %s: disk fdatasync %.0f/s, p50 %.0f µs\n", run + 1, s_mode_names[m],
+                       probes[nprobes], probe_p50[nprobes]);
+                nprobes++;
+            }
             stack_t_ st;
             if (s_stack_start(&o, bp_tempdir, run, (mode_t_) m, &st) != 0) {
                 all_ok = false;
@@ -1225,6 +1231,18 @@ main(int argc, char **argv)
                med[MODE_SINGLE][l][0] > 0 ? med[MODE_GROUP][l][0] / med[MODE_SINGLE][l][0] : 0,
                med[MODE_FLOOR][l][0], med[MODE_FLOOR][l][2],
                med[MODE_FLOOR][l][0] > 0 ? med[MODE_GROUP][l][0] / med[MODE_FLOOR][l][0] : 0, o.runs, fs);
+    if (nprobes) {
+        double lo = probes[0], hi = probes[0];
+        for (int i = 1; i < nprobes; i++) {
+            lo = probes[i] < lo ? probes[i] : lo;
+            hi = probes[i] > hi ? probes[i] : hi;
+        }
+        double per_s = s_median(probes, nprobes), p50 = s_median(probe_p50, nprobes);
+        printf("disk: fdatasync of 256 bytes before each run: median %.0f/s (%.0f to %.0f), p50 %.0f µs; a run on a "
+               "slower disk books fewer\n", per_s, lo, hi, p50);
+        printf("BENCH sched-fsync fs=%s syncs_per_s=%.0f syncs_min=%.0f syncs_max=%.0f p50_us=%.0f\n", fs, per_s, lo,
+               hi, p50);
+    }
     for (int l = 0; l < o.nlevels; l++)
         if (o.levels[l] == 256 && o.modes[MODE_GROUP]) {
             bool rate = med[MODE_GROUP][l][0] >= 40000, tail = med[MODE_GROUP][l][2] <= 10.0;
