@@ -9,7 +9,7 @@
  *  goes through the broker and resumed when the reply comes.  This program
  *  is that skeleton and nothing more, built like the portal (portal/server.c:
  *  the same daemon flags, the same loop, libfoleni's client): every request
- *  sends its body (at most 4 KiB) to SERVICE (default "echo", served by
+ *  sends its body (the first 4 KiB of it) to SERVICE (default "echo", served by
  *  `foleni-echo worker --bare --window 256`), and the reply is answered with a
  *  fixed 201 and a small JSON body.  No JSON parsing, no checks, no store.
  *  bench/bench-portal --relay measures it against the plain hello server in
@@ -94,7 +94,10 @@ s_access(void *cls, struct MHD_Connection *conn, const char *url, const char *me
     if (fl_client_send(self->client, self->service, req->rid, req->len ? req->body : "", req->len) != 0)
         return MHD_queue_response(conn, MHD_HTTP_SERVICE_UNAVAILABLE, self->unavailable);
     req->sent = true;
-    zhashx_insert(self->waiting, req->rid, req);
+    if (zhashx_insert(self->waiting, req->rid, req) != 0) {     /* a rid twice: never, but never hang */
+        req->answered = req->failed = true;
+        return MHD_queue_response(conn, MHD_HTTP_SERVICE_UNAVAILABLE, self->unavailable);
+    }
     MHD_suspend_connection(conn);
     return MHD_YES;
 }
@@ -186,6 +189,7 @@ main(int argc, char **argv)
     fflush(stdout);
     di = MHD_get_daemon_info(self.daemon, MHD_DAEMON_INFO_EPOLL_FD);
     int epoll_fd = di ? di->epoll_fd : -1;
+    bool failed = false;
     while (!s_stop) {                       /* the portal's loop (portal/server.c, portal_run) */
         MHD_UNSIGNED_LONG_LONG mhd_timeout;
         long timeout = 1000;
@@ -200,8 +204,11 @@ main(int argc, char **argv)
             { zsock_resolve(fl_client_socket(self.client)), 0, ZMQ_POLLIN, 0 },
         };
         int rc = zmq_poll(items, 2, timeout);
-        if (rc < 0 && zmq_errno() != EINTR)
+        if (rc < 0 && zmq_errno() != EINTR) {
+            fprintf(stderr, "foleni-bench-relay: zmq_poll: %s\n", zmq_strerror(zmq_errno()));
+            failed = true;
             break;
+        }
         size_t resumed = s_replies(&self);
         if (resumed || mhd_due || rc <= 0 || (items[0].revents & ZMQ_POLLIN))
             MHD_run(self.daemon);
@@ -213,7 +220,7 @@ main(int argc, char **argv)
     }
     zhashx_purge(self.waiting);
     MHD_run(self.daemon);
-    status = 0;
+    status = failed ? 1 : 0;
 done:
     if (self.daemon)
         MHD_stop_daemon(self.daemon);

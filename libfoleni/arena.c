@@ -8,9 +8,10 @@
  *  a fresh block is a malloc large enough to make glibc sweep its fast bins
  *  (malloc_consolidate) each time: that sweep and the malloc and free around it
  *  were about a tenth of the scheduler's CPU.  The cache is freed when its
- *  thread ends.
+ *  thread ends, and sanitizer builds keep none (sanitize.h).
  */
 #include "libfoleni/arena.h"
+#include "libfoleni/sanitize.h"
 
 #include <assert.h>
 #include <pthread.h>
@@ -66,8 +67,8 @@ s_cache_key_make(void)
 static bool
 s_cache_put(block_t *b)
 {
-    if (b->size != ARENA_BLOCK_SIZE || tl_cached >= ARENA_CACHE_MAX)
-        return false;
+    if (FL_ASAN || b->size != ARENA_BLOCK_SIZE || tl_cached >= ARENA_CACHE_MAX)
+        return false;                   /* sanitizer builds keep none (sanitize.h) */
     if (!tl_cache) {                    /* the first block: make sure it is freed at thread exit */
         pthread_once(&s_cache_once, s_cache_key_make);
         if (!s_cache_ok || pthread_setspecific(s_cache_key, (void *) 1) != 0)

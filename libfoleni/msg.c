@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "libfoleni/arena.h"
+#include "libfoleni/sanitize.h"
 #include "libfoleni/wire.h"
 
 /*  Where in a message a value sits, as a chain of frames on the C stack:
@@ -590,7 +591,9 @@ fl_msg_encode(const fl_msg_t *self, msgpack_sbuffer *out, fl_error_t *err)
  * into, and the zone msgpack-c decodes into.  Each fresh one began with an
  * 8 KiB malloc, large enough to make glibc sweep its fast bins every time
  * (malloc_consolidate): with both per request, that was several per cent of the
- * scheduler's CPU.  Both are freed when the thread ends. */
+ * scheduler's CPU.  Both are freed when the thread ends.  Sanitizer builds
+ * make them afresh for each use (sanitize.h), so that a pointer kept past
+ * its time is caught. */
 static _Thread_local struct {
     bool ready;
     msgpack_sbuffer out;
@@ -639,6 +642,10 @@ fl_msg_encode_scratch(const fl_msg_t *self, const void **data, size_t *len, fl_e
     *len = 0;
     if (!s_scratch())
         return fl_error_set(err, FL_E_NOMEM, "", "out of memory");
+    if (FL_ASAN) {                      /* the last bytes freed: a stale pointer to them is caught */
+        msgpack_sbuffer_destroy(&tl_scratch.out);
+        msgpack_sbuffer_init(&tl_scratch.out);
+    }
     tl_scratch.out.size = 0;
     int rc = fl_msg_encode(self, &tl_scratch.out, err);
     if (rc == 0 && tl_scratch.out.data) {
@@ -894,6 +901,13 @@ s_decode(fl_type_t want, const void *buf, size_t len, fl_error_t *err)
         fl_msg_destroy(&self);
 done:
     msgpack_zone_clear(&tl_scratch.zone);
+    if (FL_ASAN) {                      /* every chunk freed: a stale pointer into it is caught */
+        msgpack_zone_destroy(&tl_scratch.zone);
+        if (!msgpack_zone_init(&tl_scratch.zone, MSGPACK_ZONE_CHUNK_SIZE)) {
+            msgpack_sbuffer_destroy(&tl_scratch.out);
+            tl_scratch.ready = false;   /* made again on next use */
+        }
+    }
     return self;
 }
 

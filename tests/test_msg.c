@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "libfoleni/msg.h"
+#include "libfoleni/sanitize.h"
 #include "libfoleni/wire.h"
 #include "tests/testutil.h"
 
@@ -440,7 +441,8 @@ START_TEST(test_scratch_encoding_and_zone_reuse)
             const void *again;
             size_t len2;
             ck_assert_int_eq(fl_msg_encode_scratch(m, &again, &len2, &err), 0);
-            ck_assert_ptr_eq(again, data);      /* the same buffer, not a new one */
+            if (!FL_ASAN)                       /* sanitizer builds make a new one each time */
+                ck_assert_ptr_eq(again, data);  /* the same buffer, not a new one */
             fl_msg_t *back = fl_msg_decode_as((fl_type_t) t, own.data, own.size, &err);
             ck_assert_msg(back && fl_msg_equal(m, back), "%s: %s", fl_schema_type((fl_type_t) t)->name,
                           back ? "differs" : err.message);
@@ -488,7 +490,7 @@ s_scratch_worker(void *arg)
     intptr_t id = (intptr_t) arg;
     char office[16];
     snprintf(office, sizeof office, "OFF%d", (int) id);
-    const void *first = NULL;
+    const void *last = NULL;                   /* the buffer in use now: live until the thread ends */
     pthread_barrier_wait(&s_barrier);          /* all alive at once */
     for (int i = 0; i < 500; i++) {
         fl_msg_t *m = fl_msg_new(FL_T_LIST_SERVICES);
@@ -501,8 +503,7 @@ s_scratch_worker(void *arg)
             fl_msg_destroy(&m);
             return (void *) 2;
         }
-        if (!first)
-            first = data;
+        last = data;
         fl_msg_t *back = fl_msg_decode(data, len, NULL);
         bool same = back && fl_msg_str(back, FL_F_OFFICE) && !strcmp(fl_msg_str(back, FL_F_OFFICE), office);
         fl_msg_destroy(&back);
@@ -511,7 +512,7 @@ s_scratch_worker(void *arg)
             return (void *) 3;
     }
     pthread_barrier_wait(&s_barrier);          /* nobody has ended yet: buffers all live */
-    return (void *) first;
+    return (void *) last;
 }
 
 START_TEST(test_scratch_is_per_thread)
