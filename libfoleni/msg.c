@@ -594,6 +594,8 @@ fl_msg_encode(const fl_msg_t *self, msgpack_sbuffer *out, fl_error_t *err)
  * scheduler's CPU.  Both are freed when the thread ends.  Sanitizer builds
  * make them afresh for each use (sanitize.h), so that a pointer kept past
  * its time is caught. */
+#define SCRATCH_KEEP_MAX (64 * 1024)   /* a larger encode buffer is freed at the next use */
+
 static _Thread_local struct {
     bool ready;
     msgpack_sbuffer out;
@@ -642,7 +644,11 @@ fl_msg_encode_scratch(const fl_msg_t *self, const void **data, size_t *len, fl_e
     *len = 0;
     if (!s_scratch())
         return fl_error_set(err, FL_E_NOMEM, "", "out of memory");
-    if (FL_ASAN) {                      /* the last bytes freed: a stale pointer to them is caught */
+    /* Sanitizer builds free the last bytes, so a stale pointer to them is
+     * caught; every build lets go of a buffer grown past what nearly every
+     * message needs (one big list, or a message refused as too long, would
+     * otherwise keep up to twice FL_WIRE_MAX_BYTES for the thread's life). */
+    if (FL_ASAN || tl_scratch.out.alloc > SCRATCH_KEEP_MAX) {
         msgpack_sbuffer_destroy(&tl_scratch.out);
         msgpack_sbuffer_init(&tl_scratch.out);
     }
