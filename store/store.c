@@ -241,8 +241,8 @@ s_lock_writer(store_t *self, fl_error_t *err)
         close(fd);
         if (why == EWOULDBLOCK)
             return fl_error_set(err, FL_E_CONFLICT, "",
-                                "%s is in use by another scheduler (pid %s): stop it first, "
-                                "or give this one its own --data folder", self->path,
+                                "%s is in use by another writer (pid %s; the scheduler, or a tool "
+                                "that writes): stop it first, or give this one its own --data folder", self->path,
                                 holder[0] ? holder : "unknown");
         return fl_error_set(err, FL_E_IO, "", "%s: cannot lock: %s", lock_path, strerror(why));
     }
@@ -291,7 +291,11 @@ store_open(const char *path, const store_options_t *opts, fl_error_t *err)
         goto fail;
     }
 
-    if (opts->sole_writer && !self->read_only && s_lock_writer(self, err))
+    /* Every writer takes the lock, sole or not: a second writer beside the
+     * scheduler would find the citizen index one commit behind, rebuild it
+     * under the scheduler's feet, and its stop could leave the scheduler's
+     * later entries out of an index marked clean (citizens.c). */
+    if (!self->read_only && s_lock_writer(self, err))
         goto fail;
 
     int rc = mdb_env_create(&self->env);

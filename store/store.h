@@ -77,8 +77,8 @@ typedef struct store_txn store_txn_t;
 typedef struct {
     size_t map_size;            /* initial map size; 0 = STORE_DEFAULT_MAP_SIZE */
     bool   read_only;           /* for tools beside a running scheduler */
-    bool   sole_writer;         /* the scheduler: refuse to open if another sole
-                                 * writer has this store open (see store_open) */
+    bool   sole_writer;         /* the scheduler: its clean stop may mark the
+                                 * citizen index clean (see store_open) */
     const char *boot_id;        /* tests: the machine's boot id as the citizen
                                  * index sees it; NULL: the kernel's */
 } store_options_t;
@@ -88,15 +88,18 @@ typedef struct {
  *  every named database in one transaction and records or checks the schema
  *  version.  opts may be NULL for defaults.
  *
- *  With opts->sole_writer the store also takes an exclusive lock on the file
+ *  Every open that may write takes an exclusive lock on the file
  *  `writer.lock` in the directory (flock, released by store_destroy or when
  *  the process dies) and writes its pid there.  The scheduler keeps state in
  *  memory between batches (event seq, ticket numbers, counters' calls), so
- *  two schedulers on one store would hand out the same numbers; LMDB alone
- *  would let them both write.  Tools that only read do not take the lock.
+ *  two schedulers on one store would hand out the same numbers, and any
+ *  second writer would find the citizen index one commit behind and rebuild
+ *  it under the first; LMDB alone would let them both write.  Tools that only
+ *  read (read_only) do not take the lock.  opts->sole_writer says the opener
+ *  is the scheduler, whose clean stop may mark the index clean.
  *
- *  Returns the store, or NULL with err: FL_E_CONFLICT (sole_writer, and
- *  another process holds the lock: the message gives its pid), FL_E_VERSION (written by a newer
+ *  Returns the store, or NULL with err: FL_E_CONFLICT (another process, or
+ *  another open in this one, holds the lock: the message gives its pid), FL_E_VERSION (written by a newer
  *  Foleni: the message says which versions), FL_E_NOT_FOUND (read_only and no
  *  store there), FL_E_IO / FL_E_STORE (LMDB's reason in the message). */
 store_t *store_open(const char *path, const store_options_t *opts, fl_error_t *err);

@@ -608,7 +608,7 @@ END_TEST
 
 /* A second scheduler on one store is refused, and a scheduler killed with
  * SIGKILL leaves no lock behind: its restart opens the store at once. */
-START_TEST(test_sole_writer_refuses_a_second_and_frees_on_death)
+START_TEST(test_writer_lock_refuses_a_second_writer_and_frees_on_death)
 {
     char *dir = tu_tempdir();
     store_options_t sole = { .sole_writer = true };
@@ -619,8 +619,13 @@ START_TEST(test_sole_writer_refuses_a_second_and_frees_on_death)
     ck_assert_ptr_null(store_open(dir, &sole, &err));         /* same process, second open */
     ck_assert_int_eq(err.code, FL_E_CONFLICT);
     char pid[32];
-    snprintf(pid, sizeof pid, "(pid %ld)", (long) getpid());
-    ck_assert_msg(strstr(err.message, "another scheduler") && strstr(err.message, pid), "%s", err.message);
+    snprintf(pid, sizeof pid, "(pid %ld;", (long) getpid());
+    ck_assert_msg(strstr(err.message, "another writer") && strstr(err.message, pid), "%s", err.message);
+    /* a writer that is not the scheduler (a tool) is refused too: it would
+     * find the citizen index one commit behind and rebuild it under the
+     * scheduler's feet */
+    ck_assert_ptr_null(store_open(dir, NULL, &err));
+    ck_assert_int_eq(err.code, FL_E_CONFLICT);
 
     store_options_t ro = { .read_only = true };                /* readers are not refused */
     store_t *reader = store_open(dir, &ro, &err);
@@ -648,7 +653,7 @@ START_TEST(test_sole_writer_refuses_a_second_and_frees_on_death)
     ck_assert_int_eq(ready, 'y');
     ck_assert_ptr_null(store_open(dir, &sole, &err));
     ck_assert_int_eq(err.code, FL_E_CONFLICT);
-    snprintf(pid, sizeof pid, "(pid %ld)", (long) child);
+    snprintf(pid, sizeof pid, "(pid %ld;", (long) child);
     ck_assert_msg(strstr(err.message, pid), "%s", err.message);
 
     kill(child, SIGKILL);
@@ -890,6 +895,16 @@ START_TEST(test_citizen_index_is_trusted_after_a_clean_stop_or_a_process_crash)
     ck_assert_str_eq(s_rebuilt(s, &entries), "there is no index yet");
     s_seed(s, 20);
     store_destroy(&s);
+    /* a reader beside nobody, after the clean stop, reads through the index */
+    store_options_t ro = { .read_only = true, .boot_id = "boot-A" };
+    s = store_open(dir, &ro, NULL);
+    ck_assert_ptr_nonnull(s);
+    bool has = false;
+    ck_assert_int_eq(store_read(s, s_has_index, &has, NULL), 0);
+    ck_assert_msg(has, "a read-only open after a clean stop did not use the index");
+    unsigned seven = 7;
+    ck_assert_int_eq(store_read(s, s_exists_index, &seven, NULL), 0);
+    store_destroy(&s);
     /* a clean stop is trusted even after the machine restarted */
     s = s_expect_open(dir, "boot-B", "", 20);
     store_destroy(&s);
@@ -1087,24 +1102,26 @@ s_index_of(store_txn_t *txn, unsigned n, char out[17])
 }
 
 /* Inside a nested transaction: add citizen 100, change 1, delete 2, then
- * (arg "fail") fail, or nest once more and fail there. */
+ * (arg "fail") fail, or nest once more and fail there ("inner": other values
+ * over the outer one's, so that putting them back is seen). */
 static int
 s_index_changes(store_txn_t *txn, void *arg)
 {
     const char *how = arg;
+    bool inner = !strcmp(how, "inner");
     store_key_t add = s_ck(100), change = s_ck(1), gone = s_ck(2);
-    int rc = store_put(txn, STORE_DB_BOOKINGS_BY_CITIZEN, &add, "NEW0100", 7);
-    if (!rc) rc = store_put(txn, STORE_DB_BOOKINGS_BY_CITIZEN, &change, "CHG0001", 7);
-    if (!rc) rc = store_put(txn, STORE_DB_BOOKINGS_BY_CITIZEN, &change, "CHG0001B", 8);   /* twice */
+    int rc = store_put(txn, STORE_DB_BOOKINGS_BY_CITIZEN, &add, inner ? "INN0100" : "NEW0100", 7);
+    if (!rc) rc = store_put(txn, STORE_DB_BOOKINGS_BY_CITIZEN, &change, inner ? "INN0001" : "CHG0001", 7);
+    if (!rc) rc = store_put(txn, STORE_DB_BOOKINGS_BY_CITIZEN, &change, inner ? "INN0001B" : "CHG0001B", 8);
     if (!rc && (rc = store_del(txn, STORE_DB_BOOKINGS_BY_CITIZEN, &gone)) == FL_E_NOT_FOUND)
         rc = 0;                                  /* gone already (the outer one deleted it) */
     if (rc)
         return rc;
-    if (!strcmp(how, "fail"))
+    if (!strcmp(how, "fail") || inner)
         return FL_E_CONFLICT;
     if (!strcmp(how, "inner-fails")) {           /* the inner one fails alone */
-        int inner = store_nested(txn, s_index_changes, "fail");
-        return inner == FL_E_CONFLICT ? 0 : -1;
+        int rc_inner = store_nested(txn, s_index_changes, "inner");
+        return rc_inner == FL_E_CONFLICT ? 0 : -1;
     }
     return 0;
 }
@@ -1266,7 +1283,8 @@ START_TEST(test_stale_reader_of_a_killed_process_is_cleared_at_open)
         ck_assert_int_ge(kids[k], 0);
         if (kids[k] == 0) {
             close(fds[0]);
-            store_t *r = store_open(dir, NULL, NULL);
+            store_options_t ro = { .read_only = true };     /* the test's own open is the writer */
+            store_t *r = store_open(dir, &ro, NULL);
             if (!r)
                 _exit(3);
             if (k == 0) {                    /* the holder: open, no transaction */
@@ -1367,7 +1385,7 @@ make_suite(void)
     tcase_add_test(tc, test_failed_write_changes_nothing_and_nested_failure_fails_alone);
     tcase_add_test(tc, test_last_finds_the_newest_event_of_each_office);
     tcase_add_test(tc, test_sigkill_loses_no_reported_commit);
-    tcase_add_test(tc, test_sole_writer_refuses_a_second_and_frees_on_death);
+    tcase_add_test(tc, test_writer_lock_refuses_a_second_writer_and_frees_on_death);
     tcase_add_test(tc, test_backup_is_a_consistent_openable_copy);
     tcase_add_test(tc, test_citizen_index_is_trusted_after_a_clean_stop_or_a_process_crash);
     tcase_add_test(tc, test_schema_1_is_read_as_it_is_and_upgraded_by_a_writer);
