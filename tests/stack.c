@@ -62,6 +62,8 @@ tu_stack_start_scheduler(tu_stack_t *st)
         argv[n++] = "--clock";
         argv[n++] = st->clock;
     }
+    for (size_t i = 0; i < sizeof st->scheduler_args / sizeof st->scheduler_args[0] && st->scheduler_args[i]; i++)
+        argv[n++] = st->scheduler_args[i];
     argv[n] = NULL;
     st->scheduler = tu_spawn(st->log, argv);
     fl_client_t *c = tu_stack_client(st, 500, 20);
@@ -74,11 +76,21 @@ tu_stack_start_scheduler(tu_stack_t *st)
 void
 tu_stack_start(tu_stack_t *st, const char *config_json, const char *clock)
 {
+    tu_stack_start_args(st, config_json, clock, NULL);
+}
+
+void
+tu_stack_start_args(tu_stack_t *st, const char *config_json, const char *clock, const char *const *scheduler_args)
+{
     zsys_handler_set(NULL);
     zsys_init();
     zsys_set_linger(0);
     zsys_set_max_sockets(4096);
     memset(st, 0, sizeof *st);
+    for (size_t i = 0; scheduler_args && scheduler_args[i]; i++) {
+        ck_assert_uint_lt(i, sizeof st->scheduler_args / sizeof st->scheduler_args[0] - 1);
+        st->scheduler_args[i] = scheduler_args[i];
+    }
     st->dir = tu_tempdir();
     snprintf(st->endpoint, sizeof st->endpoint, "tcp://127.0.0.1:%d", tu_free_port());
     snprintf(st->publish, sizeof st->publish, "tcp://127.0.0.1:%d", tu_free_port());

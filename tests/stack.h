@@ -28,12 +28,18 @@ typedef struct {
     char config[512], data[512], secret[512], log[512];
     char metrics[512];              /* the scheduler's --metrics-file */
     char clock[64];
+    const char *scheduler_args[4];  /* more options for foleni-scheduler, NULL-ended */
     int broker, scheduler;          /* pids; 0 when not running */
 } tu_stack_t;
 
 /*  Start broker and scheduler with config_json (NULL: deploy/config/demo.json)
  *  and clock (NULL: real time; else what --clock takes). */
 void tu_stack_start(tu_stack_t *st, const char *config_json, const char *clock);
+
+/*  The same, with more options for foleni-scheduler (NULL-ended, at most 3;
+ *  borrowed: they must outlive the stack), also used at each restart. */
+void tu_stack_start_args(tu_stack_t *st, const char *config_json, const char *clock,
+                         const char *const *scheduler_args);
 
 /*  (Re)start only the scheduler, on the same store. */
 void tu_stack_start_scheduler(tu_stack_t *st);
