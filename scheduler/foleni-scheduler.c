@@ -1,11 +1,10 @@
 /*  foleni-scheduler — the scheduler process: one worker of the broker, the
  *  only writer of the store, the source of every event.
  *
- *  It reads its options, the configuration, the ID-hashing secret and the
- *  store, connects to the broker, and serves (scheduler/serve.h): one thread
- *  takes every request waiting (up to the batch bound) and handles them all in
- *  one durable transaction (sched_batch), while another sends the replies and
- *  events of the batch before.  Requests that arrive during a commit are the
+ *  Its loop: wait for a request; take every other request already waiting (up
+ *  to the batch bound); handle them all in one durable transaction
+ *  (sched_batch); send the replies; publish the events.  The next batch starts
+ *  as soon as this one is out: requests that arrived during a commit are the
  *  next batch, so the busier it gets, the more each flush carries.
  *  `foleni-scheduler --help` lists the options.
  */
@@ -26,7 +25,6 @@
 #include "libfoleni/log.h"
 #include "libfoleni/worker.h"
 #include "scheduler/scheduler.h"
-#include "scheduler/serve.h"
 
 static void
 s_usage(FILE *out)
@@ -137,6 +135,80 @@ s_read_secret(const char *path, bool create, uint8_t *out, size_t *len)
     return 0;
 }
 
+/* ---- serving ---- */
+
+typedef struct {
+    fl_worker_t *worker;
+    zsock_t *publisher;
+    sched_t *sched;
+    bool group_commit;
+    unsigned window;
+} loop_t;
+
+static void
+s_publish(loop_t *l, sched_event_t *events, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        fl_bus_publish(l->publisher, events[i].topic, events[i].body, events[i].len);
+    sched_events_free(events, n);
+}
+
+/* Handle the requests in hand as one batch (or one by one without group commit). */
+static void
+s_serve(loop_t *l, fl_request_t **reqs, size_t n)
+{
+    sched_request_t batch[SCHED_BATCH_MAX];
+    size_t step = l->group_commit ? n : 1;
+    for (size_t first = 0; first < n; first += step) {
+        size_t count = first + step <= n ? step : n - first;
+        for (size_t i = 0; i < count; i++) {
+            const fl_part_t *body = &reqs[first + i]->parts[0];     /* always readable */
+            batch[i] = (sched_request_t) { .body = body->data, .len = body->size,
+                                           .caller = reqs[first + i]->caller };
+        }
+        sched_event_t *events;
+        size_t nevents;
+        sched_batch(l->sched, batch, count, s_now(), &events, &nevents);
+        for (size_t i = 0; i < count; i++) {
+            fl_worker_reply_one(l->worker, &reqs[first + i], batch[i].reply, batch[i].reply_len);
+            free(batch[i].reply);
+        }
+        s_publish(l, events, nevents);
+    }
+}
+
+/* The periodic "scheduler stats" line: counts since start, and the largest
+ * batch and longest write transaction since the last line. */
+static void
+s_log_stats(sched_t *sched, store_t *store)
+{
+    sched_stats_t st;
+    sched_stats_take(sched, &st, true);
+    store_stat_t ss = { 0 };
+    store_stat(store, &ss, NULL);
+    fl_log(FL_LOG_INFO, "scheduler stats", FL_U("batches", st.batches), FL_U("requests", st.requests),
+           FL_U("refused", st.refused), FL_U("repeats", st.repeats), FL_U("events", st.events),
+           FL_U("failed_batches", st.failed_batches), FL_U("redone", st.redone),
+           FL_U("batch_max", st.batch_max), FL_D("write_ms_max", st.write_ms_max),
+           FL_D("write_ms_avg", st.batches + st.failed_batches ? st.write_ms / (double) (st.batches + st.failed_batches) : 0),
+           FL_U("store_used_bytes", ss.used_bytes), NULL);
+}
+
+/* The metrics file, every second: its time is the wall clock's (what a
+ * scraper compares it with), not --clock's.  A failure is logged once, and
+ * the recovery once. */
+static void
+s_write_metrics(sched_t *sched, const char *path, bool *failing)
+{
+    int rc = sched_metrics_write(sched, path, (int64_t) time(NULL));
+    if (rc && !*failing)
+        fl_log(FL_LOG_WARN, "cannot write the metrics file", FL_S("path", path), FL_S("reason", strerror(errno)),
+               NULL);
+    else if (!rc && *failing)
+        fl_log(FL_LOG_INFO, "metrics file written again", FL_S("path", path), NULL);
+    *failing = rc != 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -222,9 +294,7 @@ main(int argc, char **argv)
     store_t *store = NULL;
     sched_t *sched = NULL;
     fl_security_t *security = NULL;
-    fl_worker_t *worker = NULL;
-    zsock_t *publisher = NULL;
-    sched_server_t *server = NULL;
+    loop_t l = { .group_commit = group_commit, .window = window };
     uint8_t secret[SCHED_SECRET_MAX];
     size_t secret_len = 0;
     if (s_read_secret(secret_path, create_secret, secret, &secret_len) != 0) {
@@ -246,28 +316,56 @@ main(int argc, char **argv)
      * 28 MiB for 1,000 offices) for the life of the process.  Give it back. */
     malloc_trim(0);
     fl_worker_options_t wopts = { .window = window, .heartbeat_ms = heartbeat_ms };
-    if (!(worker = fl_worker_new(broker, service, security, &wopts, &err))
-        || !(publisher = fl_bus_publisher(publish, security, &err))) {
+    if (!(l.worker = fl_worker_new(broker, service, security, &wopts, &err))
+        || !(l.publisher = fl_bus_publisher(publish, security, &err))) {
         fl_log(FL_LOG_ERROR, "cannot connect", FL_S("reason", err.message), NULL);
         goto done;
     }
-    sched_server_options_t sopts = { .window = window, .group_commit = group_commit, .now = s_now,
-                                     .metrics_path = metrics_path, .stats_interval_s = stats_interval_s };
-    if (!(server = sched_server_new(sched, store, worker, publisher, &sopts, &err))) {
-        fl_log(FL_LOG_ERROR, "cannot start", FL_S("reason", err.message), NULL);
-        goto done;
-    }
+    l.sched = sched;
     fl_log(FL_LOG_INFO, "scheduler serving", FL_S("service", service), FL_S("broker", broker),
            FL_S("data", data), FL_U("offices", config->office_count), FL_U("window", window),
            FL_S("group_commit", group_commit ? "on" : "off"), NULL);
-    if (sched_server_run(server) != 0)
-        goto done;
+    bool metrics_failing = false;
+    int64_t next_tick = zclock_mono();
+    int64_t next_stats = zclock_mono() + (int64_t) stats_interval_s * 1000;
+    fl_request_t *reqs[SCHED_BATCH_MAX];
+    while (!zsys_interrupted) {
+        int64_t wait = next_tick - zclock_mono();
+        fl_request_t *first;
+        int rc = fl_worker_recv(l.worker, &first, wait > 0 ? (int) wait : 0);
+        if (rc == 0) {
+            size_t n = 0;
+            reqs[n++] = first;
+            while (n < window && fl_worker_recv(l.worker, &reqs[n], 0) == 0)
+                n++;
+            s_serve(&l, reqs, n);
+        } else if (rc != FL_E_TIMEOUT)
+            break;
+        if (zclock_mono() >= next_tick) {
+            sched_event_t *events;
+            size_t nevents;
+            if (sched_tick(sched, s_now(), &events, &nevents) == 0)
+                s_publish(&l, events, nevents);
+            next_tick = zclock_mono() + 1000;
+            if (metrics_path)
+                s_write_metrics(sched, metrics_path, &metrics_failing);
+            if (stats_interval_s && zclock_mono() >= next_stats) {
+                s_log_stats(sched, store);
+                next_stats = zclock_mono() + (int64_t) stats_interval_s * 1000;
+            }
+        }
+    }
+    if (metrics_path)
+        s_write_metrics(sched, metrics_path, &metrics_failing);
+    /* the last batch's replies may still be in the socket's queue: give them
+     * a second to leave (the worker's socket has no linger otherwise) */
+    if (fl_worker_socket(l.worker))
+        zsock_set_linger(fl_worker_socket(l.worker), 1000);
     fl_log(FL_LOG_INFO, "scheduler stopping", NULL);
     status = 0;
 done:
-    sched_server_destroy(&server);
-    fl_worker_destroy(&worker);
-    zsock_destroy(&publisher);
+    fl_worker_destroy(&l.worker);
+    zsock_destroy(&l.publisher);
     sched_destroy(&sched);
     store_destroy(&store);
     fl_config_destroy(&config);

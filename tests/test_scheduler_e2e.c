@@ -287,12 +287,10 @@ s_send_storm(fl_client_t *c, int first, int end)
     }
 }
 
-/* The scheduler answers from one thread and commits from another
- * (scheduler/serve.h): a SIGTERM in a storm must still end cleanly (both
- * threads joined; under AddressSanitizer nothing leaked), every answer it
- * gave must hold, and every request it took but did not answer must be safe
- * to send again: once committed, a retry gets the stored answer, not a
- * second booking.  To stop it surely in the middle, the scheduler is frozen
+/* A SIGTERM in a storm must end cleanly (exit 0; under AddressSanitizer
+ * nothing leaked), every answer the scheduler gave must hold, and every
+ * request it took but did not answer must be safe to send again: once
+ * committed, a retry gets the stored answer, not a second booking.  To stop it surely in the middle, the scheduler is frozen
  * (SIGSTOP) after 300 answers, the rest of the storm is sent, and only then
  * is it told to stop and let go on. */
 START_TEST(test_sigterm_in_a_booking_storm_stops_cleanly_and_retries_book_once)
@@ -412,9 +410,9 @@ END_TEST
 
 /* A service with a fee: its bookings are held for hold_minutes (one here).
  * The scheduler's clock runs 120 times faster, so a minute passes in half a
- * second: the periodic work (on the store thread, between batches) must
- * expire the hold, free its place and publish the change while the
- * scheduler serves. */
+ * second: the periodic work (once a second, between batches) must expire
+ * the hold, free its place and publish the change while the scheduler
+ * serves. */
 static const char *s_fee_config =
     "{\"version\":1,\"offices\":[{\"code\":\"NBI\",\"name\":{\"en\":\"Nairobi\"},"
     "\"hours\":{\"mon\":[\"08:00\",\"17:00\"],\"tue\":[\"08:00\",\"17:00\"],\"wed\":[\"08:00\",\"17:00\"],"
