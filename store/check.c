@@ -465,12 +465,15 @@ s_run(store_txn_t *txn, void *arg)
 }
 
 int
-store_check(store_t *self, store_problem_fn *report, void *arg, size_t *problems, fl_error_t *err)
+store_check(store_t *self, store_problem_fn *report, void *arg, size_t *problems, bool *index_compared,
+            fl_error_t *err)
 {
     check_t c = { .report = report, .arg = arg };
     int rc = store_read(self, s_run, &c, err);
     free(c.held);
     *problems = c.problems;
+    if (index_compared)
+        *index_compared = rc == 0 && c.index;
     if (rc == FL_E_NOMEM)
         return fl_error_set(err, FL_E_NOMEM, "", "out of memory while checking");
     if (rc)

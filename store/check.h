@@ -42,11 +42,15 @@ bool store_booking_holds_place(const char *state);
 /*  Told about each problem: the database and one sentence. */
 typedef void (store_problem_fn)(const char *db, const char *problem, void *arg);
 
-/*  Check the whole store as described above (the citizen index only when it
- *  exists: a backup opened read-only has none until a writer opens it), calling report (may be NULL) for
- *  each problem and setting *problems to their number.
+/*  Check the whole store as described above, calling report (may be NULL)
+ *  for each problem and setting *problems to their number.  The citizen
+ *  index is compared only when it can be read in step with the durable store
+ *  (store_txn_has_index): a backup has none until a writer opens it, and an
+ *  index a commit behind or not trusted after a crash is rebuilt by the next
+ *  writer, not read.  *index_compared (may be NULL) says whether it was.
  *  Returns 0 when the check ran (whatever it found), FL_E_STORE or FL_E_NOMEM
  *  when it could not run. */
-int store_check(store_t *self, store_problem_fn *report, void *arg, size_t *problems, fl_error_t *err);
+int store_check(store_t *self, store_problem_fn *report, void *arg, size_t *problems, bool *index_compared,
+                fl_error_t *err);
 
 #endif

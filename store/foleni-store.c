@@ -243,14 +243,20 @@ main(int argc, char **argv)
         }
     } else if (!strcmp(cmd, "check")) {
         size_t problems = 0;
+        bool compared = false;
         store_stat_t st;
-        if (store_stat(store, &st, NULL) == 0 && !st.index_present)
-            printf("note: the citizen index is not built yet (the scheduler or `foleni-store init` builds it "
-                   "from the bookings); it was not compared\n");
-        if (store_check(store, s_report, NULL, &problems, &err)) {
+        bool present = store_stat(store, &st, NULL) == 0 && st.index_present;
+        if (store_check(store, s_report, NULL, &problems, &compared, &err)) {
             fprintf(stderr, "foleni-store: %s\n", err.message);
             status = EXIT_STORE;
         } else {
+            if (!compared && !present)
+                printf("note: the citizen index is not built yet (the scheduler or `foleni-store init` builds it "
+                       "from the bookings); it was not compared\n");
+            else if (!compared)
+                printf("note: the citizen index could not be read in step with the bookings (behind them, or "
+                       "not trusted after a crash; the scheduler rebuilds it at its next start); it was not "
+                       "compared\n");
             printf("check: %zu problem%s\n", problems, problems == 1 ? "" : "s");
             status = problems ? EXIT_PROBLEMS : 0;
         }

@@ -82,7 +82,7 @@ static void
 fx_end(fx_t *fx)
 {
     size_t problems = 99;
-    ck_assert_int_eq(store_check(fx->store, NULL, NULL, &problems, NULL), 0);
+    ck_assert_int_eq(store_check(fx->store, NULL, NULL, &problems, NULL, NULL), 0);
     ck_assert_msg(problems == 0, "the store check found %zu problems", problems);
     fx_stop(fx);
     fl_config_destroy(&fx->cfg);

@@ -33,9 +33,11 @@ s_problems(store_t *s)
 {
     size_t n = 0;
     fl_error_t err;
-    ck_assert_int_eq(store_check(s, NULL, NULL, &n, &err), 0);
+    ck_assert_int_eq(store_check(s, NULL, NULL, &n, NULL, &err), 0);
     return n;
 }
+
+static int s_run(const char *cmd, char *out, size_t cap);
 
 static void
 s_hash(uint8_t out[32], unsigned citizen)
@@ -958,10 +960,22 @@ START_TEST(test_citizen_index_is_rebuilt_after_a_machine_restart_or_when_stale)
     ck_assert_int_eq(store_read(s, s_has_index, &has, NULL), 0);
     ck_assert(!has);
     ck_assert_uint_eq(s_problems(s), 0);
+    bool compared = true;                           /* and the check says it did not compare it */
+    size_t problems;
+    ck_assert_int_eq(store_check(s, NULL, NULL, &problems, &compared, NULL), 0);
+    ck_assert(!compared);
     store_destroy(&s);
+    /* foleni-store check says so, rather than a bare "0 problems" */
+    char tool[1024], out[4096];
+    snprintf(tool, sizeof tool, "%s --data %s check", tu_bin("foleni-store"), dir);
+    ck_assert_int_eq(s_run(tool, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "could not be read in step with the bookings") && strstr(out, "it was not compared")
+                  && strstr(out, "check: 0 problems\n"), "%s", out);
     s = s_expect_open(dir, "boot-B", "does not match", 13);
     ck_assert_int_eq(store_read(s, s_has_index, &has, NULL), 0);
     ck_assert(has);
+    ck_assert_int_eq(store_check(s, NULL, NULL, &problems, &compared, NULL), 0);
+    ck_assert(compared);
     /* a data.mdb put back beside an index built for another (a restored
      * backup) is not taken for its store */
     store_destroy(&s);
@@ -1242,7 +1256,7 @@ START_TEST(test_check_finds_each_planted_inconsistency)
     ck_assert_int_eq(store_write(s, s_plant, &which, NULL), 0);
     problems_t p = { 0 };
     size_t n;
-    ck_assert_int_eq(store_check(s, s_collect, &p, &n, NULL), 0);
+    ck_assert_int_eq(store_check(s, s_collect, &p, &n, NULL, NULL), 0);
     ck_assert_uint_eq((size_t) p.count, n);
     ck_assert_msg(n >= 1, "planted problem %d went unnoticed", which);
     bool found = false;
