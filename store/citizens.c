@@ -76,12 +76,43 @@ s_dir(const store_t *self, char *out, size_t cap, const char *file)
 }
 
 /* Open the environment in citizens/ (created by a writer). */
+/* LMDB maps its lock file too, and fills it through the map when it makes
+ * it: on a full disk that is a SIGBUS.  A lock file about to be made (a new
+ * index, or a rebuild, which removes the old one) gets its blocks first; a
+ * full disk is then an error here.  (LMDB sizes the file itself: 126
+ * readers need well under CITIZENS_LOCK_ROOM.) */
+#define CITIZENS_LOCK_ROOM ((off_t) 64 << 10)
+
+static int
+s_lock_file_room(store_t *self, fl_error_t *err)
+{
+    char path[4096];
+    if (s_dir(self, path, sizeof path, "lock.mdb"))
+        return fl_error_set(err, FL_E_IO, "", "%s: path too long", self->path);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return errno == EEXIST ? 0 : fl_error_set(err, FL_E_IO, "", "%s: %s", path, strerror(errno));
+    int rc = posix_fallocate(fd, 0, CITIZENS_LOCK_ROOM);
+    close(fd);
+    if (rc) {
+        unlink(path);
+        fl_log(FL_LOG_ERROR, "no room on the disk for the citizen index's lock file", FL_S("path", path),
+               FL_S("reason", strerror(rc)), NULL);
+        return fl_error_set(err, FL_E_IO, "", "%s: no room on the disk for the citizen index (%s)", self->path,
+                            strerror(rc));
+    }
+    return 0;
+}
+
 static int
 s_env_open(store_t *self, fl_error_t *err)
 {
     char dir[4096];
     if (s_dir(self, dir, sizeof dir, NULL))
         return fl_error_set(err, FL_E_IO, "", "%s: path too long", self->path);
+    self->creserved = 0;                /* a file opened anew: nothing known yet */
+    if (!self->read_only && s_lock_file_room(self, err) != 0)
+        return FL_E_IO;
     int rc = mdb_env_create(&self->cenv);
     if (rc)
         return s_lmdb(err, rc, "mdb_env_create");
@@ -99,6 +130,13 @@ s_env_open(store_t *self, fl_error_t *err)
         rc = mdb_env_open(self->cenv, dir, flags, 0640);
     if (!rc)
         mdb_reader_check(self->cenv, NULL);     /* slots of dead readers would pin old pages */
+    /* room on the disk before the first write through the map (a new file's
+     * databases are made just below) */
+    if (!rc && citizens_reserve(self, CITIZENS_RESERVE_AHEAD, err) != 0) {
+        mdb_env_close(self->cenv);
+        self->cenv = NULL;
+        return FL_E_IO;
+    }
     MDB_txn *txn = NULL;
     if (!rc)
         rc = mdb_txn_begin(self->cenv, NULL, self->read_only ? MDB_RDONLY : 0, &txn);
@@ -341,6 +379,41 @@ s_rebuild_one(rebuild_t *r, const MDB_val *k, const MDB_val *v)
 }
 
 int
+citizens_reserve(store_t *self, size_t ahead, fl_error_t *err)
+{
+    if (!self->cenv || self->read_only)
+        return 0;
+    MDB_envinfo info;
+    MDB_stat st;
+    int fd;
+    int rc = mdb_env_info(self->cenv, &info);
+    if (!rc)
+        rc = mdb_env_stat(self->cenv, &st);
+    if (!rc)
+        rc = mdb_env_get_fd(self->cenv, &fd);
+    if (rc)
+        return s_lmdb(err, rc, "measuring the citizen index");
+    off_t want = ((off_t) info.me_last_pgno + 1) * (off_t) st.ms_psize + (off_t) ahead;
+    if (want <= self->creserved)
+        return 0;                       /* the usual case: one comparison */
+    want = (want + CITIZENS_RESERVE_STEP - 1) / CITIZENS_RESERVE_STEP * CITIZENS_RESERVE_STEP;
+    if (want > (off_t) CITIZENS_MAP_SIZE)
+        want = (off_t) CITIZENS_MAP_SIZE;
+    /* the file is as large as the map already: this gives blocks to the
+     * holes, it does not change its size */
+    rc = posix_fallocate(fd, self->creserved, want - self->creserved);
+    if (rc) {
+        fl_log(FL_LOG_ERROR, "no room on the disk for the citizen index to grow: writes refused",
+               FL_S("path", self->path), FL_S("reason", strerror(rc)), FL_U("wanted_bytes", (uint64_t) want),
+               NULL);
+        return fl_error_set(err, FL_E_IO, "", "%s: no room on the disk for the citizen index to grow (%s); "
+                            "nothing was written", self->path, strerror(rc));
+    }
+    self->creserved = want;
+    return 0;
+}
+
+int
 citizens_rebuild(store_t *self, const char *reason, fl_error_t *err)
 {
     struct timespec t0, t1;
@@ -371,6 +444,17 @@ citizens_rebuild(store_t *self, const char *reason, fl_error_t *err)
     rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &read);
     if (!rc)
         rc = mdb_cursor_open(read, self->dbi[STORE_DB_BOOKINGS], &cur);
+    /* room for an entry per booking (about 100 bytes each in the tree; 160
+     * to spare) before the one transaction that writes them all */
+    MDB_stat bookings;
+    if (!rc && (rc = mdb_stat(read, self->dbi[STORE_DB_BOOKINGS], &bookings)) == 0
+        && citizens_reserve(self, (size_t) bookings.ms_entries * 160 + CITIZENS_RESERVE_AHEAD, err) != 0) {
+        mdb_cursor_close(cur);
+        mdb_txn_abort(read);
+        mdb_env_close(self->cenv);
+        self->cenv = NULL;
+        return FL_E_IO;
+    }
     if (!rc)
         rc = mdb_txn_begin(self->cenv, NULL, 0, &r.w);
     MDB_val k, v;

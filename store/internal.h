@@ -10,6 +10,7 @@
 #define FOLENI_STORE_INTERNAL_H
 
 #include <lmdb.h>
+#include <sys/types.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -38,6 +39,7 @@ struct store {
     double   rebuild_ms;
     char     cboot[CITIZENS_BOOT_MAX];  /* this machine's boot id, as citizens_open read it */
     bool     csole;             /* opened as the sole writer: may mark the index clean */
+    off_t    creserved;         /* bytes of the index file known to have disk blocks (citizens_reserve) */
     /* The index is mapped writable (MDB_WRITEMAP: no pwrite per page), and
      * LMDB has no nested transactions in such an environment: a nested
      * store transaction shares its parent's index transaction and keeps
@@ -81,6 +83,22 @@ int citizens_rebuild(store_t *self, const char *reason, fl_error_t *err);
 /*  Record, in the index's write transaction ctxn, that it matches the
  *  durable transaction txnid.  Returns an LMDB code. */
 int citizens_mark(store_t *self, MDB_txn *ctxn, uint64_t txnid);
+
+/*  Make sure the index file has disk blocks for `ahead` bytes past its last
+ *  page in use (more, rounded up to CITIZENS_RESERVE_STEP), so that no write
+ *  through its map can find the disk full.  The index is written through a
+ *  memory map of a sparse file: a page without a block, written when the
+ *  disk is full, kills the process with SIGBUS, where a write call would only
+ *  fail.  Called before every write transaction and before a rebuild.
+ *  0, or FL_E_IO with err (the disk is full: nothing was written). */
+int citizens_reserve(store_t *self, size_t ahead, fl_error_t *err);
+
+/* Room kept ready ahead of the index's last page: far more than one write
+ * transaction can add (a batch of 1,024 bookings adds a few hundred pages). */
+#define CITIZENS_RESERVE_AHEAD  ((size_t) 16 << 20)
+/* How much more is set aside at a time, so that most transactions find the
+ * room already there. */
+#define CITIZENS_RESERVE_STEP   ((off_t) 32 << 20)
 
 /*  Close the index; a sole writer's clean stop first syncs it and then marks
  *  it clean in citizens/state. */

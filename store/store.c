@@ -456,7 +456,12 @@ store_write(store_t *self, store_txn_fn *fn, void *arg, fl_error_t *err)
     for (int attempt = 0; attempt <= STORE_MAX_GROWTHS; attempt++) {
         store_txn_t txn = { .store = self };
         self->nundo = 0;
-        int rc = s_begin(self, NULL, 0, &txn.txn);
+        /* a full disk must fail this write, not kill the process through
+         * the index's map (citizens_reserve) */
+        int rc = citizens_reserve(self, CITIZENS_RESERVE_AHEAD, err);
+        if (rc)
+            return rc;
+        rc = s_begin(self, NULL, 0, &txn.txn);
         if (rc)
             return s_lmdb_error(err, rc, "starting a write transaction");
         if (self->cenv && (rc = mdb_txn_begin(self->cenv, NULL, 0, &txn.ctxn))) {

@@ -3,11 +3,14 @@
  *  Every test opens its own environment in a fresh temporary directory, inside
  *  the test body (Check forks per test, and LMDB must not cross fork()).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1328,6 +1331,124 @@ START_TEST(test_stale_reader_of_a_killed_process_is_cleared_at_open)
 }
 END_TEST
 
+/* ---- a full disk ---- */
+
+/* Book citizens arg[0] .. arg[0] + arg[1] - 1 in one transaction. */
+static int
+s_book_many(store_txn_t *txn, void *arg)
+{
+    const unsigned *range = arg;
+    int rc = 0;
+    for (unsigned n = range[0]; n < range[0] + range[1] && rc == 0; n++)
+        rc = s_book(txn, &n);
+    return rc;
+}
+
+/* Fill the filesystem that holds dir with a file of zeros, to the last byte. */
+static void
+s_fill_disk(const char *dir, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/filler", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    static const char zeros[65536];
+    for (size_t chunk = sizeof zeros; chunk >= 512; chunk /= 2)
+        while (write(fd, zeros, chunk) == (ssize_t) chunk)
+            ;
+    close(fd);
+}
+
+/* What the full-disk child does, step by step; its exit code is the step
+ * that went wrong (0: none). */
+enum { FD_OK, FD_NOT_REFUSED, FD_ALL_FITTED, FD_PROBLEMS, FD_UNLINK, FD_AFTER, FD_MISSING, FD_PROBLEMS_AFTER,
+       FD_REOPEN };
+
+static int
+s_full_disk_child(const char *dir)
+{
+    char data[1024], filler[1100];
+    snprintf(data, sizeof data, "%s/store", dir);
+    store_t *s = s_open(data, 0);
+    s_seed(s, 40);
+    s_fill_disk(dir, filler, sizeof filler);
+    /* a full disk: a write either still fits (LMDB reuses its free pages)
+     * or fails with an error; the writer is never killed.  One write of 500
+     * bookings needs index pages beyond any page the index had. */
+    fl_error_t err;
+    unsigned many[2] = { 40, 500 };
+    if (store_write(s, s_book_many, many, &err) == 0)
+        return FD_NOT_REFUSED;
+    unsigned booked = 40;
+    for (unsigned n = 40; n < 2040 && store_write(s, s_book, &n, &err) == 0; n++)
+        booked = n + 1;
+    if (booked == 2040)
+        return FD_ALL_FITTED;
+    size_t problems;
+    if (store_check(s, NULL, NULL, &problems, NULL, NULL) || problems)
+        return FD_PROBLEMS;                         /* something half written */
+    /* room again: writes go on, and everything booked is there */
+    if (unlink(filler) != 0)
+        return FD_UNLINK;
+    for (unsigned n = booked; n < booked + 200; n++)
+        if (store_write(s, s_book, &n, &err) != 0)
+            return FD_AFTER;
+    for (unsigned n = 0; n < booked + 200; n++)
+        if (store_read(s, s_exists_index, &n, NULL) != 0)
+            return FD_MISSING;
+    if (store_check(s, NULL, NULL, &problems, NULL, NULL) || problems)
+        return FD_PROBLEMS_AFTER;
+    store_destroy(&s);
+    /* a rebuild of the index on a full disk fails with an error, too */
+    char index[1100];
+    snprintf(index, sizeof index, "%s/citizens", data);
+    tu_rmtree(index);                               /* gives its blocks back first */
+    s_fill_disk(dir, filler, sizeof filler);
+    store_options_t opts = { 0 };
+    s = store_open(data, &opts, &err);
+    if (s || !strstr(err.message, "no room on the disk")) {
+        fprintf(stderr, "full disk, open without an index: %s\n", s ? "opened" : err.message);
+        return FD_REOPEN;
+    }
+    return FD_OK;
+}
+
+/* The citizen index is written through a memory map of a sparse file: a
+ * page of it that the disk has no room for would kill the writer with
+ * SIGBUS.  The store keeps room set aside ahead of the index's last page
+ * (citizens_reserve), so a full disk makes a write fail with an error
+ * instead, nothing half written, and the writer lives on; once there is
+ * room again, writes go on.  Needs root, for a small tmpfs of its own; the
+ * store's work runs in a child, so that the tmpfs is unmounted whatever
+ * happens to it. */
+START_TEST(test_a_full_disk_refuses_writes_and_never_kills_the_writer)
+{
+    if (geteuid() != 0) {
+        fprintf(stderr, "test_store: the full-disk test needs root (a tmpfs mount); not run\n");
+        return;
+    }
+    char *dir = tu_tempdir();
+    ck_assert_msg(mount("foleni-test", dir, "tmpfs", 0, "size=48m,mode=0700") == 0,
+                  "cannot mount a small tmpfs at %s: %s", dir, strerror(errno));
+    pid_t child = fork();
+    if (child == 0)
+        _exit(s_full_disk_child(dir));
+    int status = 0;
+    pid_t waited = waitpid(child, &status, 0);
+    int unmounted = umount2(dir, MNT_DETACH);
+    rmdir(dir);
+    ck_assert_int_eq(waited, child);
+    ck_assert_msg(!WIFSIGNALED(status), "the writer was killed by signal %d", WTERMSIG(status));
+    static const char *const step[] = {
+        "", "a write of 500 bookings fitted on a full disk", "2,000 bookings fitted on a full disk",
+        "the store has problems after the refused writes", "cannot remove the filler",
+        "a booking failed after the disk had room", "a booking is missing", "the store has problems at the end",
+        "opening without an index on a full disk did not fail with 'no room on the disk'" };
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    ck_assert_msg(code == FD_OK, "%s (exit %d)", code > 0 && code <= FD_REOPEN ? step[code] : "?", code);
+    ck_assert_int_eq(unmounted, 0);
+}
+END_TEST
+
 /* ---- the admin tool, as an operator runs it ---- */
 
 static int
@@ -1408,6 +1529,7 @@ make_suite(void)
     tcase_add_test(tc, test_stale_reader_of_a_killed_process_is_cleared_at_open);
     tcase_add_loop_test(tc, test_check_finds_each_planted_inconsistency, 0, 5);
     tcase_add_test(tc, test_foleni_store_tool_stat_check_dump_backup);
+    tcase_add_test(tc, test_a_full_disk_refuses_writes_and_never_kills_the_writer);
     suite_add_tcase(s, tc);
     return s;
 }
