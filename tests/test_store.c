@@ -1427,8 +1427,14 @@ START_TEST(test_a_full_disk_refuses_writes_and_never_kills_the_writer)
         return;
     }
     char *dir = tu_tempdir();
-    ck_assert_msg(mount("foleni-test", dir, "tmpfs", 0, "size=48m,mode=0700") == 0,
-                  "cannot mount a small tmpfs at %s: %s", dir, strerror(errno));
+    if (mount("foleni-test", dir, "tmpfs", 0, "size=48m,mode=0700") != 0) {
+        /* root without the right to mount (a container): say so, loudly */
+        ck_assert_msg(errno == EPERM || errno == EACCES, "cannot mount a small tmpfs at %s: %s", dir,
+                      strerror(errno));
+        fprintf(stderr, "test_store: the full-disk test could not mount a tmpfs (%s); not run\n", strerror(errno));
+        rmdir(dir);
+        return;
+    }
     pid_t child = fork();
     if (child == 0)
         _exit(s_full_disk_child(dir));
