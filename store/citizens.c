@@ -76,32 +76,50 @@ s_dir(const store_t *self, char *out, size_t cap, const char *file)
 }
 
 /* Open the environment in citizens/ (created by a writer). */
-/* LMDB maps its lock file too, and fills it through the map when it makes
- * it: on a full disk that is a SIGBUS.  A lock file about to be made (a new
- * index, or a rebuild, which removes the old one) gets its blocks first; a
- * full disk is then an error here.  (LMDB sizes the file itself: 126
- * readers need well under CITIZENS_LOCK_ROOM.) */
+/* LMDB maps its lock file too, and writes its reader slots through the map:
+ * on a full disk, a slot on a page without a block is a SIGBUS.  So the lock
+ * file gets its blocks before LMDB opens it.  A new one is made whole under
+ * another name and linked into place, so no other process can open it half
+ * made; LMDB takes a lock file that is already there at its size
+ * (CITIZENS_LOCK_ROOM holds 1,022 reader slots).  One that exists (an older
+ * one made by LMDB's ftruncate may have holes) gets blocks for its holes,
+ * keeping its size. */
 #define CITIZENS_LOCK_ROOM ((off_t) 64 << 10)
+
+static int
+s_lock_file_no_room(store_t *self, const char *path, int rc, fl_error_t *err)
+{
+    fl_log(FL_LOG_ERROR, "no room on the disk for the citizen index's lock file", FL_S("path", path),
+           FL_S("reason", strerror(rc)), NULL);
+    return fl_error_set(err, FL_E_IO, "", "%s: no room on the disk for the citizen index (%s)", self->path,
+                        strerror(rc));
+}
 
 static int
 s_lock_file_room(store_t *self, fl_error_t *err)
 {
-    char path[4096];
+    char path[4096], made[4200];
     if (s_dir(self, path, sizeof path, "lock.mdb"))
         return fl_error_set(err, FL_E_IO, "", "%s: path too long", self->path);
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd >= 0) {
+        struct stat st;
+        int rc = fstat(fd, &st) != 0 ? errno : st.st_size > 0 ? posix_fallocate(fd, 0, st.st_size) : 0;
+        close(fd);
+        return rc ? s_lock_file_no_room(self, path, rc, err) : 0;
+    }
+    if (errno != ENOENT)
+        return fl_error_set(err, FL_E_IO, "", "%s: %s", path, strerror(errno));
+    snprintf(made, sizeof made, "%s.%ld", path, (long) getpid());
+    fd = open(made, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
     if (fd < 0)
-        return errno == EEXIST ? 0 : fl_error_set(err, FL_E_IO, "", "%s: %s", path, strerror(errno));
+        return fl_error_set(err, FL_E_IO, "", "%s: %s", made, strerror(errno));
     int rc = posix_fallocate(fd, 0, CITIZENS_LOCK_ROOM);
     close(fd);
-    if (rc) {
-        unlink(path);
-        fl_log(FL_LOG_ERROR, "no room on the disk for the citizen index's lock file", FL_S("path", path),
-               FL_S("reason", strerror(rc)), NULL);
-        return fl_error_set(err, FL_E_IO, "", "%s: no room on the disk for the citizen index (%s)", self->path,
-                            strerror(rc));
-    }
-    return 0;
+    if (!rc && link(made, path) != 0 && errno != EEXIST)      /* EEXIST: another made it first */
+        rc = errno;
+    unlink(made);
+    return rc ? s_lock_file_no_room(self, path, rc, err) : 0;
 }
 
 static int
@@ -343,7 +361,22 @@ typedef struct {
     store_t *self;
     MDB_txn *w;
     size_t in_txn, entries, bookings;
+    fl_error_t *err;
+    bool no_room;                       /* citizens_reserve refused: err says why */
 } rebuild_t;
+
+/* Room for the next transaction of a rebuild: each one may copy every leaf
+ * of the tree made so far (the copies of the last two transactions cannot
+ * be reused yet) and adds up to REBUILD_CHUNK entries.  An entry takes about
+ * 100 bytes of a tree filled at random; 160 leaves room to spare. */
+static int
+s_rebuild_room(rebuild_t *r)
+{
+    if (citizens_reserve(r->self, (r->entries + REBUILD_CHUNK) * 160 + CITIZENS_RESERVE_AHEAD, r->err) == 0)
+        return 0;
+    r->no_room = true;
+    return ENOSPC;
+}
 
 static int
 s_rebuild_one(rebuild_t *r, const MDB_val *k, const MDB_val *v)
@@ -372,6 +405,8 @@ s_rebuild_one(rebuild_t *r, const MDB_val *k, const MDB_val *v)
         rc = mdb_txn_commit(r->w);
         r->w = NULL;                    /* gone, committed or not */
         if (!rc)
+            rc = s_rebuild_room(r);
+        if (!rc)
             rc = mdb_txn_begin(r->self->cenv, NULL, 0, &r->w);
         r->in_txn = 0;
     }
@@ -399,6 +434,8 @@ citizens_reserve(store_t *self, size_t ahead, fl_error_t *err)
     want = (want + CITIZENS_RESERVE_STEP - 1) / CITIZENS_RESERVE_STEP * CITIZENS_RESERVE_STEP;
     if (want > (off_t) CITIZENS_MAP_SIZE)
         want = (off_t) CITIZENS_MAP_SIZE;
+    if (want <= self->creserved)
+        return 0;                       /* the whole map has its blocks */
     /* the file is as large as the map already: this gives blocks to the
      * holes, it does not change its size */
     rc = posix_fallocate(fd, self->creserved, want - self->creserved);
@@ -440,21 +477,12 @@ citizens_rebuild(store_t *self, const char *reason, fl_error_t *err)
      * that snapshot's transaction (nothing else writes while we do). */
     MDB_txn *read = NULL;
     MDB_cursor *cur = NULL;
-    rebuild_t r = { .self = self };
+    rebuild_t r = { .self = self, .err = err };
     rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &read);
     if (!rc)
         rc = mdb_cursor_open(read, self->dbi[STORE_DB_BOOKINGS], &cur);
-    /* room for an entry per booking (about 100 bytes each in the tree; 160
-     * to spare) before the one transaction that writes them all */
-    MDB_stat bookings;
-    if (!rc && (rc = mdb_stat(read, self->dbi[STORE_DB_BOOKINGS], &bookings)) == 0
-        && citizens_reserve(self, (size_t) bookings.ms_entries * 160 + CITIZENS_RESERVE_AHEAD, err) != 0) {
-        mdb_cursor_close(cur);
-        mdb_txn_abort(read);
-        mdb_env_close(self->cenv);
-        self->cenv = NULL;
-        return FL_E_IO;
-    }
+    if (!rc)
+        rc = s_rebuild_room(&r);
     if (!rc)
         rc = mdb_txn_begin(self->cenv, NULL, 0, &r.w);
     MDB_val k, v;
@@ -494,7 +522,7 @@ citizens_rebuild(store_t *self, const char *reason, fl_error_t *err)
     if (rc) {
         mdb_env_close(self->cenv);
         self->cenv = NULL;
-        return s_lmdb(err, rc, "rebuilding");
+        return r.no_room ? FL_E_IO : s_lmdb(err, rc, "rebuilding");
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     self->rebuild_reason = reason;
