@@ -5,13 +5,18 @@
  *  Nairobi), then drives them with many client sockets at once: races for
  *  the last places of a slot, one person booking twice at the same moment, a
  *  SIGKILL or a SIGTERM in the middle of a booking storm, one commit per
- *  request, held bookings expiring while it serves.
+ *  request, held bookings expiring while it serves, a disk that fills up.
  */
 #include <czmq.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "libfoleni/bus.h"
 #include "libfoleni/client.h"
@@ -483,6 +488,111 @@ START_TEST(test_a_held_booking_expires_while_the_scheduler_serves)
 }
 END_TEST
 
+/* The store on a disk that fills up (a 64 MiB tmpfs of the test's own; needs
+ * root and the right to mount): bookings are refused with `store` errors,
+ * the scheduler stays up and still answers reads, and once there is room
+ * again it books again.  Before, the citizen index's mapped file could end
+ * the process with SIGBUS (docs/store.md, "A full disk"). */
+START_TEST(test_a_full_disk_refuses_bookings_and_the_scheduler_stays_up)
+{
+    if (geteuid() != 0) {
+        fprintf(stderr, "test_scheduler_e2e: the full-disk test needs root (a tmpfs mount); not run\n");
+        return;
+    }
+    fx_stack_t st = { 0 };
+    s_start(&st);
+    ck_assert_int_eq(tu_stop(st.scheduler, SIGTERM, 5000), 0);
+    st.scheduler = 0;
+    char disk[400], cmd[2048];
+    ck_assert_uint_lt(strlen(st.dir), 300);
+    snprintf(disk, sizeof disk, "%s/disk", st.dir);
+    ck_assert_int_eq(mkdir(disk, 0700), 0);
+    if (mount("foleni-test", disk, "tmpfs", 0, "size=64m,mode=0700") != 0) {
+        ck_assert_msg(errno == EPERM || errno == EACCES, "cannot mount a tmpfs: %s", strerror(errno));
+        fprintf(stderr, "test_scheduler_e2e: the full-disk test could not mount a tmpfs (%s); not run\n",
+                strerror(errno));
+        s_start_scheduler(&st);
+        s_stop(&st);
+        return;
+    }
+    /* the store moves onto the small disk; the scheduler starts on it */
+    snprintf(cmd, sizeof cmd, "cp -a '%s' '%s/data'", st.data, disk);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(st.data, sizeof st.data, "%s/data", disk);
+    s_start_scheduler(&st);
+    fl_client_t *c = s_client(&st, 5000, 2);
+    char json[512], rid[32];
+    snprintf(rid, sizeof rid, "disk-%06d", 0);
+    s_book_json(json, sizeof json, rid, s_storm_slot(0), 40000000u);
+    fl_msg_t *m = s_call(c, json);
+    ck_assert_int_eq(fl_msg_type(m), FL_T_BOOKING);
+    char first_ref[16];
+    snprintf(first_ref, sizeof first_ref, "%s", fl_msg_str(m, FL_F_REF));
+    fl_msg_destroy(&m);
+    /* the disk fills to the last byte */
+    char filler[700];
+    snprintf(filler, sizeof filler, "%s/filler", disk);
+    int fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_int_ge(fd, 0);
+    static const char zeros[65536];
+    for (size_t chunk = sizeof zeros; chunk >= 512; chunk /= 2)
+        while (write(fd, zeros, chunk) == (ssize_t) chunk)
+            ;
+    close(fd);
+    /* 400 bookings at once: a batch of them needs new pages of the citizen
+     * index at once.  Each is booked (while LMDB reuses free pages) or
+     * refused with a `store` error */
+    enum { AT_ONCE = 400 };
+    fl_client_t *many = s_client(&st, 20000, 0);
+    for (int i = 1; i <= AT_ONCE; i++) {
+        snprintf(rid, sizeof rid, "disk-%06d", i);
+        s_book_json(json, sizeof json, rid, s_storm_slot(i), 40000000u + (unsigned) i);
+        msgpack_sbuffer buf;
+        s_encode(json, &buf);
+        ck_assert_int_eq(fl_client_send(many, "foleni.scheduler", rid, buf.data, buf.size), 0);
+        msgpack_sbuffer_destroy(&buf);
+    }
+    int refused = 0;
+    for (int i = 1; i <= AT_ONCE; i++) {
+        fl_reply_t r;
+        ck_assert_msg(fl_client_recv(many, &r, 20000) == 0, "no reply: is the scheduler gone?");
+        m = s_reply(&r);
+        if (fl_msg_type(m) == FL_T_ERROR) {
+            ck_assert_str_eq(fl_msg_str(m, FL_F_CODE), "store");
+            if (!refused)
+                refused = atoi(r.rid + 5);
+        } else
+            ck_assert_int_eq(fl_msg_type(m), FL_T_BOOKING);
+        fl_msg_destroy(&m);
+        fl_reply_reset(&r);
+    }
+    fl_client_destroy(&many);
+    ck_assert_msg(refused, "400 bookings fitted on a full disk");
+    /* still up, and reads are answered */
+    ck_assert_int_eq(waitpid(st.scheduler, NULL, WNOHANG), 0);
+    char view[256];
+    snprintf(view, sizeof view, "{\"type\":\"view\",\"ref\":\"%s\",\"id_number\":\"40000000\"}", first_ref);
+    m = s_call(c, view);
+    ck_assert_int_eq(fl_msg_type(m), FL_T_BOOKING);
+    fl_msg_destroy(&m);
+    /* room again: the refused booking, sent again with its request id, is made */
+    ck_assert_int_eq(unlink(filler), 0);
+    snprintf(rid, sizeof rid, "disk-%06d", refused);
+    s_book_json(json, sizeof json, rid, s_storm_slot(refused), 40000000u + (unsigned) refused);
+    m = s_call(c, json);
+    ck_assert_int_eq(fl_msg_type(m), FL_T_BOOKING);
+    fl_msg_destroy(&m);
+    fl_client_destroy(&c);
+    ck_assert_int_eq(tu_stop(st.scheduler, SIGTERM, 5000), 0);
+    ck_assert_int_eq(tu_stop(st.broker, SIGTERM, 5000), 0);
+    st.scheduler = st.broker = 0;
+    snprintf(cmd, sizeof cmd, "%s --data %s check >/dev/null", tu_bin("foleni-store"), st.data);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(umount2(disk, MNT_DETACH), 0);
+    tu_rmtree(st.dir);
+}
+END_TEST
+
 Suite *
 make_suite(void)
 {
@@ -495,6 +605,7 @@ make_suite(void)
     tcase_add_test(tc, test_sigterm_in_a_booking_storm_stops_cleanly_and_retries_book_once);
     tcase_add_test(tc, test_one_commit_per_request_answers_every_request);
     tcase_add_test(tc, test_a_held_booking_expires_while_the_scheduler_serves);
+    tcase_add_test(tc, test_a_full_disk_refuses_bookings_and_the_scheduler_stays_up);
     suite_add_tcase(s, tc);
     return s;
 }
