@@ -569,6 +569,23 @@ s_pack(const fl_msg_t *self, msgpack_packer *pk)
     }
 }
 
+/* The sbuffer an encoding goes into, and whether it ever failed to grow:
+ * msgpack-c's pack functions return the writer's failure, but s_pack would
+ * have to check each of them; one flag checked at the end is the same. */
+typedef struct {
+    msgpack_sbuffer *out;
+    bool failed;
+} s_sink_t;
+
+static int
+s_sink_write(void *data, const char *buf, size_t len)
+{
+    s_sink_t *sink = data;
+    if (!sink->failed && msgpack_sbuffer_write(sink->out, buf, len) != 0)
+        sink->failed = true;
+    return sink->failed ? -1 : 0;
+}
+
 int
 fl_msg_encode(const fl_msg_t *self, msgpack_sbuffer *out, fl_error_t *err)
 {
@@ -576,9 +593,14 @@ fl_msg_encode(const fl_msg_t *self, msgpack_sbuffer *out, fl_error_t *err)
     if (rc)
         return rc;
     size_t before = out->size;
+    s_sink_t sink = { .out = out };
     msgpack_packer pk;
-    msgpack_packer_init(&pk, out, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, &sink, s_sink_write);
     s_pack(self, &pk);
+    if (sink.failed) {                  /* out of memory: never a message cut short */
+        out->size = before;
+        return fl_error_set(err, FL_E_NOMEM, "", "%s: out of memory while encoding", self->spec->name);
+    }
     if (out->size - before > FL_WIRE_MAX_BYTES) {
         out->size = before;
         return fl_error_set(err, FL_E_TOO_LONG, "", "%s: encoded message is over %u bytes",

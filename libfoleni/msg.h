@@ -89,8 +89,9 @@ const char   *fl_msg_str_at(const fl_msg_t *self, fl_field_t field, size_t i);
 int fl_msg_check(const fl_msg_t *self, fl_error_t *err);
 
 /*  Append the msgpack encoding to out.  Top-level messages get `v` and `type`
- *  first.  0, FL_E_MISSING (a required field is unset; nothing appended) or
- *  FL_E_TOO_LONG (over FL_WIRE_MAX_BYTES; out is restored). */
+ *  first.  0, FL_E_MISSING (a required field is unset; nothing appended),
+ *  FL_E_TOO_LONG (over FL_WIRE_MAX_BYTES; out is restored) or FL_E_NOMEM (out
+ *  could not grow; out is restored: never a message cut short). */
 int fl_msg_encode(const fl_msg_t *self, msgpack_sbuffer *out, fl_error_t *err);
 
 /*  Encode into this thread's scratch buffer, for bytes that are copied at once
