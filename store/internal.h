@@ -89,7 +89,8 @@ int citizens_mark(store_t *self, MDB_txn *ctxn, uint64_t txnid);
  *  through its map can find the disk full.  The index is written through a
  *  memory map of a sparse file: a page without a block, written when the
  *  disk is full, kills the process with SIGBUS, where a write call would only
- *  fail.  Called before every write transaction and before a rebuild.
+ *  fail.  Called when the index is opened, before every write transaction,
+ *  and before each transaction of a rebuild.
  *  0, or FL_E_IO with err (the disk is full: nothing was written). */
 int citizens_reserve(store_t *self, size_t ahead, fl_error_t *err);
 

@@ -116,7 +116,10 @@ typedef int (store_txn_fn)(store_txn_t *txn, void *arg);
  *  (anywhere inside fn, even if fn ignored the error, or at commit) the
  *  transaction is aborted, the map doubled and fn called again.
  *  Returns 0 when committed; fn's own non-zero result (nothing committed);
- *  FL_E_STORE with err filled when LMDB fails or the map cannot grow further. */
+ *  FL_E_STORE with err filled when LMDB fails (a full disk at commit among
+ *  others) or the map cannot grow further; FL_E_IO with err when the disk
+ *  has no room for the citizen index to grow (fn not called).  A full disk is
+ *  always an error here, never a signal (docs/store.md, "A full disk"). */
 int store_write(store_t *self, store_txn_fn *fn, void *arg, fl_error_t *err);
 
 /*  Run fn in a read-only snapshot.  Returns fn's result, or FL_E_STORE. */
