@@ -488,6 +488,29 @@ START_TEST(test_a_held_booking_expires_while_the_scheduler_serves)
 }
 END_TEST
 
+/* Unmount dir once this process is gone, however it ends (a failed check
+ * ends it early): a child in a process group of its own waits for the end
+ * of a pipe that only this process holds open. */
+static void
+s_unmount_when_gone(const char *dir)
+{
+    int fds[2];
+    ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);         /* not kept by the programs it starts */
+    pid_t watcher = fork();
+    ck_assert_int_ge(watcher, 0);
+    if (watcher == 0) {
+        setpgid(0, 0);                      /* Check ends the test's process group: not this one */
+        close(fds[1]);
+        char c;
+        while (read(fds[0], &c, 1) > 0)
+            ;
+        umount2(dir, MNT_DETACH);           /* fails harmlessly if already done */
+        _exit(0);
+    }
+    setpgid(watcher, watcher);              /* here too: whichever runs first */
+    close(fds[0]);                          /* fds[1] stays open until this process ends */
+}
+
 /* The store on a disk that fills up (a 64 MiB tmpfs of the test's own; needs
  * root and the right to mount): bookings are refused with `store` errors,
  * the scheduler stays up and still answers reads, and once there is room
@@ -515,6 +538,7 @@ START_TEST(test_a_full_disk_refuses_bookings_and_the_scheduler_stays_up)
         s_stop(&st);
         return;
     }
+    s_unmount_when_gone(disk);
     /* the store moves onto the small disk; the scheduler starts on it */
     snprintf(cmd, sizeof cmd, "cp -a '%s' '%s/data'", st.data, disk);
     ck_assert_int_eq(system(cmd), 0);
