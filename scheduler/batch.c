@@ -390,6 +390,23 @@ s_batch_destroy(batch_t **b_p)
     *b_p = NULL;
 }
 
+/* A write that did not commit, in the log: at most one line a second, which
+ * counts the failures it stands for (a full disk fails every batch, hundreds
+ * a second in a rush; the metrics file counts each one). */
+static void
+s_log_failure(sched_t *self, const char *what, const char *reason, size_t requests)
+{
+    int64_t now = zclock_mono();
+    if (self->failure_logged_ms && now - self->failure_logged_ms < 1000) {
+        self->failures_unlogged++;
+        return;
+    }
+    fl_log(FL_LOG_ERROR, what, FL_S("reason", reason), FL_U("requests", requests),
+           FL_U("failures_not_logged_since_last", self->failures_unlogged), NULL);
+    self->failure_logged_ms = now;
+    self->failures_unlogged = 0;
+}
+
 int
 sched_batch(sched_t *self, sched_request_t *reqs, size_t n, int64_t now, sched_event_t **events,
             size_t *nevents)
@@ -430,7 +447,7 @@ sched_batch(sched_t *self, sched_request_t *reqs, size_t n, int64_t now, sched_e
     } else {
         st->failed_batches++;
         st->refused += n;
-        fl_log(FL_LOG_ERROR, "batch not committed", FL_S("reason", err.message), FL_U("requests", n), NULL);
+        s_log_failure(self, "batch not committed", err.message, n);
         for (size_t i = 0; i < n; i++)
             s_error_reply(&reqs[i], FL_E_STORE, "", "the store failed; nothing was changed, try again");
         rc = FL_E_STORE;
@@ -549,7 +566,7 @@ sched_tick(sched_t *self, int64_t now, sched_event_t **events, size_t *nevents)
     if (rc == 0)
         s_after_commit(b, events, nevents);
     else {
-        fl_log(FL_LOG_ERROR, "periodic work not committed", FL_S("reason", err.message), NULL);
+        s_log_failure(self, "periodic work not committed", err.message, 0);
         rc = FL_E_STORE;
     }
     s_batch_destroy(&b);

@@ -33,6 +33,10 @@ struct sched {
     zhashx_t *roles;                /* CURVE key -> role_entry_t (a short-lived cache) */
     sched_stats_t stats;
     unsigned ref_lead;              /* lead of this batch's new references (booking.c) */
+    /* A store that keeps failing (a full disk) fails every batch: the log
+     * says so at most once a second, with how many it did not say. */
+    int64_t failure_logged_ms;      /* zclock_mono of the last "not committed" line */
+    uint64_t failures_unlogged;
 };
 
 /* Booking references begin with SCHED_REF_LEAD symbols that count batches

@@ -539,6 +539,7 @@ START_TEST(test_a_full_disk_refuses_bookings_and_the_scheduler_stays_up)
         return;
     }
     s_unmount_when_gone(disk);
+    int64_t mounted_at = zclock_mono();
     /* the store moves onto the small disk; the scheduler starts on it */
     snprintf(cmd, sizeof cmd, "cp -a '%s' '%s/data'", st.data, disk);
     ck_assert_int_eq(system(cmd), 0);
@@ -592,6 +593,24 @@ START_TEST(test_a_full_disk_refuses_bookings_and_the_scheduler_stays_up)
     }
     fl_client_destroy(&many);
     ck_assert_msg(refused, "400 bookings fitted on a full disk");
+    /* 100 more, one at a time: 100 batches, each failing */
+    int failed_alone = 0;
+    for (int i = AT_ONCE + 1; i <= AT_ONCE + 100; i++) {
+        snprintf(rid, sizeof rid, "disk-%06d", i);
+        s_book_json(json, sizeof json, rid, s_storm_slot(i), 40000000u + (unsigned) i);
+        m = s_call(c, json);
+        failed_alone += fl_msg_type(m) == FL_T_ERROR && !strcmp(fl_msg_str(m, FL_F_CODE), "store");
+        fl_msg_destroy(&m);
+    }
+    ck_assert_int_ge(failed_alone, 50);
+    /* every failed batch is counted, but the log says so at most once a second */
+    static char log[1 << 20];
+    tu_read_file(st.log, log, sizeof log);
+    int lines = 0;
+    for (const char *p = log; (p = strstr(p, "not committed")); p++)
+        lines++;
+    ck_assert_int_ge(lines, 1);
+    ck_assert_int_le(lines, 1 + (int) ((zclock_mono() - mounted_at) / 1000));
     /* still up, and reads are answered */
     ck_assert_int_eq(waitpid(st.scheduler, NULL, WNOHANG), 0);
     char view[256];
