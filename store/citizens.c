@@ -439,13 +439,9 @@ citizens_reserve(store_t *self, size_t ahead, fl_error_t *err)
     /* the file is as large as the map already: this gives blocks to the
      * holes, it does not change its size */
     rc = posix_fallocate(fd, self->creserved, want - self->creserved);
-    if (rc) {
-        fl_log(FL_LOG_ERROR, "no room on the disk for the citizen index to grow: writes refused",
-               FL_S("path", self->path), FL_S("reason", strerror(rc)), FL_U("wanted_bytes", (uint64_t) want),
-               NULL);
+    if (rc)                             /* the caller logs it (the scheduler at most once a second) */
         return fl_error_set(err, FL_E_IO, "", "%s: no room on the disk for the citizen index to grow (%s); "
                             "nothing was written", self->path, strerror(rc));
-    }
     self->creserved = want;
     return 0;
 }
