@@ -277,14 +277,15 @@ s_storm_slot(int i)
     return TUE_0900 + 3600 + (int64_t) (i / 5 % 28) * 900 + (int64_t) day * 86400;
 }
 
-/* Send bookings first..end-1 on one client, request ids "storm-NNNNNN". */
+/* Send bookings first..end-1 on one client, all in flight at once: request
+ * ids "PREFIX-NNNNNN", ID numbers id_base + N, slots s_storm_slot(N). */
 static void
-s_send_storm(fl_client_t *c, int first, int end)
+s_send_bookings(fl_client_t *c, const char *prefix, int first, int end, unsigned id_base)
 {
     for (int sent = first; sent < end; sent++) {
         char json[512], rid[32];
-        snprintf(rid, sizeof rid, "storm-%06d", sent);
-        s_book_json(json, sizeof json, rid, s_storm_slot(sent), 20000000u + (unsigned) sent);
+        snprintf(rid, sizeof rid, "%s-%06d", prefix, sent);
+        s_book_json(json, sizeof json, rid, s_storm_slot(sent), id_base + (unsigned) sent);
         msgpack_sbuffer buf;
         s_encode(json, &buf);
         ck_assert_int_eq(fl_client_send(c, "foleni.scheduler", rid, buf.data, buf.size), 0);
@@ -303,7 +304,7 @@ START_TEST(test_sigterm_in_a_booking_storm_stops_cleanly_and_retries_book_once)
     fx_stack_t st = { 0 };
     s_start(&st);
     fl_client_t *c = s_client(&st, 3000, 0);
-    s_send_storm(c, 0, 1000);
+    s_send_bookings(c, "storm", 0, 1000, 20000000u);
     static char refs[STORM][16];
     static bool answered[STORM];
     int confirmed = 0;
@@ -325,7 +326,7 @@ START_TEST(test_sigterm_in_a_booking_storm_stops_cleanly_and_retries_book_once)
         fl_reply_reset(&r);
         if (confirmed >= 300 && !rest_sent) {
             ck_assert_int_eq(kill(st.scheduler, SIGSTOP), 0);
-            s_send_storm(c, 1000, STORM);
+            s_send_bookings(c, "storm", 1000, STORM, 20000000u);
             zclock_sleep(300);                      /* the storm reaches the broker and the scheduler's socket */
             ck_assert_int_eq(kill(st.scheduler, SIGTERM), 0);
             ck_assert_int_eq(tu_stop(st.scheduler, SIGCONT, 5000), 0);     /* a clean exit */
@@ -556,27 +557,13 @@ START_TEST(test_a_full_disk_refuses_bookings_and_the_scheduler_stays_up)
     fl_msg_destroy(&m);
     /* the disk fills to the last byte */
     char filler[700];
-    snprintf(filler, sizeof filler, "%s/filler", disk);
-    int fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ck_assert_int_ge(fd, 0);
-    static const char zeros[65536];
-    for (size_t chunk = sizeof zeros; chunk >= 512; chunk /= 2)
-        while (write(fd, zeros, chunk) == (ssize_t) chunk)
-            ;
-    close(fd);
+    tu_fill_disk(disk, filler, sizeof filler);
     /* 400 bookings at once: a batch of them needs new pages of the citizen
      * index at once.  Each is booked (while LMDB reuses free pages) or
      * refused with a `store` error */
     enum { AT_ONCE = 400 };
     fl_client_t *many = s_client(&st, 20000, 0);
-    for (int i = 1; i <= AT_ONCE; i++) {
-        snprintf(rid, sizeof rid, "disk-%06d", i);
-        s_book_json(json, sizeof json, rid, s_storm_slot(i), 40000000u + (unsigned) i);
-        msgpack_sbuffer buf;
-        s_encode(json, &buf);
-        ck_assert_int_eq(fl_client_send(many, "foleni.scheduler", rid, buf.data, buf.size), 0);
-        msgpack_sbuffer_destroy(&buf);
-    }
+    s_send_bookings(many, "disk", 1, AT_ONCE + 1, 40000000u);
     int refused = 0;
     for (int i = 1; i <= AT_ONCE; i++) {
         fl_reply_t r;

@@ -1344,20 +1344,6 @@ s_book_many(store_txn_t *txn, void *arg)
     return rc;
 }
 
-/* Fill the filesystem that holds dir with a file of zeros, to the last byte. */
-static void
-s_fill_disk(const char *dir, char *path, size_t cap)
-{
-    snprintf(path, cap, "%s/filler", dir);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ck_assert_int_ge(fd, 0);
-    static const char zeros[65536];
-    for (size_t chunk = sizeof zeros; chunk >= 512; chunk /= 2)
-        while (write(fd, zeros, chunk) == (ssize_t) chunk)
-            ;
-    close(fd);
-}
-
 /* What the full-disk child does, step by step; its exit code is the step
  * that went wrong (0: none). */
 enum { FD_OK, FD_NOT_REFUSED, FD_ALL_FITTED, FD_PROBLEMS, FD_UNLINK, FD_AFTER, FD_MISSING, FD_PROBLEMS_AFTER,
@@ -1370,7 +1356,7 @@ s_full_disk_child(const char *dir)
     snprintf(data, sizeof data, "%s/store", dir);
     store_t *s = s_open(data, 0);
     s_seed(s, 40);
-    s_fill_disk(dir, filler, sizeof filler);
+    tu_fill_disk(dir, filler, sizeof filler);
     /* a full disk: a write either still fits (LMDB reuses its free pages)
      * or fails with an error; the writer is never killed.  One write of 500
      * bookings needs index pages beyond any page the index had. */
@@ -1402,7 +1388,7 @@ s_full_disk_child(const char *dir)
     char index[1100];
     snprintf(index, sizeof index, "%s/citizens", data);
     tu_rmtree(index);                               /* gives its blocks back first */
-    s_fill_disk(dir, filler, sizeof filler);
+    tu_fill_disk(dir, filler, sizeof filler);
     store_options_t opts = { 0 };
     s = store_open(data, &opts, &err);
     if (s || !strstr(err.message, "no room on the disk")) {

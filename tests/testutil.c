@@ -78,6 +78,19 @@ tu_read_file(const char *path, char *buf, size_t cap)
     return n;
 }
 
+void
+tu_fill_disk(const char *dir, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/filler", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ck_assert_int_ge(fd, 0);
+    static const char zeros[65536];
+    for (size_t chunk = sizeof zeros; chunk >= 512; chunk /= 2)      /* then the last smaller bits */
+        while (write(fd, zeros, chunk) == (ssize_t) chunk)
+            ;
+    close(fd);
+}
+
 int
 tu_free_port(void)
 {

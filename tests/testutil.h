@@ -38,6 +38,10 @@ const char *tu_bin(const char *name);
  *  (empty when the file cannot be read).  Returns the bytes read. */
 size_t tu_read_file(const char *path, char *buf, size_t cap);
 
+/*  Fill the filesystem that holds dir, to the last byte, with a file of
+ *  zeros named dir/filler (its path goes to path); remove it to make room. */
+void tu_fill_disk(const char *dir, char *path, size_t cap);
+
 /*  Start argv[0] with argv as a real process, its stdout and stderr appended
  *  to log_path (or /dev/null when NULL).  Returns the pid.  The child is
  *  exec'd at once, so no ZeroMQ context crosses the fork. */
