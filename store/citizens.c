@@ -75,7 +75,6 @@ s_dir(const store_t *self, char *out, size_t cap, const char *file)
     return n > 0 && (size_t) n < cap ? 0 : -1;
 }
 
-/* Open the environment in citizens/ (created by a writer). */
 /* LMDB maps its lock file too, and writes its reader slots through the map:
  * on a full disk, a slot on a page without a block is a SIGBUS.  So the lock
  * file gets its blocks before LMDB opens it.  A new one is made whole under
@@ -122,6 +121,7 @@ s_lock_file_room(store_t *self, fl_error_t *err)
     return rc ? s_lock_file_no_room(self, path, rc, err) : 0;
 }
 
+/* Open the environment in citizens/ (created by a writer). */
 static int
 s_env_open(store_t *self, fl_error_t *err)
 {
