@@ -100,58 +100,112 @@ s_free_item(void **item)
 static void
 s_batch_reset(batch_t *b)
 {
+    b->forgot_last_older_events = false;
     zhashx_purge(b->seq);
     zlistx_purge(b->events);
     zlistx_purge(b->samples);
 }
 
-/* The next seq for an office in this batch. */
-static uint64_t
-s_next_seq(batch_t *b, const char *office)
+/* An office's numbering in this batch, made on its first event. */
+static batch_seq_t *
+s_batch_seq(batch_t *b, const char *office)
 {
-    uint64_t *seq = zhashx_lookup(b->seq, office);
-    if (!seq) {
-        seq = calloc(1, sizeof *seq);
+    batch_seq_t *s = zhashx_lookup(b->seq, office);
+    if (!s && (s = calloc(1, sizeof *s))) {
         const uint64_t *committed = zhashx_lookup(b->sched->seq, office);
-        *seq = committed ? *committed : 0;
-        zhashx_insert(b->seq, office, seq);
+        s->committed = s->seq = committed ? *committed : 0;
+        if (zhashx_insert(b->seq, office, s) != 0) {
+            free(s);
+            s = NULL;
+        }
     }
-    return ++*seq;
+    return s;
+}
+
+/* The newest seq an office's events have, this batch's included. */
+static uint64_t
+s_newest_seq(batch_t *b, const char *office)
+{
+    const batch_seq_t *s = zhashx_lookup(b->seq, office);
+    if (s)
+        return s->seq;
+    const uint64_t *committed = zhashx_lookup(b->sched->seq, office);
+    return committed ? *committed : 0;
 }
 
 uint64_t
 sched_current_seq(op_t *op, const char *office)
 {
-    const uint64_t *seq = zhashx_lookup(op->batch->seq, office);
-    if (!seq)
-        seq = zhashx_lookup(op->batch->sched->seq, office);
-    return seq ? *seq : 0;
+    return s_newest_seq(op->batch, office);
 }
 
-/* Give the op's events their seq, store them, queue them for publishing. */
+/* Give the op's events their seq and queue them for publishing after the
+ * commit.  All or nothing: if one cannot be queued (out of memory), those
+ * queued before it are taken back and their numbers given back, so a request
+ * that fails publishes nothing and leaves no gap. */
 static int
 s_store_events(op_t *op)
 {
-    for (int i = 0; i < op->nevents; i++) {
-        fl_msg_t *e = op->events[i];
+    batch_t *b = op->batch;
+    struct { batch_seq_t *s; const sched_event_t *newest; void *handle; } done[8];
+    int n = 0, rc = 0;
+    for (; n < op->nevents; n++) {
+        fl_msg_t *e = op->events[n];
         const char *office = fl_msg_str(e, FL_F_OFFICE);
-        uint64_t seq = s_next_seq(op->batch, office);
-        fl_msg_set_uint(e, FL_F_SEQ, seq);
+        batch_seq_t *s = s_batch_seq(b, office);
+        sched_event_t *out = s ? calloc(1, sizeof *out) : NULL;
+        if (!out) {
+            rc = FL_E_NOMEM;
+            break;
+        }
+        fl_msg_set_uint(e, FL_F_SEQ, s->seq + 1);
         fl_msg_set_uint(e, FL_F_AT, (uint64_t) op->now);
-        store_key_t k = store_key_event(office, seq);
-        sched_event_t *out = calloc(1, sizeof *out);
-        if (!out)
-            return FL_E_NOMEM;
-        /* one encoding serves both the store and the bus */
+        /* one encoding serves the bus and, if it is the office's newest, the store */
         s_encode(e, &out->body, &out->len);
-        int rc = out->body ? store_put(op->txn, STORE_DB_EVENTS, &k, out->body, out->len) : FL_E_NOMEM;
-        if (rc) {
+        snprintf(out->topic, sizeof out->topic, "%s.%s", office, fl_msg_str(e, FL_F_KIND));
+        void *handle = out->body ? zlistx_add_end(b->events, out) : NULL;
+        if (!handle) {
             free(out->body);
             free(out);
-            return rc;
+            rc = FL_E_NOMEM;
+            break;
         }
-        snprintf(out->topic, sizeof out->topic, "%s.%s", office, fl_msg_str(e, FL_F_KIND));
-        zlistx_add_end(op->batch->events, out);
+        done[n].s = s;
+        done[n].newest = s->newest;
+        done[n].handle = handle;
+        s->seq++;
+        s->newest = out;
+    }
+    if (rc)
+        while (n-- > 0) {                   /* newest first, so each office ends where it began */
+            done[n].s->seq--;
+            done[n].s->newest = done[n].newest;
+            zlistx_delete(b->events, done[n].handle);
+        }
+    return rc;
+}
+
+/* The store keeps only each office's newest event: its seq is where the
+ * numbering goes on after a restart (sched_new reads it), and keeping every
+ * event would cost a put and about 200 bytes on the disk per change, a tenth
+ * of a booking's cost, for a log nothing reads (docs/store.md).  One put and
+ * one delete per office per batch, in the batch's own transaction. */
+static int
+s_store_newest_events(batch_t *b, store_txn_t *txn)
+{
+    for (batch_seq_t *s = zhashx_first(b->seq); s; s = zhashx_next(b->seq)) {
+        if (!s->newest || s->seq == s->committed)
+            continue;
+        const char *office = zhashx_cursor(b->seq);
+        store_key_t k = store_key_event(office, s->seq);
+        int rc = store_put(txn, STORE_DB_EVENTS, &k, s->newest->body, s->newest->len);
+        if (rc)
+            return rc;
+        if (s->committed) {
+            store_key_t old = store_key_event(office, s->committed);
+            if ((rc = store_del(txn, STORE_DB_EVENTS, &old)) && rc != FL_E_NOT_FOUND)
+                return rc;
+        }
     }
     return 0;
 }
@@ -326,18 +380,18 @@ s_run_batch(store_txn_t *txn, void *arg)
         if (s_handle(run->batch, txn, r) == S_REDO)
             return S_REDO;                  /* store_write aborts the transaction */
     }
-    return 0;
+    return s_store_newest_events(run->batch, txn);
 }
 
 /* After a commit: fold the batch into the caches and hand out its events. */
 static void
 s_after_commit(batch_t *b, sched_event_t **events, size_t *nevents)
 {
-    for (uint64_t *seq = zhashx_first(b->seq); seq; seq = zhashx_next(b->seq)) {
+    for (batch_seq_t *s = zhashx_first(b->seq); s; s = zhashx_next(b->seq)) {
         const char *office = zhashx_cursor(b->seq);
         uint64_t *committed = zhashx_lookup(b->sched->seq, office);
         if (committed)
-            *committed = *seq;
+            *committed = s->seq;
     }
     for (sched_sample_t *smp = zlistx_first(b->samples); smp; smp = zlistx_next(b->samples)) {
         fl_service_avg_t *avg = zhashx_lookup(b->sched->averages, smp->key);
@@ -495,6 +549,62 @@ s_collect_due(const uint8_t *key, size_t klen, const void *val, size_t vlen, voi
     return 0;
 }
 
+/* Keys of events older than each office's newest, a bounded number per tick. */
+typedef struct {
+    uint64_t newest;
+    store_key_t *keys;
+    size_t n, cap;
+} older_t;
+
+static int
+s_collect_older(const uint8_t *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    (void) val; (void) vlen;
+    older_t *o = arg;
+    if (klen != STORE_CODE_WIDTH + 8 || store_be_get(key + STORE_CODE_WIDTH, 8) >= o->newest || o->n == o->cap)
+        return 1;                                   /* in seq order: stop at the newest */
+    o->keys[o->n].len = klen;
+    memcpy(o->keys[o->n].b, key, klen);
+    o->n++;
+    return 0;
+}
+
+#define S_OLDER_EVENTS_PER_TICK 1024
+
+/* A store written before only the newest event was kept holds every event
+ * since it began: let go of up to S_OLDER_EVENTS_PER_TICK of them a tick,
+ * so a long history goes in a few minutes without one long transaction. */
+static int
+s_forget_older_events(batch_t *b, store_txn_t *txn)
+{
+    if (!b->sched->older_events_left)
+        return 0;
+    store_key_t *keys = malloc(S_OLDER_EVENTS_PER_TICK * sizeof *keys);
+    if (!keys)
+        return FL_E_NOMEM;
+    const fl_config_t *config = b->sched->config;
+    size_t forgotten = 0;
+    int rc = 0;
+    for (size_t oi = 0; oi < config->office_count && rc == 0; oi++) {
+        const char *code = config->offices[oi].code;
+        older_t older = { .newest = s_newest_seq(b, code), .keys = keys,
+                          .cap = S_OLDER_EVENTS_PER_TICK - forgotten };
+        store_key_t prefix = store_key_office(code);
+        rc = store_scan(txn, STORE_DB_EVENTS, &prefix, NULL, s_collect_older, &older);
+        if (rc > 0)
+            rc = 0;
+        for (size_t i = 0; i < older.n && rc == 0; i++)
+            rc = store_del(txn, STORE_DB_EVENTS, &keys[i]);
+        forgotten += older.n;
+        if (forgotten == S_OLDER_EVENTS_PER_TICK)
+            break;
+    }
+    free(keys);
+    if (rc == 0 && forgotten < S_OLDER_EVENTS_PER_TICK)
+        b->forgot_last_older_events = true;         /* told to the scheduler after the commit */
+    return rc;
+}
+
 static int
 s_run_tick(store_txn_t *txn, void *arg)
 {
@@ -550,7 +660,9 @@ s_run_tick(store_txn_t *txn, void *arg)
         if ((rc = store_del(txn, STORE_DB_IDEM_BY_EXPIRY, &old.keys[i])) < 0 && rc != FL_E_NOT_FOUND)
             return rc;
     }
-    return 0;
+    if ((rc = s_store_newest_events(b, txn)))
+        return rc;
+    return s_forget_older_events(b, txn);
 }
 
 int
@@ -563,8 +675,11 @@ sched_tick(sched_t *self, int64_t now, sched_event_t **events, size_t *nevents)
         return FL_E_NOMEM;
     fl_error_t err;
     int rc = store_write(self->store, s_run_tick, b, &err);
-    if (rc == 0)
+    if (rc == 0) {
         s_after_commit(b, events, nevents);
+        if (b->forgot_last_older_events)
+            self->older_events_left = false;
+    }
     else {
         s_log_failure(self, "periodic work not committed", err.message, 0);
         rc = FL_E_STORE;

@@ -179,6 +179,7 @@ s_load(store_txn_t *txn, void *arg)
             *seq = store_be_get(last.b + STORE_CODE_WIDTH, 8);
         zhashx_insert(self->seq, code, seq);
     }
+    self->older_events_left = true;     /* the first tick looks, once per office */
     return store_scan(txn, STORE_DB_BOOKINGS, NULL, NULL, s_report_orphan, self);
 }
 

@@ -37,6 +37,10 @@ struct sched {
      * says so at most once a second, with how many it did not say. */
     int64_t failure_logged_ms;      /* zclock_mono of the last "not committed" line */
     uint64_t failures_unlogged;
+    /* The store keeps each office's newest event only; one written before
+     * that kept every event, and the periodic work lets go of the older ones
+     * a bounded number at a time until none is left (batch.c). */
+    bool older_events_left;
 };
 
 /* Booking references begin with SCHED_REF_LEAD symbols that count batches
@@ -47,14 +51,22 @@ struct sched {
 #define SCHED_REF_LEAD      3
 #define SCHED_REF_LEADS     (30u * 30u * 30u)
 
+/* An office's event numbering within one batch. */
+typedef struct {
+    uint64_t committed;             /* the newest seq in the store when the batch began */
+    uint64_t seq;                   /* the newest seq given out in this batch */
+    const sched_event_t *newest;    /* its event (in batch_t.events), or NULL */
+} batch_seq_t;
+
 /* A batch in progress; reset whenever the store runs the batch again. */
 typedef struct {
     sched_t *sched;
     int64_t now;
-    zhashx_t *seq;                  /* office -> uint64_t * : seq used so far in this batch */
+    zhashx_t *seq;                  /* office -> batch_seq_t * */
     zlistx_t *events;               /* sched_event_t * to publish after commit */
     zlistx_t *samples;              /* service-time samples to fold in after commit */
     bool nested;                    /* each request in its own nested transaction */
+    bool forgot_last_older_events;  /* the tick found no event older than the newest */
 } batch_t;
 
 /* One request being handled. */

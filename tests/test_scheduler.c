@@ -810,6 +810,150 @@ START_TEST(test_metrics_file_counts_and_a_bad_path_is_an_error)
 }
 END_TEST
 
+/* The seqs of an office's events in the store, oldest first (at most 8). */
+typedef struct {
+    uint64_t seq[8];
+    size_t n, total;
+    const char *office;
+    uint64_t newest_body_seq;       /* the seq inside the newest stored event */
+} stored_events_t;
+
+static int
+s_stored_event(const uint8_t *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    stored_events_t *se = arg;
+    ck_assert_uint_eq(klen, 16);
+    if (se->n < 8)
+        se->seq[se->n++] = store_be_get(key + 8, 8);
+    se->total++;
+    fl_msg_t *e = fl_msg_decode(val, vlen, NULL);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_int_eq(fl_msg_type(e), FL_T_EVENT);
+    ck_assert_str_eq(fl_msg_str(e, FL_F_OFFICE), se->office);
+    se->newest_body_seq = fl_msg_uint(e, FL_F_SEQ);
+    fl_msg_destroy(&e);
+    return 0;
+}
+
+static int
+s_scan_events(store_txn_t *txn, void *arg)
+{
+    stored_events_t *se = arg;
+    store_key_t prefix = store_key_office(se->office);
+    return store_scan(txn, STORE_DB_EVENTS, &prefix, NULL, s_stored_event, se);
+}
+
+static stored_events_t
+fx_stored_events(fx_t *fx, const char *office)
+{
+    stored_events_t se = { .office = office };
+    ck_assert_int_eq(store_read(fx->store, s_scan_events, &se, NULL), 0);
+    return se;
+}
+
+/* Every event is published, but the store keeps only each office's newest:
+ * its seq is where the numbering goes on after a restart. */
+START_TEST(test_the_store_keeps_each_offices_newest_event)
+{
+    fx_t fx = { 0 };
+    fx_start(&fx, TUE_0900);
+    stored_events_t se = fx_stored_events(&fx, "NBI");
+    ck_assert_uint_eq(se.total, 0);
+    char json[12][160];
+    const char *batch[12];
+    for (int i = 0; i < 12; i++) {
+        snprintf(json[i], sizeof json[i], "{\"type\":\"walkin\"," RID ",\"office\":\"NBI\","
+                 "\"service\":\"PASSPORT\",\"priority\":\"none\"}", ++s_rid);
+        batch[i] = json[i];
+    }
+    fl_msg_t *replies[12];
+    fx_batch(&fx, TUE_0900, batch, 12, replies);            /* 12 events in one batch */
+    for (int i = 0; i < 12; i++) {
+        ck_assert_str_eq(s_code(replies[i]), "ok");
+        fl_msg_destroy(&replies[i]);
+    }
+    ck_assert_uint_eq(fx.events, 12);
+    se = fx_stored_events(&fx, "NBI");
+    ck_assert_uint_eq(se.total, 1);
+    ck_assert_uint_eq(se.seq[0], 12);
+    ck_assert_uint_eq(se.newest_body_seq, 12);
+    fl_msg_t *r = fx_walkin(&fx, TUE_0900 + 1, "PASSPORT", "none");   /* the next batch replaces it */
+    fl_msg_destroy(&r);
+    se = fx_stored_events(&fx, "NBI");
+    ck_assert_uint_eq(se.total, 1);
+    ck_assert_uint_eq(se.seq[0], 13);
+    ck_assert_uint_eq(fx_stored_events(&fx, "LON").total, 0);
+    /* a refused request publishes nothing and uses no number */
+    r = fx_walkin(&fx, TUE_0900 + 2, "NOSUCH", "none");
+    ck_assert_str_ne(s_code(r), "ok");
+    fl_msg_destroy(&r);
+    ck_assert_uint_eq(fx.events, 13);
+    r = fx_walkin(&fx, TUE_0900 + 3, "PASSPORT", "none");
+    fl_msg_destroy(&r);
+    se = fx_stored_events(&fx, "NBI");
+    ck_assert_uint_eq(se.total, 1);
+    ck_assert_uint_eq(se.seq[0], 14);
+    fx_end(&fx);
+}
+END_TEST
+
+/* Events in the older form of the store, one per change since it began. */
+static int
+s_put_history(store_txn_t *txn, void *arg)
+{
+    const uint64_t *count = arg;
+    for (uint64_t seq = 1; seq <= *count; seq++) {
+        fl_msg_t *e = fl_msg_new(FL_T_EVENT);
+        fl_msg_set_str(e, FL_F_OFFICE, "NBI");
+        fl_msg_set_uint(e, FL_F_SEQ, seq);
+        fl_msg_set_uint(e, FL_F_AT, (uint64_t) TUE_0900 - 3600 + seq % 3600);
+        fl_msg_set_str(e, FL_F_KIND, "call");
+        store_key_t k = store_key_event("NBI", seq);
+        int rc = store_put_rec(txn, STORE_DB_EVENTS, &k, e);
+        fl_msg_destroy(&e);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* A store that kept every event goes on numbering from its newest, and the
+ * periodic work lets go of the older ones, at most 1,024 a tick. */
+START_TEST(test_a_stored_event_history_is_let_go_a_part_at_a_time)
+{
+    fx_t fx = { 0 };
+    fx_start(&fx, TUE_0900);
+    fx_stop(&fx);
+    fl_error_t err;
+    ck_assert_ptr_nonnull(fx.store = store_open(fx.dir, NULL, &err));
+    uint64_t count = 2500;
+    ck_assert_int_eq(store_write(fx.store, s_put_history, &count, &err), 0);
+    store_destroy(&fx.store);
+    fx_start(&fx, TUE_0900);
+    size_t left[] = { 2500 - 1024, 2500 - 2048, 1, 1 };
+    for (int tick = 0; tick < 4; tick++) {
+        sched_event_t *events;
+        size_t n;
+        ck_assert_int_eq(sched_tick(fx.s, TUE_0900 + tick, &events, &n), 0);
+        sched_events_free(events, n);
+        stored_events_t se = fx_stored_events(&fx, "NBI");
+        ck_assert_uint_eq(se.total, left[tick]);
+        ck_assert_uint_eq(se.newest_body_seq, 2500);     /* the newest stays */
+        if (tick == 0)
+            ck_assert_uint_eq(se.seq[0], 1025);          /* oldest first */
+    }
+    fl_msg_t *r = fx_walkin(&fx, TUE_0900 + 10, "PASSPORT", "none");
+    fl_msg_destroy(&r);
+    stored_events_t se = fx_stored_events(&fx, "NBI");
+    ck_assert_uint_eq(se.total, 1);
+    ck_assert_uint_eq(se.seq[0], 2501);
+    fl_msg_t *board = fx_call(&fx, TUE_0900 + 10, "{\"type\":\"snapshot\",\"office\":\"NBI\"}");
+    ck_assert_uint_eq(fl_msg_uint(board, FL_F_SEQ), 2501);
+    fl_msg_destroy(&board);
+    fx_end(&fx);
+}
+END_TEST
+
 START_TEST(test_event_seq_keeps_rising_across_a_restart)
 {
     fx_t fx = { 0 };
@@ -1110,6 +1254,8 @@ make_suite(void)
     tcase_add_test(tc, test_one_batch_shares_a_reference_lead_and_the_next_batch_takes_the_next);
     tcase_add_test(tc, test_metrics_file_counts_and_a_bad_path_is_an_error);
     tcase_add_test(tc, test_event_seq_keeps_rising_across_a_restart);
+    tcase_add_test(tc, test_the_store_keeps_each_offices_newest_event);
+    tcase_add_test(tc, test_a_stored_event_history_is_let_go_a_part_at_a_time);
     tcase_add_test(tc, test_counter_transitions);
     tcase_add_test(tc, test_a_missing_key_folder_is_refused_at_start);
     tcase_add_test(tc, test_stats_count_requests_refusals_and_batches);
