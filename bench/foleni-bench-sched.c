@@ -119,9 +119,29 @@ s_median(double *v, int n)
 
 /* ---- child processes -------------------------------------------------------- */
 
+/* Append got bytes to out (n used, cap with the terminating zero), keeping
+ * only the last cap - 1 bytes. */
+static void
+s_keep_tail(char *out, size_t cap, size_t *n, const char *buf, size_t got)
+{
+    size_t room = cap - 1;
+    if (got >= room) {
+        memcpy(out, buf + got - room, room);
+        *n = room;
+        return;
+    }
+    if (*n + got > room) {
+        size_t drop = *n + got - room;
+        memmove(out, out + drop, *n - drop);
+        *n -= drop;
+    }
+    memcpy(out + *n, buf, got);
+    *n += got;
+}
 
-/*  Run argv to completion within timeout_ms with its stdout (and stderr)
- *  captured into out.  Returns its exit status, or -1. */
+/*  Run argv to completion within timeout_ms with the end of its stdout (and
+ *  stderr) captured into out: its last cap - 1 bytes.  Returns its exit
+ *  status, or -1. */
 static int
 s_run_capture(char *const argv[], char *out, size_t cap, int timeout_ms)
 {
@@ -148,14 +168,17 @@ s_run_capture(char *const argv[], char *out, size_t cap, int timeout_ms)
     size_t n = 0;
     int status = -1;
     int64_t until = bp_now_ms() + timeout_ms;
+    char buf[4096];
+    ssize_t got;
     while (true) {
-        ssize_t got = n + 1 < cap ? read(fds[0], out + n, cap - 1 - n) : 0;
-        if (got > 0)
-            n += (size_t) got;
+        /* read all it writes, keeping the end: a store with many problems
+         * prints a line for each, and a pipe left full would stop it */
+        while ((got = read(fds[0], buf, sizeof buf)) > 0)
+            s_keep_tail(out, cap, &n, buf, (size_t) got);
         pid_t w = waitpid(pid, &status, WNOHANG);
         if (w == pid) {
-            while (n + 1 < cap && (got = read(fds[0], out + n, cap - 1 - n)) > 0)
-                n += (size_t) got;
+            while ((got = read(fds[0], buf, sizeof buf)) > 0)
+                s_keep_tail(out, cap, &n, buf, (size_t) got);
             break;
         }
         if (bp_now_ms() >= until) {
