@@ -73,6 +73,35 @@ tu_stack_start_scheduler(tu_stack_t *st)
     fl_client_destroy(&c);
 }
 
+/* One of the three free ports may be taken between being picked and being
+ * bound; then the broker says so and ends at once, and we pick again. */
+void
+tu_stack_start_broker(tu_stack_t *st, const char *const *extra)
+{
+    for (int attempt = 1;; attempt++) {
+        int ports[3];
+        tu_free_ports(ports, 3);
+        snprintf(st->endpoint, sizeof st->endpoint, "tcp://127.0.0.1:%d", ports[0]);
+        snprintf(st->publish, sizeof st->publish, "tcp://127.0.0.1:%d", ports[1]);
+        snprintf(st->subscribe, sizeof st->subscribe, "tcp://127.0.0.1:%d", ports[2]);
+        const char *argv[24] = { tu_bin("foleni-broker"), "-e", st->endpoint, "-p", st->publish, "-s",
+                                 st->subscribe, "--heartbeat-ms", "200", "--log-level", "info" };
+        int n = 11;                         /* info: the "broker serving" line we wait for */
+        for (int i = 0; extra && extra[i]; i++) {
+            ck_assert_int_lt(n, 23);
+            argv[n++] = extra[i];
+        }
+        argv[n] = NULL;
+        st->broker = tu_spawn(st->log, argv);
+        char serving[200];
+        snprintf(serving, sizeof serving, "msg=\"broker serving\" endpoint=%s ", st->endpoint);
+        if (tu_wait_started(st->broker, st->log, serving, 10000))
+            return;
+        st->broker = 0;
+        ck_assert_msg(attempt < 5, "the broker could not bind free ports in 5 attempts (%s)", st->log);
+    }
+}
+
 void
 tu_stack_start(tu_stack_t *st, const char *config_json, const char *clock)
 {
@@ -92,9 +121,6 @@ tu_stack_start_args(tu_stack_t *st, const char *config_json, const char *clock, 
         st->scheduler_args[i] = scheduler_args[i];
     }
     st->dir = tu_tempdir();
-    snprintf(st->endpoint, sizeof st->endpoint, "tcp://127.0.0.1:%d", tu_free_port());
-    snprintf(st->publish, sizeof st->publish, "tcp://127.0.0.1:%d", tu_free_port());
-    snprintf(st->subscribe, sizeof st->subscribe, "tcp://127.0.0.1:%d", tu_free_port());
     snprintf(st->data, sizeof st->data, "%s/data", st->dir);
     snprintf(st->secret, sizeof st->secret, "%s/secret", st->dir);
     snprintf(st->log, sizeof st->log, "%s/stack.log", st->dir);
@@ -108,9 +134,7 @@ tu_stack_start_args(tu_stack_t *st, const char *config_json, const char *clock, 
         fclose(f);
     } else
         snprintf(st->config, sizeof st->config, "deploy/config/demo.json");
-    const char *argv[] = { tu_bin("foleni-broker"), "-e", st->endpoint, "-p", st->publish, "-s", st->subscribe,
-                           "--heartbeat-ms", "200", NULL };
-    st->broker = tu_spawn(st->log, argv);
+    tu_stack_start_broker(st, NULL);
     tu_stack_start_scheduler(st);
 }
 

@@ -50,6 +50,11 @@ void tu_stack_stop(tu_stack_t *st);
 /*  A client of the stack's broker. */
 fl_client_t *tu_stack_client(tu_stack_t *st, int timeout_ms, int retries);
 
+/*  Start st's broker on three free ports (st->endpoint, publish and
+ *  subscribe; st->log set), with extra arguments (NULL-terminated, or NULL),
+ *  and wait until it serves.  tu_stack_start calls it. */
+void tu_stack_start_broker(tu_stack_t *st, const char *const *extra);
+
 /*  Send a request written as JSON to the scheduler and return the decoded
  *  reply (fails the test when there is none). */
 fl_msg_t *tu_stack_call(fl_client_t *client, const char *json);

@@ -37,20 +37,37 @@ s_quiet_czmq(void)
 static void
 s_broker_start(broker_proc_t *b, const char *const extra[])
 {
-    if (!b->endpoint[0]) {
+    bool first = !b->endpoint[0];
+    if (first) {
         b->dir = tu_tempdir();
-        snprintf(b->endpoint, sizeof b->endpoint, "tcp://127.0.0.1:%d", tu_free_port());
-        snprintf(b->publish, sizeof b->publish, "tcp://127.0.0.1:%d", tu_free_port());
-        snprintf(b->subscribe, sizeof b->subscribe, "tcp://127.0.0.1:%d", tu_free_port());
         snprintf(b->log, sizeof b->log, "%s/broker.log", b->dir);
     }
-    const char *argv[32] = { tu_bin("foleni-broker"), "-e", b->endpoint, "-p", b->publish, "-s", b->subscribe,
-                             "--heartbeat-ms", "200", "--liveness", "3", "--queue-timeout-ms", "1500" };
-    int n = 13;
-    for (int i = 0; extra && extra[i] && n < 31; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    b->pid = tu_spawn(b->log, argv);
+    /* A first start picks free ports; one may be taken before the broker
+     * binds it, and then the broker ends at once: pick again.  A restart
+     * keeps the ports its clients know. */
+    for (int attempt = 1;; attempt++) {
+        if (first) {
+            int ports[3];
+            tu_free_ports(ports, 3);
+            snprintf(b->endpoint, sizeof b->endpoint, "tcp://127.0.0.1:%d", ports[0]);
+            snprintf(b->publish, sizeof b->publish, "tcp://127.0.0.1:%d", ports[1]);
+            snprintf(b->subscribe, sizeof b->subscribe, "tcp://127.0.0.1:%d", ports[2]);
+        }
+        const char *argv[32] = { tu_bin("foleni-broker"), "-e", b->endpoint, "-p", b->publish, "-s", b->subscribe,
+                                 "--heartbeat-ms", "200", "--liveness", "3", "--queue-timeout-ms", "1500",
+                                 "--log-level", "info" };     /* the "broker serving" line we wait for */
+        int n = 15;
+        for (int i = 0; extra && extra[i] && n < 31; i++)
+            argv[n++] = extra[i];
+        argv[n] = NULL;
+        b->pid = tu_spawn(b->log, argv);
+        char serving[200];
+        snprintf(serving, sizeof serving, "msg=\"broker serving\" endpoint=%s ", b->endpoint);
+        if (!first || tu_wait_started(b->pid, b->log, serving, 10000))
+            return;
+        b->pid = 0;
+        ck_assert_msg(attempt < 5, "the broker could not bind free ports in 5 attempts (%s)", b->log);
+    }
 }
 
 static int

@@ -464,17 +464,13 @@ START_TEST(test_curve_key_identifies_the_counter_and_a_stranger_is_told_plainly)
     snprintf(path, sizeof path, "%s/counter3.cert", keys);
     snprintf(path2, sizeof path2, "%s/counter3.cert", counters);
     s_copy(path, path2);
-    snprintf(st.endpoint, sizeof st.endpoint, "tcp://127.0.0.1:%d", tu_free_port());
-    snprintf(st.publish, sizeof st.publish, "tcp://127.0.0.1:%d", tu_free_port());
-    snprintf(st.subscribe, sizeof st.subscribe, "tcp://127.0.0.1:%d", tu_free_port());
     snprintf(st.data, sizeof st.data, "%s/data", st.dir);
     snprintf(st.log, sizeof st.log, "%s/stack.log", st.dir);
     char server[700], sched_cert[700];
     snprintf(server, sizeof server, "%s/broker.cert", keys);
     snprintf(sched_cert, sizeof sched_cert, "%s/scheduler.cert", keys);
-    const char *broker[] = { tu_bin("foleni-broker"), "-e", st.endpoint, "-p", st.publish, "-s", st.subscribe,
-                             "--cert", server, "--clients", clients, "--heartbeat-ms", "200", NULL };
-    st.broker = tu_spawn(st.log, broker);
+    const char *broker_args[] = { "--cert", server, "--clients", clients, NULL };
+    tu_stack_start_broker(&st, broker_args);
     char secret[700];
     snprintf(secret, sizeof secret, "%s/secret", st.dir);
     setenv("FOLENI_CURVE_CERT", sched_cert, 1);

@@ -205,6 +205,44 @@ tu_spawn(const char *log_path, const char *const argv[])
     return pid;
 }
 
+void
+tu_free_ports(int *ports, int n)
+{
+    ck_assert_int_le(n, 8);
+    for (int i = 0; i < n; i++) {
+        bool again;
+        do {                                /* the kernel may hand out a port just closed */
+            ports[i] = tu_free_port();
+            again = false;
+            for (int j = 0; j < i; j++)
+                again |= ports[j] == ports[i];
+        } while (again);
+    }
+}
+
+bool
+tu_wait_started(int pid, const char *log_path, const char *needle, int timeout_ms)
+{
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        FILE *f = fopen(log_path, "r");
+        if (f) {
+            char line[2048];
+            bool found = false;
+            while (!found && fgets(line, sizeof line, f))
+                found = strstr(line, needle) != NULL;
+            fclose(f);
+            if (found)
+                return true;
+        }
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return false;
+        usleep(10000);
+    }
+    ck_abort_msg("%s neither said \"%s\" nor ended within %d ms", log_path, needle, timeout_ms);
+    return false;
+}
+
 int
 tu_stop(int pid, int sig, int timeout_ms)
 {

@@ -8,6 +8,7 @@
 #define FOLENI_TESTUTIL_H
 
 #include <check.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,17 @@ void tu_fill_disk(const char *dir, char *path, size_t cap);
  *  to log_path (or /dev/null when NULL).  Returns the pid.  The child is
  *  exec'd at once, so no ZeroMQ context crosses the fork. */
 int tu_spawn(const char *log_path, const char *const argv[]);
+
+/*  Pick n (<= 8) distinct free loopback TCP ports.  A port picked free may be
+ *  taken before the program meant for it binds it (another test's
+ *  connection can get it as its own), so a caller checks that the program
+ *  started: tu_wait_started. */
+void tu_free_ports(int *ports, int n);
+
+/*  Wait until log_path holds needle (returns true) or pid has ended (returns
+ *  false; it is reaped).  Fails the test when neither happens within
+ *  timeout_ms. */
+bool tu_wait_started(int pid, const char *log_path, const char *needle, int timeout_ms);
 
 /*  Send sig to pid and wait up to timeout_ms for it to end; SIGKILL it after
  *  that.  Returns its exit status (0..255), 128+signal when a signal ended
