@@ -139,24 +139,37 @@ sched_current_seq(op_t *op, const char *office)
     return s_newest_seq(op->batch, office);
 }
 
+/* Take back the events s_store_events numbered for op, newest first, so each
+ * office's numbering ends where it began. */
+static void
+s_unnumber_events(op_t *op)
+{
+    while (op->nnumbered > 0) {
+        int i = --op->nnumbered;
+        op->numbered[i].seq->seq--;
+        op->numbered[i].seq->newest = op->numbered[i].was_newest;
+        zlistx_delete(op->batch->events, op->numbered[i].handle);
+    }
+}
+
 /* Give the op's events their seq and queue them for publishing after the
  * commit.  All or nothing: if one cannot be queued (out of memory), those
- * queued before it are taken back and their numbers given back, so a request
+ * queued before it are taken back and their numbers given back; so are they
+ * all if the op's nested transaction fails after this (s_handle).  A request
  * that fails publishes nothing and leaves no gap. */
 static int
 s_store_events(op_t *op)
 {
     batch_t *b = op->batch;
-    struct { batch_seq_t *s; const sched_event_t *newest; void *handle; } done[8];
-    int n = 0, rc = 0;
-    for (; n < op->nevents; n++) {
-        fl_msg_t *e = op->events[n];
+    op->nnumbered = 0;
+    for (int i = 0; i < op->nevents; i++) {
+        fl_msg_t *e = op->events[i];
         const char *office = fl_msg_str(e, FL_F_OFFICE);
         batch_seq_t *s = s_batch_seq(b, office);
         sched_event_t *out = s ? calloc(1, sizeof *out) : NULL;
         if (!out) {
-            rc = FL_E_NOMEM;
-            break;
+            s_unnumber_events(op);
+            return FL_E_NOMEM;
         }
         fl_msg_set_uint(e, FL_F_SEQ, s->seq + 1);
         fl_msg_set_uint(e, FL_F_AT, (uint64_t) op->now);
@@ -167,22 +180,14 @@ s_store_events(op_t *op)
         if (!handle) {
             free(out->body);
             free(out);
-            rc = FL_E_NOMEM;
-            break;
+            s_unnumber_events(op);
+            return FL_E_NOMEM;
         }
-        done[n].s = s;
-        done[n].newest = s->newest;
-        done[n].handle = handle;
+        op->numbered[op->nnumbered++] = (numbered_event_t) { .seq = s, .was_newest = s->newest, .handle = handle };
         s->seq++;
         s->newest = out;
     }
-    if (rc)
-        while (n-- > 0) {                   /* newest first, so each office ends where it began */
-            done[n].s->seq--;
-            done[n].s->newest = done[n].newest;
-            zlistx_delete(b->events, done[n].handle);
-        }
-    return rc;
+    return 0;
 }
 
 /* The store keeps only each office's newest event: its seq is where the
@@ -335,9 +340,11 @@ s_handle(batch_t *b, store_txn_t *txn, sched_request_t *r)
     op_t op = { .batch = b, .req = req, .now = b->now };
     op.role = sched_role_of(b->sched, r->caller, token, &op.binding);
     int rc;
-    if (b->nested)
+    if (b->nested) {
         rc = store_nested(txn, s_run_op, &op);
-    else {
+        if (rc)
+            s_unnumber_events(&op);         /* its commit may fail after its events were numbered */
+    } else {
         unsigned long marks = store_txn_marks(txn);
         rc = s_run_op(txn, &op);
         if (rc != 0 && store_txn_marks(txn) != marks) {
@@ -561,7 +568,9 @@ s_collect_older(const uint8_t *key, size_t klen, const void *val, size_t vlen, v
 {
     (void) val; (void) vlen;
     older_t *o = arg;
-    if (klen != STORE_CODE_WIDTH + 8 || store_be_get(key + STORE_CODE_WIDTH, 8) >= o->newest || o->n == o->cap)
+    if (klen != STORE_CODE_WIDTH + 8)
+        return 0;                                   /* not an event key: `check` reports it */
+    if (store_be_get(key + STORE_CODE_WIDTH, 8) >= o->newest || o->n == o->cap)
         return 1;                                   /* in seq order: stop at the newest */
     o->keys[o->n].len = klen;
     memcpy(o->keys[o->n].b, key, klen);
@@ -572,13 +581,14 @@ s_collect_older(const uint8_t *key, size_t klen, const void *val, size_t vlen, v
 #define S_OLDER_EVENTS_PER_TICK 1024
 
 /* A store written before only the newest event was kept holds every event
- * since it began: let go of up to S_OLDER_EVENTS_PER_TICK of them a tick,
- * so a long history goes in a few minutes without one long transaction. */
+ * since it began: let go of up to S_OLDER_EVENTS_PER_TICK of them a tick
+ * (a million in about 16 minutes), oldest first in each configured office,
+ * without one long transaction.  Runs nested (s_run_tick): a failure here
+ * must not stop the tick's real work. */
 static int
-s_forget_older_events(batch_t *b, store_txn_t *txn)
+s_forget_older_events(store_txn_t *txn, void *arg)
 {
-    if (!b->sched->older_events_left)
-        return 0;
+    batch_t *b = arg;
     store_key_t *keys = malloc(S_OLDER_EVENTS_PER_TICK * sizeof *keys);
     if (!keys)
         return FL_E_NOMEM;
@@ -662,7 +672,9 @@ s_run_tick(store_txn_t *txn, void *arg)
     }
     if ((rc = s_store_newest_events(b, txn)))
         return rc;
-    return s_forget_older_events(b, txn);
+    if (b->sched->older_events_left && store_nested(txn, s_forget_older_events, b) != 0)
+        b->forgot_last_older_events = false;        /* try again next tick */
+    return 0;
 }
 
 int

@@ -5,9 +5,11 @@
  *  one (see batch.c); so a handler should refuse before its first write.  The
  *  handler for its type (booking.c, tickets.c, counter.c,
  *  board.c) reads and writes the store through op->txn, builds op->reply, and
- *  queues events with sched_emit().  Events get their seq and are stored when
- *  the handler succeeds, so a request that fails leaves no event and uses no
- *  seq.
+ *  queues events with sched_emit().  Events get their seq and are queued for
+ *  publishing when the handler succeeds, and taken back if its nested
+ *  transaction then fails, so a request that fails leaves no event and uses
+ *  no seq.  The store keeps each office's newest event, written at the end of
+ *  the batch.
  */
 #ifndef FOLENI_SCHEDULER_INTERNAL_H
 #define FOLENI_SCHEDULER_INTERNAL_H
@@ -69,6 +71,13 @@ typedef struct {
     bool forgot_last_older_events;  /* the tick found no event older than the newest */
 } batch_t;
 
+/* An event an op numbered, and what that changed, to take it back. */
+typedef struct {
+    batch_seq_t *seq;
+    const sched_event_t *was_newest;
+    void *handle;                   /* in batch_t.events */
+} numbered_event_t;
+
 /* One request being handled. */
 typedef struct {
     batch_t *batch;
@@ -80,8 +89,10 @@ typedef struct {
     fl_msg_t *reply;                /* set by a successful handler, or: */
     uint8_t *raw_reply;             /* a reply the handler encoded itself (malloc'd) */
     size_t raw_len;
-    fl_msg_t *events[8];            /* queued by sched_emit, stored on success */
+    fl_msg_t *events[8];            /* queued by sched_emit, numbered on success */
     int nevents;
+    numbered_event_t numbered[8];   /* what numbering them changed (batch.c) */
+    int nnumbered;
     fl_error_t err;                 /* set by a failing handler */
 } op_t;
 
