@@ -58,7 +58,7 @@ static const char *const s_weekdays[FL_WEEKDAYS + 1] = {
 };
 
 static const char *const s_config_keys[] = {
-    "version", "booking_days_ahead", "offices", NULL
+    "version", "booking_days_ahead", "phone_retention_days", "offices", NULL
 };
 static const char *const s_office_keys[] = {
     "code", "name", "timezone", "hours", "closed", "services", "counters", NULL
@@ -78,6 +78,10 @@ static const s_int_rule_t s_version_rule = {
 static const s_int_rule_t s_booking_days_rule = {
     "booking_days_ahead", false, FL_BOOKING_DAYS_DEFAULT,
     FL_BOOKING_DAYS_MIN, FL_BOOKING_DAYS_MAX
+};
+static const s_int_rule_t s_phone_retention_rule = {
+    "phone_retention_days", false, FL_PHONE_RETENTION_DEFAULT,
+    FL_PHONE_RETENTION_MIN, FL_PHONE_RETENTION_MAX
 };
 static const s_int_rule_t s_counter_number_rule = {
     "number", true, 0, 1, FL_COUNTER_NUMBER_MAX
@@ -824,6 +828,7 @@ s_read_config(s_ctx_t *ctx, json_t *root, fl_config_t *self)
         return s_fail(ctx, FL_E_VERSION, "version", "is %d; this build reads version %d",
                       self->version, FL_CONFIG_VERSION);
     if ((rc = s_read_int(ctx, root, "", &s_booking_days_rule, &self->booking_days_ahead))
+        || (rc = s_read_int(ctx, root, "", &s_phone_retention_rule, &self->phone_retention_days))
         || (rc = s_read_array(ctx, root, "", "offices", true, 1, FL_CONFIG_OFFICES_MAX, &list)))
         return rc;
 

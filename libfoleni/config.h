@@ -72,6 +72,9 @@
 #define FL_BOOKING_DAYS_DEFAULT     30
 #define FL_BOOKING_DAYS_MIN         1
 #define FL_BOOKING_DAYS_MAX         365
+#define FL_PHONE_RETENTION_DEFAULT  90      /* days after the appointment's end */
+#define FL_PHONE_RETENTION_MIN      1
+#define FL_PHONE_RETENTION_MAX      3650
 #define FL_SLOT_MINUTES_MIN         5
 #define FL_SLOT_MINUTES_MAX         240
 #define FL_CAPACITY_MIN             0
@@ -145,6 +148,8 @@ typedef struct {
 typedef struct fl_config {
     int version;                /* FL_CONFIG_VERSION */
     int booking_days_ahead;     /* how far ahead a citizen may book */
+    int phone_retention_days;   /* a booking's phone number is deleted this
+                                 * many days after its slot ends */
     size_t office_count;        /* 1..FL_CONFIG_OFFICES_MAX */
     fl_office_t *offices;       /* in file order */
     const fl_office_t **by_code;  /* the same offices sorted by code, for lookup */

@@ -180,6 +180,7 @@ s_load(store_txn_t *txn, void *arg)
         zhashx_insert(self->seq, code, seq);
     }
     self->older_events_left = true;     /* the first tick looks, once per office */
+    self->purge_per_tick = SCHED_PURGE_PER_TICK;
     return store_scan(txn, STORE_DB_BOOKINGS, NULL, NULL, s_report_orphan, self);
 }
 

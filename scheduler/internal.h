@@ -43,6 +43,10 @@ struct sched {
      * that kept every event, and the periodic work lets go of the older ones
      * a bounded number at a time until none is left (batch.c). */
     bool older_events_left;
+    /* Phone numbers past their retention are deleted by the periodic work,
+     * which walks the bookings a part at a time (batch.c). */
+    store_key_t purge_from;         /* the next booking key to look at; len 0: the first */
+    size_t purge_per_tick;          /* bookings looked at per tick */
 };
 
 /* Booking references begin with SCHED_REF_LEAD symbols that count batches
@@ -69,6 +73,9 @@ typedef struct {
     zlistx_t *samples;              /* service-time samples to fold in after commit */
     bool nested;                    /* each request in its own nested transaction */
     bool forgot_last_older_events;  /* the tick found no event older than the newest */
+    bool purged;                    /* the tick's phone purge succeeded: */
+    store_key_t purge_next;         /*   where the next begins */
+    size_t phones_deleted;          /*   and how many it deleted */
 } batch_t;
 
 /* An event an op numbered, and what that changed, to take it back. */

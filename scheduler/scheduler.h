@@ -123,9 +123,17 @@ int sched_metrics_write(sched_t *self, const char *path, int64_t now);
 
 /*  Periodic work at `now`: expire held bookings whose time is up (freeing
  *  their places), close tickets left waiting from an earlier day as
- *  "unserved", and forget stored replies older than SCHED_IDEM_TTL_S.  Adds
+ *  "unserved", forget stored replies older than SCHED_IDEM_TTL_S, and
+ *  delete the phone numbers of bookings whose slot ended more than
+ *  phone_retention_days ago (a part of the bookings each tick).  Adds
  *  events like sched_batch.  Returns 0 or FL_E_STORE. */
 int sched_tick(sched_t *self, int64_t now, sched_event_t **events, size_t *nevents);
+
+/*  How many bookings each sched_tick looks at for phone numbers past the
+ *  configuration's phone_retention_days (SCHED_PURGE_PER_TICK unless set;
+ *  tests set fewer).  n >= 1. */
+#define SCHED_PURGE_PER_TICK 500
+void sched_set_purge_per_tick(sched_t *self, size_t n);
 
 /*  What a counter's CURVE key is bound to: the certificate's metadata
  *  "office" and "counter" (foleni-keygen --office --counter).  An empty office

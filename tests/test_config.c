@@ -253,6 +253,7 @@ START_TEST(test_defaults_are_applied)
     fl_config_t *config = s_parse(s_base, &err);
     ck_assert_msg(config != NULL, "%s", err.message);
     ck_assert_int_eq(config->booking_days_ahead, FL_BOOKING_DAYS_DEFAULT);
+    ck_assert_int_eq(config->phone_retention_days, FL_PHONE_RETENTION_DEFAULT);
     const fl_office_t *office = fl_config_office(config, "BBB");
     ck_assert_str_eq(office->timezone, "Africa/Nairobi");
     ck_assert_ptr_null(office->name.sw);
@@ -277,6 +278,7 @@ START_TEST(test_explicit_values_replace_defaults)
 {
     json_t *root = s_parse_json(s_base);
     s_patch(root, "booking_days_ahead", json_integer(365));
+    s_patch(root, "phone_retention_days", json_integer(7));
     s_patch(root, "offices[1].timezone", json_string("Africa/Kampala"));
     s_patch(root, "offices[1].services[0].fee", json_integer(1000000));
     s_patch(root, "offices[1].services[0].hold_minutes", json_integer(1440));
@@ -288,6 +290,7 @@ START_TEST(test_explicit_values_replace_defaults)
     fl_config_t *config = s_parse_tree(root, &err);
     ck_assert_msg(config != NULL, "%s", err.message);
     ck_assert_int_eq(config->booking_days_ahead, 365);
+    ck_assert_int_eq(config->phone_retention_days, 7);
     const fl_office_t *office = &config->offices[1];
     ck_assert_str_eq(office->timezone, "Africa/Kampala");
     const fl_service_t *birth = &office->services[0];
@@ -436,6 +439,9 @@ static const struct {
     { "booking days 0", "booking_days_ahead", "0", FL_E_RANGE, NULL },
     { "booking days 366", "booking_days_ahead", "366", FL_E_RANGE, NULL },
     { "booking days as real", "booking_days_ahead", "30.5", FL_E_TYPE, NULL },
+    { "phone retention 0", "phone_retention_days", "0", FL_E_RANGE, NULL },
+    { "phone retention 3651", "phone_retention_days", "3651", FL_E_RANGE, NULL },
+    { "phone retention as text", "phone_retention_days", "'90'", FL_E_TYPE, NULL },
     { "offices missing", "offices", NULL, FL_E_MISSING, NULL },
     { "offices empty", "offices", "[]", FL_E_MISSING, NULL },
     { "offices an object", "offices", "{}", FL_E_TYPE, NULL },

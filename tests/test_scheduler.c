@@ -924,6 +924,81 @@ s_put_history(store_txn_t *txn, void *arg)
     return 0;
 }
 
+typedef struct {
+    int64_t start;
+    const char *id;
+    fl_msg_t *b;                    /* the booking reply */
+} phone_booking_t;
+
+/* Whether each booking still has its phone, as `view` tells at now. */
+static void
+s_assert_phones(fx_t *fx, int64_t now, const phone_booking_t *bk, size_t n, const bool *want)
+{
+    for (size_t i = 0; i < n; i++) {
+        fl_msg_t *v = fx_call(fx, now, "{\"type\":\"view\",\"ref\":\"%s\",\"id_number\":\"%s\"}",
+                              fl_msg_str(bk[i].b, FL_F_REF), bk[i].id);
+        ck_assert_str_eq(s_code(v), "ok");
+        ck_assert_msg(fl_msg_has(v, FL_F_PHONE) == want[i], "booking %zu: the phone is %s", i,
+                      fl_msg_has(v, FL_F_PHONE) ? "still there" : "gone");
+        fl_msg_destroy(&v);
+    }
+}
+
+static void
+s_ticks(fx_t *fx, int64_t from, int count)
+{
+    for (int i = 0; i < count; i++) {
+        sched_event_t *events;
+        size_t n;
+        ck_assert_int_eq(sched_tick(fx->s, from + i, &events, &n), 0);
+        sched_events_free(events, n);
+    }
+}
+
+/* A booking's phone number is deleted phone_retention_days after its slot
+ * ends, by the periodic work looking at a few bookings a tick. */
+START_TEST(test_phone_numbers_go_after_their_retention)
+{
+    fx_t fx = { 0 };
+    char *json = NULL;
+    ck_assert_int_ge(asprintf(&json, "{\"phone_retention_days\":2,%s", strchr(s_config, '{') + 1), 0);
+    fl_error_t err;
+    ck_assert_ptr_nonnull(fx.cfg = fl_config_parse(json, strlen(json), "test", &err));
+    free(json);
+    ck_assert_int_eq(fx.cfg->phone_retention_days, 2);
+    fx_start(&fx, TUE_0900);
+    sched_set_purge_per_tick(fx.s, 2);
+    int64_t ten = TUE_0900 + MINUTES(60), week = 7 * 86400;
+    phone_booking_t bk[] = {
+        { ten, "83000001", NULL }, { ten, "83000002", NULL }, { ten + MINUTES(15), "83000003", NULL },
+        { ten + week, "83000004", NULL }, { ten + week, "83000005", NULL },
+    };
+    size_t n = sizeof bk / sizeof bk[0];
+    for (size_t i = 0; i < n; i++) {
+        bk[i].b = fx_book(&fx, TUE_0900, "PASSPORT", bk[i].start, bk[i].id);
+        ck_assert_str_eq(s_code(bk[i].b), "ok");
+    }
+    int64_t before = ten + MINUTES(15) + 2 * 86400 - 10;       /* the 10:00 slot's end + 2 days - 10 s */
+    s_ticks(&fx, before, 4);                                   /* more than a round, 2 bookings a tick */
+    s_assert_phones(&fx, before, bk, n, (const bool[]) { true, true, true, true, true });
+    int64_t after = ten + MINUTES(30) + 2 * 86400 + 1;         /* both slots ended 2 days ago */
+    s_ticks(&fx, after, 1);
+    int gone = 0;
+    for (size_t i = 0; i < 3; i++) {                           /* one tick looked at 2 bookings at most */
+        fl_msg_t *v = fx_call(&fx, after, "{\"type\":\"view\",\"ref\":\"%s\",\"id_number\":\"%s\"}",
+                              fl_msg_str(bk[i].b, FL_F_REF), bk[i].id);
+        gone += !fl_msg_has(v, FL_F_PHONE);
+        fl_msg_destroy(&v);
+    }
+    ck_assert_int_le(gone, 2);
+    s_ticks(&fx, after + 1, 3);
+    s_assert_phones(&fx, after + 4, bk, n, (const bool[]) { false, false, false, true, true });
+    for (size_t i = 0; i < n; i++)
+        fl_msg_destroy(&bk[i].b);
+    fx_end(&fx);                                               /* the store checks clean */
+}
+END_TEST
+
 /* A store that kept every event goes on numbering from its newest, and the
  * periodic work lets go of the older ones, at most 1,024 a tick. */
 START_TEST(test_a_stored_event_history_is_let_go_a_part_at_a_time)
@@ -1263,6 +1338,7 @@ make_suite(void)
     tcase_add_test(tc, test_event_seq_keeps_rising_across_a_restart);
     tcase_add_test(tc, test_the_store_keeps_each_offices_newest_event);
     tcase_add_test(tc, test_a_stored_event_history_is_let_go_a_part_at_a_time);
+    tcase_add_test(tc, test_phone_numbers_go_after_their_retention);
     tcase_add_test(tc, test_counter_transitions);
     tcase_add_test(tc, test_a_missing_key_folder_is_refused_at_start);
     tcase_add_test(tc, test_stats_count_requests_refusals_and_batches);
