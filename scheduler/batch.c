@@ -558,6 +558,8 @@ s_collect_due(const uint8_t *key, size_t klen, const void *val, size_t vlen, voi
 {
     (void) val; (void) vlen;
     due_t *d = arg;
+    if (klen > STORE_KEY_MAX)
+        return 0;                                   /* not ours: `check` reports it */
     if (klen < 8 || store_be_get(key, 8) > (uint64_t) d->batch->now || d->n == 256)
         return 1;                                   /* sorted by time: stop at the first not due */
     d->keys[d->n].len = klen;
@@ -650,8 +652,10 @@ s_purge_look(const uint8_t *key, size_t klen, const void *val, size_t vlen, void
 {
     purge_t *p = arg;
     if (p->seen == p->sched->purge_per_tick) {
-        memcpy(p->next.b, key, klen);               /* the first not looked at */
-        p->next.len = klen;
+        /* the first not looked at; a key too long to be a reference (a
+         * damaged store) is cut: the next tick begins just before it */
+        p->next.len = klen < STORE_KEY_MAX ? klen : STORE_KEY_MAX;
+        memcpy(p->next.b, key, p->next.len);
         return 1;
     }
     p->seen++;
@@ -755,7 +759,8 @@ s_run_tick(store_txn_t *txn, void *arg)
         return rc;
     if (b->sched->older_events_left && store_nested(txn, s_forget_older_events, b) != 0)
         b->forgot_last_older_events = false;        /* try again next tick */
-    b->purged = store_nested(txn, s_purge_phones, b) == 0;   /* else the same part next tick */
+    b->purge_rc = store_nested(txn, s_purge_phones, b);      /* if it fails, the same part next tick */
+    b->purged = b->purge_rc == 0;
     return 0;
 }
 
@@ -778,6 +783,11 @@ sched_tick(sched_t *self, int64_t now, sched_event_t **events, size_t *nevents)
             if (b->phones_deleted)
                 fl_log(FL_LOG_INFO, "phone numbers past their retention deleted",
                        FL_U("bookings", b->phones_deleted), NULL);
+        } else if (zclock_mono() - self->purge_failure_logged_ms >= 60000) {
+            /* said at most once a minute: a purge stuck for good must not go unseen */
+            fl_log(FL_LOG_WARN, "phone numbers past their retention not deleted; trying again",
+                   FL_S("reason", fl_error_name(b->purge_rc)), NULL);
+            self->purge_failure_logged_ms = zclock_mono();
         }
     }
     else {

@@ -98,6 +98,8 @@ tu_stack_start_broker(tu_stack_t *st, const char *const *extra)
         if (tu_wait_started(st->broker, st->log, serving, 10000))
             return;
         st->broker = 0;
+        const char *endpoints[] = { st->endpoint, st->publish, st->subscribe };
+        ck_assert_msg(tu_bind_refused(st->log, endpoints, 3), "the broker ended at start (log: %s)", st->log);
         ck_assert_msg(attempt < 5, "the broker could not bind free ports in 5 attempts (%s)", st->log);
     }
 }

@@ -66,6 +66,8 @@ s_broker_start(broker_proc_t *b, const char *const extra[])
         if (!first || tu_wait_started(b->pid, b->log, serving, 10000))
             return;
         b->pid = 0;
+        const char *endpoints[] = { b->endpoint, b->publish, b->subscribe };
+        ck_assert_msg(tu_bind_refused(b->log, endpoints, 3), "the broker ended at start (log: %s)", b->log);
         ck_assert_msg(attempt < 5, "the broker could not bind free ports in 5 attempts (%s)", b->log);
     }
 }

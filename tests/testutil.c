@@ -221,19 +221,37 @@ tu_free_ports(int *ports, int n)
 }
 
 bool
+tu_log_has(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char line[2048];
+    bool found = false;
+    while (!found && fgets(line, sizeof line, f))
+        found = strstr(line, needle) != NULL;
+    fclose(f);
+    return found;
+}
+
+bool
+tu_bind_refused(const char *log_path, const char *const *endpoints, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char needle[300];
+        snprintf(needle, sizeof needle, "cannot bind %s: Address already in use", endpoints[i]);
+        if (tu_log_has(log_path, needle))
+            return true;
+    }
+    return false;
+}
+
+bool
 tu_wait_started(int pid, const char *log_path, const char *needle, int timeout_ms)
 {
     for (int waited = 0; waited <= timeout_ms; waited += 10) {
-        FILE *f = fopen(log_path, "r");
-        if (f) {
-            char line[2048];
-            bool found = false;
-            while (!found && fgets(line, sizeof line, f))
-                found = strstr(line, needle) != NULL;
-            fclose(f);
-            if (found)
-                return true;
-        }
+        if (tu_log_has(log_path, needle))
+            return true;
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid)
             return false;

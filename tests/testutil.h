@@ -59,6 +59,13 @@ void tu_free_ports(int *ports, int n);
  *  timeout_ms. */
 bool tu_wait_started(int pid, const char *log_path, const char *needle, int timeout_ms);
 
+/*  Whether the file at path holds a line containing needle. */
+bool tu_log_has(const char *path, const char *needle);
+
+/*  Whether a broker's log says one of its n endpoints was already in use
+ *  (what a free port taken before the broker bound it looks like). */
+bool tu_bind_refused(const char *log_path, const char *const *endpoints, int n);
+
 /*  Send sig to pid and wait up to timeout_ms for it to end; SIGKILL it after
  *  that.  Returns its exit status (0..255), 128+signal when a signal ended
  *  it, or -1 when it had to be killed. */
