@@ -26,8 +26,6 @@
 #include <sodium.h>
 #include <string.h>
 
-#include "libfoleni/client.h"
-
 #include "libfoleni/log.h"
 
 static handler_fn *const s_handlers[FL_T__COUNT] = {
@@ -97,8 +95,8 @@ s_free_item(void **item)
     *item = NULL;
 }
 
-static void
-s_batch_reset(batch_t *b)
+void
+batch_reset(batch_t *b)
 {
     b->forgot_last_older_events = false;
     b->purged = false;
@@ -126,8 +124,8 @@ s_batch_seq(batch_t *b, const char *office)
 }
 
 /* The newest seq an office's events have, this batch's included. */
-static uint64_t
-s_newest_seq(batch_t *b, const char *office)
+uint64_t
+batch_newest_seq(batch_t *b, const char *office)
 {
     const batch_seq_t *s = zhashx_lookup(b->seq, office);
     if (s)
@@ -139,10 +137,10 @@ s_newest_seq(batch_t *b, const char *office)
 uint64_t
 sched_current_seq(op_t *op, const char *office)
 {
-    return s_newest_seq(op->batch, office);
+    return batch_newest_seq(op->batch, office);
 }
 
-/* Take back the events s_store_events numbered for op, newest first, so each
+/* Take back the events batch_number_events numbered for op, newest first, so each
  * office's numbering ends where it began. */
 static void
 s_unnumber_events(op_t *op)
@@ -160,8 +158,8 @@ s_unnumber_events(op_t *op)
  * queued before it are taken back and their numbers given back; so are they
  * all if the op's nested transaction fails after this (s_handle).  A request
  * that fails publishes nothing and leaves no gap. */
-static int
-s_store_events(op_t *op)
+int
+batch_number_events(op_t *op)
 {
     batch_t *b = op->batch;
     op->nnumbered = 0;
@@ -198,8 +196,8 @@ s_store_events(op_t *op)
  * event would cost a put and about 200 bytes on the disk per change, a tenth
  * of a booking's cost, for a log nothing reads (docs/store.md).  One put and
  * one delete per office per batch, in the batch's own transaction. */
-static int
-s_store_newest_events(batch_t *b, store_txn_t *txn)
+int
+batch_store_newest_events(batch_t *b, store_txn_t *txn)
 {
     for (batch_seq_t *s = zhashx_first(b->seq); s; s = zhashx_next(b->seq)) {
         if (!s->newest || s->seq == s->committed)
@@ -218,8 +216,8 @@ s_store_newest_events(batch_t *b, store_txn_t *txn)
     return 0;
 }
 
-static void
-s_op_clear(op_t *op)
+void
+batch_op_clear(op_t *op)
 {
     for (int i = 0; i < op->nevents; i++)
         fl_msg_destroy(&op->events[i]);
@@ -241,7 +239,7 @@ s_run_op(store_txn_t *txn, void *arg)
     if (rc == 0 && !op->reply && !op->raw_reply)
         rc = sched_fail(op, FL_E_INVALID, "", "internal error: no reply was made");
     if (rc == 0)
-        rc = s_store_events(op);
+        rc = batch_number_events(op);
     return rc;
 }
 
@@ -351,7 +349,7 @@ s_handle(batch_t *b, store_txn_t *txn, sched_request_t *r)
         unsigned long marks = store_txn_marks(txn);
         rc = s_run_op(txn, &op);
         if (rc != 0 && store_txn_marks(txn) != marks) {
-            s_op_clear(&op);                /* it may have left half its writes */
+            batch_op_clear(&op);                /* it may have left half its writes */
             fl_msg_destroy(&req);
             return S_REDO;
         }
@@ -366,7 +364,7 @@ s_handle(batch_t *b, store_txn_t *txn, sched_request_t *r)
         s_error_reply(r, op.err.code, op.err.field, op.err.message);
     else
         s_error_reply(r, FL_E_STORE, "", "the store failed; try again");
-    s_op_clear(&op);
+    batch_op_clear(&op);
     /* Only a success is remembered: a refused request changed nothing, so
      * running it again on a retry cannot do anything twice. */
     if (mutating && r->reply && rc == 0)
@@ -379,7 +377,7 @@ static int
 s_run_batch(store_txn_t *txn, void *arg)
 {
     run_t *run = arg;
-    s_batch_reset(run->batch);
+    batch_reset(run->batch);
     for (size_t i = 0; i < run->n; i++) {
         sched_request_t *r = &run->reqs[i];
         free(r->reply);
@@ -390,12 +388,12 @@ s_run_batch(store_txn_t *txn, void *arg)
         if (s_handle(run->batch, txn, r) == S_REDO)
             return S_REDO;                  /* store_write aborts the transaction */
     }
-    return s_store_newest_events(run->batch, txn);
+    return batch_store_newest_events(run->batch, txn);
 }
 
 /* After a commit: fold the batch into the caches and hand out its events. */
-static void
-s_after_commit(batch_t *b, sched_event_t **events, size_t *nevents)
+void
+batch_after_commit(batch_t *b, sched_event_t **events, size_t *nevents)
 {
     for (batch_seq_t *s = zhashx_first(b->seq); s; s = zhashx_next(b->seq)) {
         const char *office = zhashx_cursor(b->seq);
@@ -417,8 +415,8 @@ s_after_commit(batch_t *b, sched_event_t **events, size_t *nevents)
     }
 }
 
-static batch_t *
-s_batch_new(sched_t *self, int64_t now)
+batch_t *
+batch_new(sched_t *self, int64_t now)
 {
     batch_t *b = calloc(1, sizeof *b);
     if (!b)
@@ -441,8 +439,8 @@ s_batch_new(sched_t *self, int64_t now)
     return b;
 }
 
-static void
-s_batch_destroy(batch_t **b_p)
+void
+batch_destroy(batch_t **b_p)
 {
     batch_t *b = *b_p;
     if (!b)
@@ -457,8 +455,8 @@ s_batch_destroy(batch_t **b_p)
 /* A write that did not commit, in the log: at most one line a second, which
  * counts the failures it stands for (a full disk fails every batch, hundreds
  * a second in a rush; the metrics file counts each one). */
-static void
-s_log_failure(sched_t *self, const char *what, const char *reason, size_t requests)
+void
+sched_log_failure(sched_t *self, const char *what, const char *reason, size_t requests)
 {
     int64_t now = zclock_mono();
     if (self->failure_logged_ms && now - self->failure_logged_ms < 1000) {
@@ -478,7 +476,7 @@ sched_batch(sched_t *self, sched_request_t *reqs, size_t n, int64_t now, sched_e
     *events = NULL;
     *nevents = 0;
     assert(n <= SCHED_BATCH_MAX);
-    batch_t *b = s_batch_new(self, now);
+    batch_t *b = batch_new(self, now);
     if (!b)
         return FL_E_NOMEM;
     self->ref_lead = (self->ref_lead + 1) % SCHED_REF_LEADS;
@@ -502,7 +500,7 @@ sched_batch(sched_t *self, sched_request_t *reqs, size_t n, int64_t now, sched_e
     st->requests += n;
     if (rc == 0) {
         st->batches++;
-        s_after_commit(b, events, nevents);
+        batch_after_commit(b, events, nevents);
         st->events += *nevents;
         for (size_t i = 0; i < n; i++) {
             st->refused += reqs[i].refused;
@@ -511,12 +509,12 @@ sched_batch(sched_t *self, sched_request_t *reqs, size_t n, int64_t now, sched_e
     } else {
         st->failed_batches++;
         st->refused += n;
-        s_log_failure(self, "batch not committed", err.message, n);
+        sched_log_failure(self, "batch not committed", err.message, n);
         for (size_t i = 0; i < n; i++)
             s_error_reply(&reqs[i], FL_E_STORE, "", "the store failed; nothing was changed, try again");
         rc = FL_E_STORE;
     }
-    s_batch_destroy(&b);
+    batch_destroy(&b);
     return rc;
 }
 
@@ -531,269 +529,9 @@ sched_stats_take(sched_t *self, sched_stats_t *out, bool reset)
 }
 
 void
-sched_set_purge_per_tick(sched_t *self, size_t n)
-{
-    assert(n >= 1);
-    self->purge_per_tick = n;
-}
-
-void
 sched_events_free(sched_event_t *events, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         free(events[i].body);
     free(events);
-}
-
-/* ---- periodic work ---- */
-
-typedef struct {
-    batch_t *batch;
-    store_key_t keys[256];
-    size_t n;
-} due_t;
-
-static int
-s_collect_due(const uint8_t *key, size_t klen, const void *val, size_t vlen, void *arg)
-{
-    (void) val; (void) vlen;
-    due_t *d = arg;
-    if (klen > STORE_KEY_MAX)
-        return 0;                                   /* not ours: `check` reports it */
-    if (klen < 8 || store_be_get(key, 8) > (uint64_t) d->batch->now || d->n == 256)
-        return 1;                                   /* sorted by time: stop at the first not due */
-    d->keys[d->n].len = klen;
-    memcpy(d->keys[d->n].b, key, klen);
-    d->n++;
-    return 0;
-}
-
-/* Keys of events older than each office's newest, a bounded number per tick. */
-typedef struct {
-    uint64_t newest;
-    store_key_t *keys;
-    size_t n, cap;
-} older_t;
-
-static int
-s_collect_older(const uint8_t *key, size_t klen, const void *val, size_t vlen, void *arg)
-{
-    (void) val; (void) vlen;
-    older_t *o = arg;
-    if (klen != STORE_CODE_WIDTH + 8)
-        return 0;                                   /* not an event key: `check` reports it */
-    if (store_be_get(key + STORE_CODE_WIDTH, 8) >= o->newest || o->n == o->cap)
-        return 1;                                   /* in seq order: stop at the newest */
-    o->keys[o->n].len = klen;
-    memcpy(o->keys[o->n].b, key, klen);
-    o->n++;
-    return 0;
-}
-
-#define S_OLDER_EVENTS_PER_TICK 1024
-
-/* A store written before only the newest event was kept holds every event
- * since it began: let go of up to S_OLDER_EVENTS_PER_TICK of them a tick
- * (a million in about 16 minutes), oldest first in each configured office,
- * without one long transaction.  Runs nested (s_run_tick): a failure here
- * must not stop the tick's real work. */
-static int
-s_forget_older_events(store_txn_t *txn, void *arg)
-{
-    batch_t *b = arg;
-    store_key_t *keys = malloc(S_OLDER_EVENTS_PER_TICK * sizeof *keys);
-    if (!keys)
-        return FL_E_NOMEM;
-    const fl_config_t *config = b->sched->config;
-    size_t forgotten = 0;
-    int rc = 0;
-    for (size_t oi = 0; oi < config->office_count && rc == 0; oi++) {
-        const char *code = config->offices[oi].code;
-        older_t older = { .newest = s_newest_seq(b, code), .keys = keys,
-                          .cap = S_OLDER_EVENTS_PER_TICK - forgotten };
-        store_key_t prefix = store_key_office(code);
-        rc = store_scan(txn, STORE_DB_EVENTS, &prefix, NULL, s_collect_older, &older);
-        if (rc > 0)
-            rc = 0;
-        for (size_t i = 0; i < older.n && rc == 0; i++)
-            rc = store_del(txn, STORE_DB_EVENTS, &keys[i]);
-        forgotten += older.n;
-        if (forgotten == S_OLDER_EVENTS_PER_TICK)
-            break;
-    }
-    free(keys);
-    if (rc == 0 && forgotten < S_OLDER_EVENTS_PER_TICK)
-        b->forgot_last_older_events = true;         /* told to the scheduler after the commit */
-    return rc;
-}
-
-/* Phone numbers are kept for notifications about an appointment, and
- * deleted phone_retention_days after its slot ends (the design's domain
- * rules; docs/scheduler.md, "Phone numbers").  No index orders bookings by
- * end time: one would cost every booking another write where the disk is
- * the limit.  Instead each tick looks at the next purge_per_tick bookings in
- * key order and goes round again at the end, so a phone is deleted within
- * one round after its time (1,000,000 bookings take about 33 minutes at
- * 500 a second).  Records without a phone are passed over without being
- * decoded. */
-typedef struct {
-    sched_t *sched;
-    int64_t now;
-    size_t seen;
-    store_key_t *due;               /* bookings whose phone is to go */
-    size_t ndue;
-    store_key_t next;               /* where the next tick begins */
-} purge_t;
-
-static const uint8_t s_phone_key[] = { 0xa5, 'p', 'h', 'o', 'n', 'e' };   /* msgpack "phone" */
-
-static int
-s_purge_look(const uint8_t *key, size_t klen, const void *val, size_t vlen, void *arg)
-{
-    purge_t *p = arg;
-    if (p->seen == p->sched->purge_per_tick) {
-        /* the first not looked at; a key too long to be a reference (a
-         * damaged store) is cut: the next tick begins just before it */
-        p->next.len = klen < STORE_KEY_MAX ? klen : STORE_KEY_MAX;
-        memcpy(p->next.b, key, p->next.len);
-        return 1;
-    }
-    p->seen++;
-    if (klen > STORE_KEY_MAX || !memmem(val, vlen, s_phone_key, sizeof s_phone_key))
-        return 0;
-    fl_msg_t *b = fl_msg_decode_as(FL_T_BOOKING_REC, val, vlen, NULL);
-    int64_t retention = (int64_t) p->sched->config->phone_retention_days * 86400;
-    if (b && fl_msg_has(b, FL_F_PHONE) && (int64_t) fl_msg_uint(b, FL_F_END) + retention < p->now) {
-        memcpy(p->due[p->ndue].b, key, klen);
-        p->due[p->ndue].len = klen;
-        p->ndue++;
-    }
-    fl_msg_destroy(&b);                             /* a damaged one is left for `check` */
-    return 0;
-}
-
-static int
-s_purge_phones(store_txn_t *txn, void *arg)
-{
-    batch_t *b = arg;
-    sched_t *sc = b->sched;
-    purge_t p = { .sched = sc, .now = b->now, .due = malloc(sc->purge_per_tick * sizeof *p.due) };
-    if (!p.due)
-        return FL_E_NOMEM;
-    int rc = store_scan(txn, STORE_DB_BOOKINGS, NULL, sc->purge_from.len ? &sc->purge_from : NULL,
-                        s_purge_look, &p);
-    if (rc > 0)
-        rc = 0;
-    for (size_t i = 0; i < p.ndue && rc == 0; i++) {
-        fl_msg_t *rec = NULL;
-        if ((rc = store_get_rec(txn, STORE_DB_BOOKINGS, &p.due[i], FL_T_BOOKING_REC, &rec)) == 0) {
-            fl_msg_unset(rec, FL_F_PHONE);
-            rc = store_put_rec(txn, STORE_DB_BOOKINGS, &p.due[i], rec);
-        }
-        fl_msg_destroy(&rec);
-    }
-    free(p.due);
-    if (rc == 0) {
-        b->purge_next = p.next;                     /* len 0: the end was reached, round again */
-        b->phones_deleted = p.ndue;
-    }
-    return rc;
-}
-
-static int
-s_run_tick(store_txn_t *txn, void *arg)
-{
-    batch_t *b = arg;
-    s_batch_reset(b);
-    /* held bookings whose time is up */
-    due_t due = { .batch = b };
-    int rc = store_scan(txn, STORE_DB_HOLDS, NULL, NULL, s_collect_due, &due);
-    if (rc < 0)
-        return rc;
-    for (size_t i = 0; i < due.n; i++) {
-        char ref[17];
-        size_t len = due.keys[i].len - 8;
-        memcpy(ref, due.keys[i].b + 8, len);
-        ref[len] = '\0';
-        op_t op = { .batch = b, .now = b->now, .role = SCHED_ROLE_ADMIN };
-        op.txn = txn;
-        rc = sched_expire_hold(&op, ref, &due.keys[i]);
-        if (rc == 0)
-            rc = s_store_events(&op);
-        s_op_clear(&op);
-        if (rc < 0 && rc != FL_E_NOT_FOUND)
-            return rc;
-    }
-    /* tickets left waiting when their day ended */
-    const fl_config_t *config = b->sched->config;
-    for (size_t oi = 0; oi < config->office_count; oi++) {
-        op_t op = { .batch = b, .now = b->now, .role = SCHED_ROLE_ADMIN, .txn = txn };
-        const fl_office_t *office = &config->offices[oi];
-        size_t closed = 0;
-        rc = sched_close_past_days(&op, office, fl_zone_day(sched_zone(b->sched, (int) oi), b->now), &closed);
-        if (rc == 0)
-            rc = s_store_events(&op);
-        s_op_clear(&op);
-        if (rc < 0)
-            return rc;
-        if (closed)
-            fl_log(FL_LOG_INFO, "closing tickets of past days as unserved", FL_S("office", office->code),
-                   FL_U("tickets", closed), NULL);
-    }
-    /* stored replies past their day */
-    due_t old = { .batch = b };
-    rc = store_scan(txn, STORE_DB_IDEM_BY_EXPIRY, NULL, NULL, s_collect_due, &old);
-    if (rc < 0)
-        return rc;
-    for (size_t i = 0; i < old.n; i++) {
-        char rid[FL_RID_MAX + 1];
-        size_t len = old.keys[i].len - 8;
-        memcpy(rid, old.keys[i].b + 8, len);
-        rid[len] = '\0';
-        store_key_t k = store_key_idem(rid);
-        store_del(txn, STORE_DB_IDEM, &k);
-        if ((rc = store_del(txn, STORE_DB_IDEM_BY_EXPIRY, &old.keys[i])) < 0 && rc != FL_E_NOT_FOUND)
-            return rc;
-    }
-    if ((rc = s_store_newest_events(b, txn)))
-        return rc;
-    if (b->sched->older_events_left && store_nested(txn, s_forget_older_events, b) != 0)
-        b->forgot_last_older_events = false;        /* try again next tick */
-    b->purge_rc = store_nested(txn, s_purge_phones, b);      /* if it fails, the same part next tick */
-    b->purged = b->purge_rc == 0;
-    return 0;
-}
-
-int
-sched_tick(sched_t *self, int64_t now, sched_event_t **events, size_t *nevents)
-{
-    *events = NULL;
-    *nevents = 0;
-    batch_t *b = s_batch_new(self, now);
-    if (!b)
-        return FL_E_NOMEM;
-    fl_error_t err;
-    int rc = store_write(self->store, s_run_tick, b, &err);
-    if (rc == 0) {
-        s_after_commit(b, events, nevents);
-        if (b->forgot_last_older_events)
-            self->older_events_left = false;
-        if (b->purged) {
-            self->purge_from = b->purge_next;
-            if (b->phones_deleted)
-                fl_log(FL_LOG_INFO, "phone numbers past their retention deleted",
-                       FL_U("bookings", b->phones_deleted), NULL);
-        } else if (zclock_mono() - self->purge_failure_logged_ms >= 60000) {
-            /* said at most once a minute: a purge stuck for good must not go unseen */
-            fl_log(FL_LOG_WARN, "phone numbers past their retention not deleted; trying again",
-                   FL_S("reason", fl_error_name(b->purge_rc)), NULL);
-            self->purge_failure_logged_ms = zclock_mono();
-        }
-    }
-    else {
-        s_log_failure(self, "periodic work not committed", err.message, 0);
-        rc = FL_E_STORE;
-    }
-    s_batch_destroy(&b);
-    return rc;
 }

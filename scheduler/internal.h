@@ -41,10 +41,10 @@ struct sched {
     uint64_t failures_unlogged;
     /* The store keeps each office's newest event only; one written before
      * that kept every event, and the periodic work lets go of the older ones
-     * a bounded number at a time until none is left (batch.c). */
+     * a bounded number at a time until none is left (periodic.c). */
     bool older_events_left;
     /* Phone numbers past their retention are deleted by the periodic work,
-     * which walks the bookings a part at a time (batch.c). */
+     * which walks the bookings a part at a time (periodic.c). */
     store_key_t purge_from;         /* the next booking key to look at; len 0: the first */
     size_t purge_per_tick;          /* bookings looked at per tick */
     int64_t purge_failure_logged_ms;  /* zclock_mono of the last failure said */
@@ -106,6 +106,33 @@ typedef struct {
 } op_t;
 
 typedef int (handler_fn)(op_t *op);
+
+/* ---- what batch.c shares with periodic.c ---- */
+
+/* A batch at now, and its end.  NULL when out of memory. */
+batch_t *batch_new(sched_t *self, int64_t now);
+void batch_destroy(batch_t **b_p);
+
+/* Forget what a run of the batch did, before it runs (again). */
+void batch_reset(batch_t *b);
+
+/* Number op's events and queue them for publishing: all or nothing. */
+int batch_number_events(op_t *op);
+
+/* Put each office's newest event of the batch, delete the one before. */
+int batch_store_newest_events(batch_t *b, store_txn_t *txn);
+
+/* After the commit: fold the batch into the caches and hand out its events. */
+void batch_after_commit(batch_t *b, sched_event_t **events, size_t *nevents);
+
+/* Free op's reply and events. */
+void batch_op_clear(op_t *op);
+
+/* The newest seq an office's events have, this batch's included. */
+uint64_t batch_newest_seq(batch_t *b, const char *office);
+
+/* A write that did not commit, in the log: at most one line a second. */
+void sched_log_failure(sched_t *self, const char *what, const char *reason, size_t requests);
 
 /* ---- handlers, one per request type ---- */
 handler_fn h_list_offices, h_list_services, h_availability, h_book, h_view, h_cancel, h_reschedule;
