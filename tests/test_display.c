@@ -93,7 +93,19 @@ s_display_ready(fx_t *fx)
 static void
 s_display_start(fx_t *fx, const char *const *extra)
 {
-    s_display_spawn(fx, extra);
+    for (int attempt = 1;; attempt++) {
+        s_display_spawn(fx, extra);
+        char serving[160], refused[80];
+        snprintf(serving, sizeof serving, "msg=\"serving boards\" url=\"http://127.0.0.1:%d/", fx->port);
+        if (tu_wait_started(fx->pid, fx->log, serving, WAIT_MS))
+            break;
+        fx->pid = 0;
+        /* the port picked free was taken before the display could bind it */
+        snprintf(refused, sizeof refused, "cannot listen on 127.0.0.1:%d ", fx->port);
+        ck_assert_msg(tu_log_has(fx->log, refused), "the display ended at start (log: %s)", fx->log);
+        ck_assert_msg(attempt < 5, "the display could not bind a free port in 5 attempts (log: %s)", fx->log);
+        fx->port = tu_free_port();
+    }
     s_display_ready(fx);
 }
 

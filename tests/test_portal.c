@@ -41,14 +41,26 @@ static void
 s_portal_start(fx_t *fx, const char *burst)
 {
     char port[16], log[600];
-    fx->port = tu_free_port();
-    snprintf(port, sizeof port, "%d", fx->port);
-    snprintf(fx->base, sizeof fx->base, "http://127.0.0.1:%d", fx->port);
     snprintf(log, sizeof log, "%s/portal.log", fx->st.dir);
-    const char *argv[] = { tu_bin("foleni-portal"), "-p", port, "-e", fx->st.endpoint, "-w", "portal/www",
-                           "--rate-burst", burst, "--scheduler-timeout-ms", "1000",
-                           s_trust_proxy ? "--trust-proxy" : NULL, s_trust_proxy, NULL };
-    fx->pid = tu_spawn(log, argv);
+    for (int attempt = 1;; attempt++) {
+        fx->port = tu_free_port();
+        snprintf(port, sizeof port, "%d", fx->port);
+        snprintf(fx->base, sizeof fx->base, "http://127.0.0.1:%d", fx->port);
+        const char *argv[] = { tu_bin("foleni-portal"), "-p", port, "-e", fx->st.endpoint, "-w", "portal/www",
+                               "--rate-burst", burst, "--scheduler-timeout-ms", "1000",
+                               "--log-level", "info",    /* the "portal serving" line we wait for */
+                               s_trust_proxy ? "--trust-proxy" : NULL, s_trust_proxy, NULL };
+        fx->pid = tu_spawn(log, argv);
+        char serving[80], refused[80];
+        snprintf(serving, sizeof serving, "msg=\"portal serving\" port=%d ", fx->port);
+        if (tu_wait_started(fx->pid, log, serving, 10000))
+            return;
+        fx->pid = 0;
+        /* the port picked free was taken before the portal could bind it */
+        snprintf(refused, sizeof refused, "cannot listen on 127.0.0.1:%d: ", fx->port);
+        ck_assert_msg(tu_log_has(log, refused), "the portal ended at start (log: %s)", log);
+        ck_assert_msg(attempt < 5, "the portal could not bind a free port in 5 attempts (log: %s)", log);
+    }
 }
 
 /* One HTTP exchange; returns the status and fills body (caller frees). */
