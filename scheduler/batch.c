@@ -99,7 +99,7 @@ void
 batch_reset(batch_t *b)
 {
     b->forgot_last_older_events = false;
-    b->purged = false;
+    b->purge_ran = b->purged = false;
     b->purge_next.len = 0;
     b->phones_deleted = 0;
     zhashx_purge(b->seq);

@@ -47,6 +47,7 @@ struct sched {
      * which walks the bookings a part at a time (periodic.c). */
     store_key_t purge_from;         /* the next booking key to look at; len 0: the first */
     size_t purge_per_tick;          /* bookings looked at per tick */
+    int64_t purge_resume_at;        /* after a round: no purge before this (the scheduler's clock) */
     int64_t purge_failure_logged_ms;  /* zclock_mono of the last failure said */
 };
 
@@ -74,7 +75,8 @@ typedef struct {
     zlistx_t *samples;              /* service-time samples to fold in after commit */
     bool nested;                    /* each request in its own nested transaction */
     bool forgot_last_older_events;  /* the tick found no event older than the newest */
-    int purge_rc;                   /* the tick's phone purge: 0 or an FL_E_* code */
+    bool purge_ran;                 /* the tick's phone purge ran (not resting): */
+    int purge_rc;                   /*   0 or an FL_E_* code */
     bool purged;                    /* it succeeded: */
     store_key_t purge_next;         /*   where the next begins */
     size_t phones_deleted;          /*   and how many it deleted */

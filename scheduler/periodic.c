@@ -103,9 +103,11 @@ s_forget_older_events(store_txn_t *txn, void *arg)
  * end time: one would cost every booking another write where the disk is
  * the limit.  Instead each tick looks at the next purge_per_tick bookings in
  * key order and goes round again at the end, so a phone is deleted within
- * one round after its time (1,000,000 bookings take about 33 minutes at
- * 500 a second).  Records without a phone are passed over without being
- * decoded. */
+ * SCHED_PURGE_REST_S and one round after its time (1,000,000 bookings take
+ * about 33 minutes at 500 a second).  Records without a phone are passed
+ * over without being decoded.  After a round it rests SCHED_PURGE_REST_S: a
+ * store of a few thousand bookings would otherwise be decoded again every
+ * few seconds, the future bookings' phones found not due each time. */
 typedef struct {
     sched_t *sched;
     int64_t now;
@@ -229,8 +231,11 @@ s_run_tick(store_txn_t *txn, void *arg)
         return rc;
     if (b->sched->older_events_left && store_nested(txn, s_forget_older_events, b) != 0)
         b->forgot_last_older_events = false;        /* try again next tick */
-    b->purge_rc = store_nested(txn, s_purge_phones, b);      /* if it fails, the same part next tick */
-    b->purged = b->purge_rc == 0;
+    if (b->now >= b->sched->purge_resume_at) {
+        b->purge_rc = store_nested(txn, s_purge_phones, b);  /* if it fails, the same part next tick */
+        b->purged = b->purge_rc == 0;
+        b->purge_ran = true;
+    }
     return 0;
 }
 
@@ -248,8 +253,12 @@ sched_tick(sched_t *self, int64_t now, sched_event_t **events, size_t *nevents)
         batch_after_commit(b, events, nevents);
         if (b->forgot_last_older_events)
             self->older_events_left = false;
-        if (b->purged) {
+        if (!b->purge_ran)
+            ;                                       /* resting between rounds */
+        else if (b->purged) {
             self->purge_from = b->purge_next;
+            if (!b->purge_next.len)                 /* a round ended: rest before the next */
+                self->purge_resume_at = now + SCHED_PURGE_REST_S;
             if (b->phones_deleted)
                 fl_log(FL_LOG_INFO, "phone numbers past their retention deleted",
                        FL_U("bookings", b->phones_deleted), NULL);

@@ -133,6 +133,7 @@ int sched_tick(sched_t *self, int64_t now, sched_event_t **events, size_t *neven
  *  configuration's phone_retention_days (SCHED_PURGE_PER_TICK unless set;
  *  tests set fewer).  n >= 1. */
 #define SCHED_PURGE_PER_TICK 500
+#define SCHED_PURGE_REST_S   3600   /* after a round of all the bookings */
 void sched_set_purge_per_tick(sched_t *self, size_t n);
 
 /*  What a counter's CURVE key is bound to: the certificate's metadata

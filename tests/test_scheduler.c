@@ -956,7 +956,8 @@ s_ticks(fx_t *fx, int64_t from, int count)
 }
 
 /* A booking's phone number is deleted phone_retention_days after its slot
- * ends, by the periodic work looking at a few bookings a tick. */
+ * ends, by the periodic work looking at a few bookings a tick, and resting
+ * SCHED_PURGE_REST_S after each round of all the bookings. */
 START_TEST(test_phone_numbers_go_after_their_retention)
 {
     fx_t fx = { 0 };
@@ -982,6 +983,9 @@ START_TEST(test_phone_numbers_go_after_their_retention)
     s_ticks(&fx, before, 4);                                   /* more than a round, 2 bookings a tick */
     s_assert_phones(&fx, before, bk, n, (const bool[]) { true, true, true, true, true });
     int64_t after = ten + MINUTES(30) + 2 * 86400 + 1;         /* both slots ended 2 days ago */
+    s_ticks(&fx, after, 3);                                    /* but the round ended 15 minutes ago: */
+    s_assert_phones(&fx, after, bk, n, (const bool[]) { true, true, true, true, true });   /* resting */
+    after = before + 2 + SCHED_PURGE_REST_S;                   /* the rest after that round is over */
     s_ticks(&fx, after, 1);
     int gone = 0;
     for (size_t i = 0; i < 3; i++) {                           /* one tick looked at 2 bookings at most */
