@@ -19,8 +19,8 @@
  *         slots (36 a day), booking_days_ahead 365; slot records written
  *         straight into the store (store API, in key order, in a child
  *         process) for --share (20%) of every slot of the coming year, each
- *         with 1..capacity places taken (no booking records: the slots
- *         database is what an availability query reads).  Then, in this
+ *         with 1..capacity places taken in its `places` record (no booking
+ *         records: the places are what an availability query reads).  Then, in this
  *         process: fl_config_load, sched_new, and --queries (10000) single
  *         `availability` requests of --days (30) days for random offices and
  *         services, each its own sched_batch call, timed one by one (p50, p99,
@@ -534,9 +534,12 @@ s_fill_chunk(store_txn_t *txn, void *arg)
                 uint64_t taken = 1 + (rng >> 40) % (uint64_t) o->capacity;
                 fl_msg_set_uint(rec, FL_F_START, (uint64_t) start);
                 fl_msg_set_uint(rec, FL_F_END, (uint64_t) start + 900);
-                fl_msg_set_uint(rec, FL_F_TAKEN, taken);
+                fl_msg_set_uint(rec, FL_F_TAKEN, 0);        /* the count is in `places` (store.h) */
                 store_key_t k = store_key_slot(office, service, (uint64_t) start);
+                store_places_t p = { .capacity = (uint32_t) o->capacity, .taken = (uint32_t) taken };
                 int rc = store_put_rec(txn, STORE_DB_SLOTS, &k, rec);
+                if (!rc)
+                    rc = store_put_places(txn, &k, &p);
                 if (rc) {
                     fl_msg_destroy(&rec);
                     return rc;
@@ -602,9 +605,10 @@ s_fill(const opts_t *o, const char *data)
         }
         store_stat_t st;
         store_stat(store, &st, NULL);
-        printf("  filled: %llu slot records (%llu places taken) over %d open days in %.1f s; store %.2f GiB used\n",
-               (unsigned long long) records, (unsigned long long) places, f.ndays, (double) (bp_now_ms() - t0) / 1000,
-               (double) st.used_bytes / 1073741824.0);
+        printf("  filled: %llu slot records (%llu places taken) over %d open days in %.1f s; store %.2f GiB "
+               "used, its index %.2f GiB\n", (unsigned long long) records, (unsigned long long) places, f.ndays,
+               (double) (bp_now_ms() - t0) / 1000, (double) st.used_bytes / 1073741824.0,
+               (double) st.index_used_bytes / 1073741824.0);
         fflush(stdout);
         store_destroy(&store);
         fl_zone_destroy(&zone);
@@ -807,9 +811,10 @@ s_part_avail(const opts_t *o, const char *root)
     s_memory(0, &m1);
     store_stat_t st;
     store_stat(store, &st, NULL);
-    printf("  config %.2f MiB loaded in %.2f s; sched_new in %.2f s; store: %llu slot records, %.2f GiB used\n",
-           (double) cst.st_size / 1048576, (double) (t1 - t0) / 1e9, (double) (t2 - t1) / 1e9,
-           (unsigned long long) st.entries[STORE_DB_SLOTS], (double) st.used_bytes / 1073741824.0);
+    printf("  config %.2f MiB loaded in %.2f s; sched_new in %.2f s; store: %llu slot records, %.2f GiB used; "
+           "index: %llu places records, %.2f GiB\n", (double) cst.st_size / 1048576, (double) (t1 - t0) / 1e9,
+           (double) (t2 - t1) / 1e9, (unsigned long long) st.entries[STORE_DB_SLOTS], (double) st.used_bytes / 1073741824.0,
+           (unsigned long long) st.entries[STORE_DB_PLACES], (double) st.index_used_bytes / 1073741824.0);
     qstats_t warm, qt, qr, q;
     if (s_queries(sched, o, o->offices * o->services, false, true, &warm) != 0
         || s_queries(sched, o, (o->queries + 1) / 2, false, false, &qt) != 0

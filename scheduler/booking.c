@@ -2,10 +2,12 @@
  *  reschedule, and held bookings that expire.
  *
  *  Slots are derived from the office's hours and the service's slot length in
- *  the office's time zone; a slot record is written only when its first place
- *  is taken, holding the capacity at that moment and the places taken.  A
- *  place is taken and the booking written in the same transaction, so a slot
- *  can never hold more than its capacity.  A citizen's ID number is kept only
+ *  the office's time zone; a durable slot record is written only when its
+ *  first place is taken, fixing its capacity.  The places taken are counted
+ *  in the store's `places` (derived from the bookings, kept beside the
+ *  citizen index, not flushed with every commit: store.h).  A place is taken
+ *  and the booking written in the same store transaction, so a slot can
+ *  never hold more than its capacity.  A citizen's ID number is kept only
  *  as a keyed hash; with the service code it indexes the one active booking a
  *  person may hold per service.
  */
@@ -49,23 +51,37 @@ s_check_slot(op_t *op, const fl_office_t *o, int oi, const fl_service_t *s, int6
     return 0;
 }
 
-/* Take one place in a slot (creating its record), or fail full.  Nothing is
- * written when it fails. */
+/* Take one place in a slot, or fail full.  The first place of a slot writes
+ * its durable record, which fixes its capacity (a later change of the
+ * service's capacity applies to slots nobody has booked yet); every place
+ * after that changes only the count in `places`.  Nothing is written when it
+ * fails. */
 static int
 s_take_place(op_t *op, const char *office, const fl_service_t *s, int64_t start, int64_t end)
 {
     store_key_t k = store_key_slot(office, s->code, (uint64_t) start);
-    store_slot_t slot;
-    int rc = store_get_slot(op->txn, &k, &slot);
-    if (rc == FL_E_NOT_FOUND)
-        slot = (store_slot_t) { .start = (uint64_t) start, .end = (uint64_t) end,
-                                .capacity = (uint32_t) s->capacity, .taken = 0 };
-    else if (rc)
+    store_places_t places;
+    int rc = store_get_places(op->txn, &k, &places);
+    if (rc == FL_E_NOT_FOUND) {
+        /* a slot record without places cannot come from a rebuild (it makes
+         * one for each); take its capacity all the same rather than its
+         * service's */
+        store_slot_t slot;
+        rc = store_get_slot(op->txn, &k, &slot);
+        if (rc == FL_E_NOT_FOUND) {
+            slot = (store_slot_t) { .start = (uint64_t) start, .end = (uint64_t) end,
+                                    .capacity = (uint32_t) s->capacity, .taken = 0 };
+            rc = store_put_slot(op->txn, &k, office, s->code, &slot);
+        }
+        if (rc)
+            return rc;
+        places = (store_places_t) { .capacity = slot.capacity, .taken = 0 };
+    } else if (rc)
         return rc;
-    if (slot.taken >= slot.capacity)
+    if (places.taken >= places.capacity)
         return sched_fail(op, FL_E_FULL, "start", "that slot is full; choose another time");
-    slot.taken++;
-    return store_put_slot(op->txn, &k, office, s->code, &slot);
+    places.taken++;
+    return store_put_places(op->txn, &k, &places);
 }
 
 /* Give a place back. */
@@ -73,13 +89,13 @@ static int
 s_release_place(op_t *op, const char *office, const char *service, uint64_t start)
 {
     store_key_t k = store_key_slot(office, service, start);
-    store_slot_t slot;
-    int rc = store_get_slot(op->txn, &k, &slot);
+    store_places_t places;
+    int rc = store_get_places(op->txn, &k, &places);
     if (rc)
         return rc;
-    if (slot.taken)
-        slot.taken--;
-    return store_put_slot(op->txn, &k, office, service, &slot);
+    if (places.taken)
+        places.taken--;
+    return store_put_places(op->txn, &k, &places);
 }
 
 typedef struct {
@@ -101,17 +117,10 @@ s_avail_entry(const uint8_t *key, size_t klen, const void *val, size_t vlen, voi
     if (a->next == a->n)
         return 1;                               /* past the last slot asked for */
     if (a->starts[a->next] == start) {
-        store_slot_t slot;
-        if (store_slot_parse(val, vlen, &slot) == 0) {
-            a->taken[a->next] = (uint16_t) slot.taken;
-            a->capacity[a->next] = (uint16_t) slot.capacity;
-        } else {                                /* an encoding this build does not write */
-            fl_msg_t *rec = fl_msg_decode_as(FL_T_SLOT_REC, val, vlen, NULL);
-            if (rec) {
-                a->taken[a->next] = (uint16_t) fl_msg_uint(rec, FL_F_TAKEN);
-                a->capacity[a->next] = (uint16_t) fl_msg_uint(rec, FL_F_CAPACITY);
-                fl_msg_destroy(&rec);
-            }
+        store_places_t places;
+        if (store_places_parse(val, vlen, &places) == 0) {
+            a->taken[a->next] = (uint16_t) (places.taken < 0xffff ? places.taken : 0xffff);
+            a->capacity[a->next] = (uint16_t) (places.capacity < 0xffff ? places.capacity : 0xffff);
         }
     }
     return 0;
@@ -252,7 +261,7 @@ h_availability(op_t *op)
     if (a.n) {
         store_key_t prefix = store_key_slot_prefix(o->code, s->code);
         store_key_t first = store_key_slot(o->code, s->code, (uint64_t) a.starts[0]);
-        rc = store_scan(op->txn, STORE_DB_SLOTS, &prefix, &first, s_avail_entry, &a);
+        rc = store_scan(op->txn, STORE_DB_PLACES, &prefix, &first, s_avail_entry, &a);
         if (rc > 0)
             rc = 0;
         if (rc)

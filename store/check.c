@@ -1,9 +1,11 @@
 /*  check.c — the store's consistency check.  See check.h for what it proves.
  *
- *  One read transaction; each database is scanned once.  To compare slots with
- *  the bookings that hold places in them without an index by slot, the slot
- *  keys of all active bookings are collected, sorted and merged with the slot
- *  scan (memory: 24 bytes per active booking).
+ *  One read transaction; each database is scanned once.  To compare the places
+ *  taken in each slot with the bookings that hold them without an index by
+ *  slot, the slot keys of all active bookings are collected, sorted and
+ *  merged with the scan of the places (from schema 3 on, `places` in the
+ *  index's environment; before, the slot records; memory: 24 bytes per
+ *  active booking).
  */
 #include "store/check.h"
 
@@ -30,6 +32,8 @@ typedef struct {
     size_t nheld, capheld;
     size_t active_bookings;
     bool index;                     /* the citizen index exists (store.h, store_stat) */
+    bool places;                    /* places are kept apart, and readable (store_txn_has_places) */
+    bool counted_in_slots;          /* schema 1 or 2: the slot records hold the count */
     int failure;                    /* FL_E_NOMEM or FL_E_STORE: stop */
 } check_t;
 
@@ -248,6 +252,38 @@ typedef struct {
     size_t next;                     /* first held key not yet matched */
 } slots_t;
 
+/* How many bookings hold a place in the slot under key (keys come in order). */
+static uint64_t
+s_holding(slots_t *s, const uint8_t *key, size_t klen)
+{
+    check_t *c = s->c;
+    /* held keys are sorted; bookings whose slot is missing were reported already */
+    while (s->next < c->nheld && memcmp(c->held[s->next], key, klen < 24 ? klen : 24) < 0)
+        s->next++;
+    uint64_t holding = 0;
+    while (s->next < c->nheld && klen == 24 && memcmp(c->held[s->next], key, 24) == 0) {
+        holding++;
+        s->next++;
+    }
+    return holding;
+}
+
+/* The places counted in a slot against its capacity and its bookings. */
+static void
+s_compare_places(check_t *c, slots_t *s, const uint8_t *key, size_t klen, uint64_t taken, uint64_t cap)
+{
+    char a[STORE_CODE_WIDTH + 1], b[STORE_CODE_WIDTH + 1];
+    const char *office = klen == 24 ? store_code_get(key, a) : "?", *service = klen == 24 ? store_code_get(key + 8, b) : "?";
+    unsigned long long start = klen == 24 ? (unsigned long long) store_be_get(key + 16, 8) : 0;
+    if (taken > cap)
+        s_problem(c, c->db, "slot %s/%s at %llu is over capacity: %llu taken of %llu", office, service, start,
+                  (unsigned long long) taken, (unsigned long long) cap);
+    uint64_t holding = s_holding(s, key, klen);
+    if (holding != taken)
+        s_problem(c, c->db, "slot %s/%s at %llu says %llu taken but %llu bookings hold places in it",
+                  office, service, start, (unsigned long long) taken, (unsigned long long) holding);
+}
+
 static int
 s_slot(const uint8_t *key, size_t klen, const void *val, size_t vlen, void *arg)
 {
@@ -264,25 +300,44 @@ s_slot(const uint8_t *key, size_t klen, const void *val, size_t vlen, void *arg)
     store_key_t sk = store_key_service(office, service);
     if (!s_exists(c, STORE_DB_SERVICES, &sk))
         s_problem(c, c->db, "slot of unknown service %s/%s", office, service);
-    uint64_t taken = fl_msg_uint(rec, FL_F_TAKEN), cap = fl_msg_uint(rec, FL_F_CAPACITY);
-    if (taken > cap)
-        s_problem(c, c->db, "slot %s/%s at %llu is over capacity: %llu taken of %llu", office, service,
-                  (unsigned long long) start, (unsigned long long) taken, (unsigned long long) cap);
     if (fl_msg_uint(rec, FL_F_END) <= start)
         s_problem(c, c->db, "slot %s/%s at %llu ends before it starts", office, service, (unsigned long long) start);
-    /* held keys are sorted; bookings whose slot is missing were reported already */
-    while (s->next < c->nheld && memcmp(c->held[s->next], key, 24) < 0)
-        s->next++;
-    uint64_t holding = 0;
-    while (s->next < c->nheld && klen == 24 && memcmp(c->held[s->next], key, 24) == 0) {
-        holding++;
-        s->next++;
-    }
-    if (holding != taken)
-        s_problem(c, c->db, "slot %s/%s at %llu says %llu taken but %llu bookings hold places in it",
-                  office, service, (unsigned long long) start, (unsigned long long) taken,
-                  (unsigned long long) holding);
+    if (c->counted_in_slots)
+        s_compare_places(c, s, key, klen, fl_msg_uint(rec, FL_F_TAKEN), fl_msg_uint(rec, FL_F_CAPACITY));
+    else if (c->places && !s_exists(c, STORE_DB_PLACES, &want))
+        s_problem(c, c->db, "slot %s/%s at %llu has no places record in the index", office, service,
+                  (unsigned long long) start);
     fl_msg_destroy(&rec);
+    return c->failure;
+}
+
+/* A places record (schema 3): 8 bytes under a slot's key, for a slot that
+ * has its durable record and the same capacity. */
+static int
+s_place(const uint8_t *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    slots_t *s = arg;
+    check_t *c = s->c;
+    store_places_t places;
+    if (klen != 24 || vlen != STORE_PLACES_LEN || store_places_parse(val, vlen, &places) != 0) {
+        s_wrong_key(c, key, klen, "malformed places record");
+        return 0;
+    }
+    store_key_t k = { .len = 24 };
+    memcpy(k.b, key, 24);
+    store_slot_t slot;
+    int rc = store_get_slot(c->txn, &k, &slot);
+    if (rc == FL_E_NOMEM)
+        return c->failure = FL_E_NOMEM;
+    char a[STORE_CODE_WIDTH + 1], b[STORE_CODE_WIDTH + 1];
+    if (rc == FL_E_NOT_FOUND)
+        s_problem(c, c->db, "places of slot %s/%s at %llu, which has no slot record", store_code_get(key, a),
+                  store_code_get(key + 8, b), (unsigned long long) store_be_get(key + 16, 8));
+    else if (rc == 0 && slot.capacity != places.capacity)
+        s_problem(c, c->db, "places of slot %s/%s at %llu say capacity %u, its slot record %u", store_code_get(key, a),
+                  store_code_get(key + 8, b), (unsigned long long) store_be_get(key + 16, 8), places.capacity,
+                  slot.capacity);
+    s_compare_places(c, s, key, klen, places.taken, places.capacity);
     return c->failure;
 }
 
@@ -436,6 +491,8 @@ s_run(store_txn_t *txn, void *arg)
      * a stale index) has nothing to compare; the scheduler builds it from the
      * bookings at start. */
     c->index = store_txn_has_index(txn);
+    c->places = store_txn_has_places(txn);
+    c->counted_in_slots = store_schema_version(store_txn_store(txn)) < 3;
     static const struct { store_db_t db; store_each_fn *fn; } order[] = {
         { STORE_DB_META, s_meta }, { STORE_DB_OFFICES, s_office }, { STORE_DB_SERVICES, s_service },
         { STORE_DB_COUNTERS, s_counter }, { STORE_DB_BOOKINGS, s_booking },
@@ -453,15 +510,17 @@ s_run(store_txn_t *txn, void *arg)
     memcpy(schema.b, "schema", 6);
     if (!s_exists(c, STORE_DB_META, &schema))
         s_problem(c, STORE_DB_META, "the schema record is missing");
-    /* slots last: they need every held place, sorted */
+    /* slots and places last: they need every held place, sorted */
     if (c->nheld)
         qsort(c->held, c->nheld, sizeof *c->held, s_cmp_slot);
     slots_t s = { .c = c };
     c->db = STORE_DB_SLOTS;
     int rc = store_scan(txn, STORE_DB_SLOTS, NULL, NULL, s_slot, &s);
-    if (rc)
+    if (rc || !c->places)
         return rc;
-    return 0;
+    s = (slots_t) { .c = c };
+    c->db = STORE_DB_PLACES;
+    return store_scan(txn, STORE_DB_PLACES, NULL, NULL, s_place, &s);
 }
 
 int
@@ -473,7 +532,7 @@ store_check(store_t *self, store_problem_fn *report, void *arg, size_t *problems
     free(c.held);
     *problems = c.problems;
     if (index_compared)
-        *index_compared = rc == 0 && c.index;
+        *index_compared = rc == 0 && c.index && (c.places || c.counted_in_slots);
     if (rc == FL_E_NOMEM)
         return fl_error_set(err, FL_E_NOMEM, "", "out of memory while checking");
     if (rc)

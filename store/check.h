@@ -7,8 +7,11 @@
  *      problem);
  *    - services and counters belong to a known office; a counter serves only
  *      services its office offers;
- *    - no slot holds more than its capacity, and each slot's `taken` equals the
- *      number of bookings that hold a place in it;
+ *    - no slot holds more than its capacity, and the places it counts as
+ *      taken equal the number of bookings that hold a place in it (from
+ *      schema 3 on, counted in the index's `places`: compared when the index
+ *      is; every slot record has its places record and every places record
+ *      its slot record, with the same capacity);
  *    - every booking that holds a place has its slot, and exactly one entry in
  *      the citizen index (id_hash|service -> ref), and every index entry names
  *      such a booking;

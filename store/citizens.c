@@ -134,7 +134,7 @@ s_env_open(store_t *self, fl_error_t *err)
     int rc = mdb_env_create(&self->cenv);
     if (rc)
         return s_lmdb(err, rc, "mdb_env_create");
-    mdb_env_set_maxdbs(self->cenv, 2);
+    mdb_env_set_maxdbs(self->cenv, 3);
     mdb_env_set_maxreaders(self->cenv, 126);
     if (!rc)
         rc = mdb_env_set_mapsize(self->cenv, CITIZENS_MAP_SIZE);
@@ -163,6 +163,10 @@ s_env_open(store_t *self, fl_error_t *err)
         rc = mdb_dbi_open(txn, "index", create, &self->cindex);
     if (!rc)
         rc = mdb_dbi_open(txn, "state", create, &self->cstate);
+    /* an index made for a schema-3 store has `places`; read only, one made
+     * before (for schema 2) fails here and is left out */
+    if (!rc && self->schema >= 3)
+        rc = mdb_dbi_open(txn, "places", create, &self->cplaces);
     if (!rc) {
         rc = mdb_txn_commit(txn);
         txn = NULL;
@@ -340,7 +344,8 @@ citizens_open(store_t *self, const char *boot_id, bool sole_writer, fl_error_t *
     }
     if (mkdir(dir, 0750) != 0 && errno != EEXIST)
         return fl_error_set(err, FL_E_IO, "", "%s: cannot create: %s", dir, strerror(errno));
-    const char *why = present ? s_distrust_file(self) : "there is no index yet";
+    const char *why = self->upgrade_reason ? self->upgrade_reason
+                    : present ? s_distrust_file(self) : "there is no index yet";
     if (!why) {
         if (s_env_open(self, err) != 0) {
             fl_log(FL_LOG_WARN, "citizen index unreadable", FL_S("reason", err->message), NULL);
@@ -360,7 +365,7 @@ citizens_open(store_t *self, const char *boot_id, bool sole_writer, fl_error_t *
 typedef struct {
     store_t *self;
     MDB_txn *w;
-    size_t in_txn, entries, bookings;
+    size_t in_txn, entries, bookings, slots, places, over, homeless;
     fl_error_t *err;
     bool no_room;                       /* citizens_reserve refused: err says why */
 } rebuild_t;
@@ -372,10 +377,87 @@ typedef struct {
 static int
 s_rebuild_room(rebuild_t *r)
 {
-    if (citizens_reserve(r->self, (r->entries + REBUILD_CHUNK) * 160 + CITIZENS_RESERVE_AHEAD, r->err) == 0)
+    if (citizens_reserve(r->self, (r->entries + r->slots + REBUILD_CHUNK) * 160 + CITIZENS_RESERVE_AHEAD,
+                         r->err) == 0)
         return 0;
     r->no_room = true;
     return ENOSPC;
+}
+
+/* After each put: commit every REBUILD_CHUNK of them, so that one
+ * transaction never holds the whole index. */
+static int
+s_rebuild_step(rebuild_t *r)
+{
+    if (++r->in_txn < REBUILD_CHUNK)
+        return 0;
+    int rc = mdb_txn_commit(r->w);
+    r->w = NULL;                        /* gone, committed or not */
+    if (!rc)
+        rc = s_rebuild_room(r);
+    if (!rc)
+        rc = mdb_txn_begin(r->self->cenv, NULL, 0, &r->w);
+    r->in_txn = 0;
+    return rc;
+}
+
+static int
+s_put_places(rebuild_t *r, const MDB_val *key, uint32_t capacity, uint32_t taken)
+{
+    uint8_t be[STORE_PLACES_LEN];
+    store_be_put(be, capacity, 4);
+    store_be_put(be + 4, taken, 4);
+    MDB_val val = { sizeof be, be };
+    return mdb_put(r->w, r->self->cplaces, (MDB_val *) key, &val, 0);
+}
+
+/* A durable slot record: its places, with nothing taken yet. */
+static int
+s_rebuild_slot(rebuild_t *r, const MDB_val *k, const MDB_val *v)
+{
+    store_slot_t slot;
+    if (k->mv_size != 24 || store_slot_parse(v->mv_data, v->mv_size, &slot) != 0) {
+        fl_msg_t *rec = k->mv_size == 24 ? fl_msg_decode_as(FL_T_SLOT_REC, v->mv_data, v->mv_size, NULL) : NULL;
+        if (!rec) {
+            fl_log(FL_LOG_WARN, "citizen index rebuild: a slot record does not decode; skipped",
+                   FL_I("key_bytes", (int) k->mv_size), NULL);
+            return 0;                   /* foleni-store check reports it */
+        }
+        slot.capacity = (uint32_t) fl_msg_uint(rec, FL_F_CAPACITY);
+        fl_msg_destroy(&rec);
+    }
+    r->slots++;
+    int rc = s_put_places(r, k, slot.capacity, 0);
+    return rc ? rc : s_rebuild_step(r);
+}
+
+/* One more place taken in the slot of a booking that holds one.  A booking
+ * whose slot has no durable record (a damaged store: check reports it) gets
+ * a places record of capacity 0, so that its slot is full rather than open
+ * to more bookings than anyone decided. */
+static int
+s_rebuild_place(rebuild_t *r, fl_msg_t *rec)
+{
+    const char *office = fl_msg_str(rec, FL_F_OFFICE), *service = fl_msg_str(rec, FL_F_SERVICE);
+    if (!office || !service)
+        return 0;
+    store_key_t sk = store_key_slot(office, service, fl_msg_uint(rec, FL_F_START));
+    MDB_val key = { sk.len, sk.b }, v;
+    uint32_t capacity = 0, taken = 0;
+    int rc = mdb_get(r->w, r->self->cplaces, &key, &v);
+    if (rc == 0 && v.mv_size == STORE_PLACES_LEN) {
+        capacity = (uint32_t) store_be_get(v.mv_data, 4);
+        taken = (uint32_t) store_be_get((const uint8_t *) v.mv_data + 4, 4);
+    } else if (rc == 0 || rc == MDB_NOTFOUND)
+        r->homeless++;
+    else
+        return rc;
+    taken++;
+    r->places++;
+    if (taken == capacity + 1)
+        r->over++;
+    rc = s_put_places(r, &key, capacity, taken);
+    return rc ? rc : s_rebuild_step(r);
 }
 
 static int
@@ -398,18 +480,12 @@ s_rebuild_one(rebuild_t *r, const MDB_val *k, const MDB_val *v)
         MDB_val key = { ck.len, ck.b }, val = { strlen(ref), (void *) ref };
         rc = mdb_put(r->w, r->self->cindex, &key, &val, 0);
         r->entries += rc == 0;
-        r->in_txn++;
+        if (!rc)
+            rc = s_rebuild_step(r);
     }
+    if (!rc && store_booking_holds_place(fl_msg_str(rec, FL_F_STATE)))
+        rc = s_rebuild_place(r, rec);
     fl_msg_destroy(&rec);
-    if (!rc && r->in_txn >= REBUILD_CHUNK) {
-        rc = mdb_txn_commit(r->w);
-        r->w = NULL;                    /* gone, committed or not */
-        if (!rc)
-            rc = s_rebuild_room(r);
-        if (!rc)
-            rc = mdb_txn_begin(r->self->cenv, NULL, 0, &r->w);
-        r->in_txn = 0;
-    }
     return rc;
 }
 
@@ -476,13 +552,29 @@ citizens_rebuild(store_t *self, const char *reason, fl_error_t *err)
     rebuild_t r = { .self = self, .err = err };
     rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &read);
     if (!rc)
-        rc = mdb_cursor_open(read, self->dbi[STORE_DB_BOOKINGS], &cur);
-    if (!rc)
         rc = s_rebuild_room(&r);
     if (!rc)
         rc = mdb_txn_begin(self->cenv, NULL, 0, &r.w);
+    /* the slots first (their capacity), then the bookings (the places they
+     * take, and the citizen index) */
+    if (!rc)
+        rc = mdb_cursor_open(read, self->dbi[STORE_DB_SLOTS], &cur);
     MDB_val k, v;
     int got = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (!rc && got == 0) {
+        rc = s_rebuild_slot(&r, &k, &v);
+        if (!rc)
+            got = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (!rc && got != MDB_NOTFOUND)
+        rc = got;
+    if (cur) {
+        mdb_cursor_close(cur);
+        cur = NULL;
+    }
+    if (!rc)
+        rc = mdb_cursor_open(read, self->dbi[STORE_DB_BOOKINGS], &cur);
+    got = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     while (!rc && got == 0) {
         rc = s_rebuild_one(&r, &k, &v);
         if (!rc)
@@ -524,7 +616,11 @@ citizens_rebuild(store_t *self, const char *reason, fl_error_t *err)
     self->rebuild_reason = reason;
     self->rebuild_ms = (double) (t1.tv_sec - t0.tv_sec) * 1e3 + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6;
     fl_log(FL_LOG_INFO, "citizen index rebuilt", FL_U("bookings", r.bookings), FL_U("entries", r.entries),
-           FL_D("ms", self->rebuild_ms), NULL);
+           FL_U("slots", r.slots), FL_U("places_taken", r.places), FL_D("ms", self->rebuild_ms), NULL);
+    if (r.over || r.homeless)           /* foleni-store check names them */
+        fl_log(FL_LOG_WARN, "citizen index rebuild: bookings hold more places than their slots have",
+               FL_U("slots_over_capacity", r.over), FL_U("bookings_without_a_slot_record", r.homeless), NULL);
+    self->upgrade_reason = NULL;
     return 0;
 }
 

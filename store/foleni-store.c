@@ -71,6 +71,7 @@ s_key_text(store_db_t db, const uint8_t *k, size_t n, char *out, size_t cap)
         if (n == 10) { snprintf(out, cap, "%s/%u", store_code_get(k, a), (unsigned) store_be_get(k + 8, 2)); return; }
         break;
     case STORE_DB_SLOTS:
+    case STORE_DB_PLACES:
         if (n == 24) {
             snprintf(out, cap, "%s/%s/%s", store_code_get(k, a), store_code_get(k + 8, b),
                      s_time(store_be_get(k + 16, 8), t, sizeof t));
@@ -122,7 +123,13 @@ s_dump_entry(const uint8_t *key, size_t klen, const void *val, size_t vlen, void
     char ktext[160];
     s_key_text(d->db, key, klen, ktext, sizeof ktext);
     fl_type_t type = store_db_record_type(d->db);
-    if (type == FL_T_NONE) {
+    store_places_t places;
+    if (d->db == STORE_DB_PLACES && klen == 24 && store_places_parse(val, vlen, &places) == 0) {
+        char office[STORE_CODE_WIDTH + 1], service[STORE_CODE_WIDTH + 1];
+        printf("%s %s {\"office\":\"%s\",\"service\":\"%s\",\"start\":%llu,\"capacity\":%u,\"taken\":%u}\n",
+               store_db_name(d->db), ktext, store_code_get(key, office), store_code_get(key + 8, service),
+               (unsigned long long) store_be_get(key + 16, 8), places.capacity, places.taken);
+    } else if (type == FL_T_NONE) {
         printf("%s %s -> %.*s\n", store_db_name(d->db), ktext, (int) vlen, (const char *) val);
     } else {
         fl_error_t err;
@@ -251,12 +258,12 @@ main(int argc, char **argv)
             status = EXIT_STORE;
         } else {
             if (!compared && !present)
-                printf("note: the citizen index is not built yet (the scheduler or `foleni-store init` builds it "
-                       "from the bookings); it was not compared\n");
+                printf("note: the citizen index (with the places taken in each slot) is not built yet (the "
+                       "scheduler or `foleni-store init` builds it from the bookings); it was not compared\n");
             else if (!compared)
-                printf("note: the citizen index could not be read in step with the bookings (behind them, or "
-                       "not trusted after a crash; the scheduler rebuilds it at its next start); it was not "
-                       "compared\n");
+                printf("note: the citizen index (with the places taken in each slot) could not be read in step "
+                       "with the bookings (behind them, or not trusted after a crash; the scheduler rebuilds it "
+                       "at its next start); it was not compared\n");
             printf("check: %zu problem%s\n", problems, problems == 1 ? "" : "s");
             status = problems ? EXIT_PROBLEMS : 0;
         }

@@ -4,7 +4,8 @@
  *  environments: the durable one in the store's directory (every commit
  *  synced) and the citizen index in its `citizens/` subdirectory, derived
  *  from the bookings and written without sync (docs/store.md, "The citizen
- *  index").  A store_txn_t holds a transaction of each.
+ *  index"); it holds the places taken in each slot too (`places`).  A
+ *  store_txn_t holds a transaction of each.
  */
 #ifndef FOLENI_STORE_INTERNAL_H
 #define FOLENI_STORE_INTERNAL_H
@@ -33,9 +34,10 @@ struct store {
     /* the citizen index (citizens.c); cenv NULL: none (a read-only open of a
      * store whose index was never built): lookups find nothing */
     MDB_env *cenv;
-    MDB_dbi  cindex, cstate;
+    MDB_dbi  cindex, cstate, cplaces;
     bool     cbroken;           /* an index commit failed and the rebuild too: no more writes */
     const char *rebuild_reason; /* why store_open rebuilt the index, or NULL */
+    const char *upgrade_reason; /* store_open upgraded the schema: the index must be rebuilt */
     double   rebuild_ms;
     char     cboot[CITIZENS_BOOT_MAX];  /* this machine's boot id, as citizens_open read it */
     bool     csole;             /* opened as the sole writer: may mark the index clean */
@@ -49,10 +51,11 @@ struct store {
 };
 
 struct citizens_undo {
+    MDB_dbi  dbi;               /* the index's cindex or cplaces */
     store_key_t key;
     bool     had;               /* the key had a value before the change */
     size_t   len;
-    uint8_t  val[32];           /* a reference: CITIZENS_VALUE_MAX bytes at most */
+    uint8_t  val[32];           /* a reference or a places value: CITIZENS_VALUE_MAX bytes at most */
 };
 #define CITIZENS_VALUE_MAX 32
 
@@ -75,9 +78,11 @@ struct store_txn {
  *  rebuilt.  Returns 0 or an FL_E_* code with err. */
 int citizens_open(store_t *self, const char *boot_id, bool sole_writer, fl_error_t *err);
 
-/*  Build the index again from the bookings: a fresh environment, every
- *  booking that holds a place, then the durable store's last transaction id
- *  as the one it matches; synced.  Returns 0 or an FL_E_* code with err. */
+/*  Build the index again from the bookings: a fresh environment, a places
+ *  record for every durable slot record (its capacity, nothing taken), then
+ *  every booking that holds a place (its index entry, and one more place
+ *  taken in its slot), then the durable store's last transaction id as the
+ *  one it matches; synced.  Returns 0 or an FL_E_* code with err. */
 int citizens_rebuild(store_t *self, const char *reason, fl_error_t *err);
 
 /*  Record, in the index's write transaction ctxn, that it matches the

@@ -8,9 +8,9 @@
  *
  *  The citizen index lives in an environment of its own (citizens.c): a
  *  store_txn_t holds a transaction of each, and every entry function routes
- *  STORE_DB_BOOKINGS_BY_CITIZEN to the index's.  The durable commit comes
- *  first, then the index's, which records the durable transaction it
- *  matches.
+ *  STORE_DB_BOOKINGS_BY_CITIZEN and STORE_DB_PLACES to the index's.  The
+ *  durable commit comes first, then the index's, which records the durable
+ *  transaction it matches.
  */
 #include "store/store.h"
 #include "store/internal.h"
@@ -43,7 +43,15 @@ static const struct { const char *name; fl_type_t rec; } s_dbs[STORE_DB__COUNT] 
     [STORE_DB_EVENTS]     = { "events", FL_T_EVENT },
     [STORE_DB_IDEM]       = { "idempotency", FL_T_IDEM_REC },
     [STORE_DB_IDEM_BY_EXPIRY] = { "idempotency_by_expiry", FL_T_NONE },
+    [STORE_DB_PLACES]     = { "places", FL_T_NONE },
 };
+
+/* A database with no copy in the durable environment. */
+static bool
+s_index_only(int db)
+{
+    return db == STORE_DB_PLACES;
+}
 
 const char *
 store_db_name(store_db_t db)
@@ -68,6 +76,12 @@ store_db_record_type(store_db_t db)
     return s_dbs[db].rec;
 }
 
+unsigned
+store_schema_version(const store_t *self)
+{
+    return self->schema;
+}
+
 const char *
 store_path(const store_t *self)
 {
@@ -78,6 +92,12 @@ bool
 store_txn_has_index(const store_txn_t *txn)
 {
     return txn->ctxn != NULL || (txn->store->schema < 2 && txn->store->cenv == NULL);
+}
+
+bool
+store_txn_has_places(const store_txn_t *txn)
+{
+    return txn->ctxn != NULL && txn->store->schema >= 3;
 }
 
 unsigned long
@@ -114,13 +134,23 @@ s_note(store_txn_t *txn, int rc)
     return FL_E_STORE;
 }
 
-/* The transaction and database an entry of db lives in. */
+/* The transaction and database an entry of db lives in, or NULL when it is
+ * nowhere to be read: the places of a schema-3 store without its index. */
 static MDB_txn *
 s_route(store_txn_t *txn, store_db_t db, MDB_dbi *dbi)
 {
     if (db == STORE_DB_BOOKINGS_BY_CITIZEN && txn->ctxn) {
         *dbi = txn->store->cindex;
         return txn->ctxn;
+    }
+    if (db == STORE_DB_PLACES) {
+        if (store_txn_has_places(txn)) {
+            *dbi = txn->store->cplaces;
+            return txn->ctxn;
+        }
+        if (txn->store->schema >= 3)
+            return NULL;
+        db = STORE_DB_SLOTS;            /* schema 1 and 2 count places in the slot records */
     }
     *dbi = txn->store->dbi[db];
     return txn->txn;
@@ -208,8 +238,26 @@ s_read_schema(store_t *self, MDB_txn *txn, fl_error_t *err)
         }
         if ((rc = mdb_drop(txn, self->dbi[STORE_DB_BOOKINGS_BY_CITIZEN], 0)))
             return s_lmdb_error(err, rc, "emptying the version 1 citizen index");
-        fl_log(FL_LOG_INFO, "store upgraded from schema 1 to 2: the citizen index moves to citizens/",
-               FL_S("path", self->path), NULL);
+        fl_log(FL_LOG_INFO, "store upgraded from schema 1 to 3: the citizen index and the places taken in "
+               "each slot move to citizens/", FL_S("path", self->path), NULL);
+        self->upgrade_reason = "the store was upgraded from schema 1";
+        return s_put_schema(self, txn, created, err);
+    }
+    if (version == 2) {
+        /* Version 2 counted the places taken in the durable slot records.
+         * Read only, they are read there.  A writer records version 3 (an
+         * older program then refuses the store rather than read counts that
+         * are no longer kept), and citizens_open rebuilds the index, which
+         * counts the places from the bookings, before anything else is
+         * written: a stop before that ends rebuilds it at the next open (the
+         * index no longer matches the durable store's last transaction). */
+        if (self->read_only) {
+            self->schema = 2;
+            return 0;
+        }
+        fl_log(FL_LOG_INFO, "store upgraded from schema 2 to 3: the places taken in each slot are counted "
+               "in citizens/", FL_S("path", self->path), NULL);
+        self->upgrade_reason = "the store was upgraded from schema 2";
         return s_put_schema(self, txn, created, err);
     }
     if (version < STORE_SCHEMA_VERSION)
@@ -329,6 +377,8 @@ store_open(const char *path, const store_options_t *opts, fl_error_t *err)
         goto fail;
     }
     for (int i = 0; i < STORE_DB__COUNT; i++) {
+        if (s_index_only(i))
+            continue;
         rc = mdb_dbi_open(txn, s_dbs[i].name, self->read_only ? 0 : MDB_CREATE, &self->dbi[i]);
         if (rc) {
             mdb_txn_abort(txn);
@@ -555,7 +605,7 @@ s_undo_to(store_t *self, MDB_txn *ctxn, size_t mark)
     while (self->nundo > mark) {
         struct citizens_undo *u = &self->undo[--self->nundo];
         MDB_val k = { u->key.len, u->key.b }, v = { u->len, u->val };
-        int r = u->had ? mdb_put(ctxn, self->cindex, &k, &v, 0) : mdb_del(ctxn, self->cindex, &k, NULL);
+        int r = u->had ? mdb_put(ctxn, u->dbi, &k, &v, 0) : mdb_del(ctxn, u->dbi, &k, NULL);
         if (r && r != MDB_NOTFOUND && !rc)
             rc = r;
     }
@@ -563,9 +613,9 @@ s_undo_to(store_t *self, MDB_txn *ctxn, size_t mark)
 }
 
 /* Before an index change inside a nested transaction: remember what the key
- * holds now.  An LMDB code, or ENOMEM. */
+ * holds now in the index's database dbi.  An LMDB code, or ENOMEM. */
 static int
-s_undo_note(store_txn_t *txn, const store_key_t *key)
+s_undo_note(store_txn_t *txn, MDB_dbi dbi, const store_key_t *key)
 {
     store_t *self = txn->store;
     if (self->nundo == self->capundo) {
@@ -578,11 +628,12 @@ s_undo_note(store_txn_t *txn, const store_key_t *key)
     }
     struct citizens_undo *u = &self->undo[self->nundo];
     MDB_val k = { key->len, (void *) key->b }, v;
-    int rc = mdb_get(txn->ctxn, self->cindex, &k, &v);
+    int rc = mdb_get(txn->ctxn, dbi, &k, &v);
     if (rc && rc != MDB_NOTFOUND)
         return rc;
     if (rc == 0 && v.mv_size > CITIZENS_VALUE_MAX)
         return MDB_BAD_VALSIZE;
+    u->dbi = dbi;
     u->key = *key;
     u->had = rc == 0;
     u->len = rc == 0 ? v.mv_size : 0;
@@ -630,8 +681,10 @@ store_put(store_txn_t *txn, store_db_t db, const store_key_t *key, const void *v
     MDB_dbi dbi;
     MDB_txn *t = s_route(txn, db, &dbi);
     txn->marks++;
+    if (!t)
+        return FL_E_INVALID;
     if (t == txn->ctxn && txn->parent) {
-        int rc = len > CITIZENS_VALUE_MAX ? MDB_BAD_VALSIZE : s_undo_note(txn, key);
+        int rc = len > CITIZENS_VALUE_MAX ? MDB_BAD_VALSIZE : s_undo_note(txn, dbi, key);
         if (rc)
             return s_fail(txn, rc);
     }
@@ -653,6 +706,8 @@ store_get(store_txn_t *txn, store_db_t db, const store_key_t *key, const void **
     MDB_val k = { key->len, (void *) key->b }, v;
     MDB_dbi dbi;
     MDB_txn *t = s_route(txn, db, &dbi);
+    if (!t)
+        return FL_E_NOT_FOUND;
     int rc = s_note_in(txn, t, mdb_get(t, dbi, &k, &v));
     if (rc == 0) {
         *val = v.mv_data;
@@ -689,8 +744,10 @@ store_del(store_txn_t *txn, store_db_t db, const store_key_t *key)
     MDB_dbi dbi;
     MDB_txn *t = s_route(txn, db, &dbi);
     txn->marks++;
+    if (!t)
+        return FL_E_INVALID;
     if (t == txn->ctxn && txn->parent) {
-        int rc = s_undo_note(txn, key);
+        int rc = s_undo_note(txn, dbi, key);
         if (rc)
             return s_fail(txn, rc);
     }
@@ -710,6 +767,8 @@ store_scan(store_txn_t *txn, store_db_t db, const store_key_t *prefix, const sto
     MDB_cursor *cur;
     MDB_dbi dbi;
     MDB_txn *t = s_route(txn, db, &dbi);
+    if (!t)
+        return 0;                       /* nothing to scan */
     int rc = mdb_cursor_open(t, dbi, &cur);
     if (rc)
         return s_note(txn, rc);
@@ -736,6 +795,8 @@ store_last(store_txn_t *txn, store_db_t db, const store_key_t *prefix, store_key
     MDB_cursor *cur;
     MDB_dbi dbi;
     MDB_txn *t = s_route(txn, db, &dbi);
+    if (!t)
+        return FL_E_NOT_FOUND;
     int rc = mdb_cursor_open(t, dbi, &cur);
     if (rc)
         return s_note(txn, rc);
@@ -929,6 +990,52 @@ store_put_slot(store_txn_t *txn, const store_key_t *key, const char *office, con
     return store_put(txn, STORE_DB_SLOTS, key, fb.b, fb.n);
 }
 
+/* ---- places taken in a slot ---- */
+
+int
+store_places_parse(const void *val, size_t len, store_places_t *places)
+{
+    if (len == STORE_PLACES_LEN) {
+        places->capacity = (uint32_t) store_be_get(val, 4);
+        places->taken = (uint32_t) store_be_get((const uint8_t *) val + 4, 4);
+        return 0;
+    }
+    store_slot_t slot;                  /* a slot record of schema 1 or 2 */
+    int rc = store_slot_parse(val, len, &slot);
+    if (rc == 0)
+        *places = (store_places_t) { .capacity = slot.capacity, .taken = slot.taken };
+    return rc;
+}
+
+int
+store_get_places(store_txn_t *txn, const store_key_t *key, store_places_t *places)
+{
+    if (!store_txn_has_places(txn)) {
+        store_slot_t slot;
+        int rc = txn->store->schema >= 3 ? FL_E_NOT_FOUND : store_get_slot(txn, key, &slot);
+        if (rc == 0)
+            *places = (store_places_t) { .capacity = slot.capacity, .taken = slot.taken };
+        return rc;
+    }
+    const void *val;
+    size_t len;
+    int rc = store_get(txn, STORE_DB_PLACES, key, &val, &len);
+    if (rc == 0 && len != STORE_PLACES_LEN)
+        return FL_E_INVALID;
+    return rc ? rc : store_places_parse(val, len, places);
+}
+
+int
+store_put_places(store_txn_t *txn, const store_key_t *key, const store_places_t *places)
+{
+    if (!store_txn_has_places(txn))
+        return FL_E_INVALID;
+    uint8_t val[STORE_PLACES_LEN];
+    store_be_put(val, places->capacity, 4);
+    store_be_put(val + 4, places->taken, 4);
+    return store_put(txn, STORE_DB_PLACES, key, val, sizeof val);
+}
+
 /* ---- the environment ---- */
 
 int
@@ -954,7 +1061,7 @@ store_stat(store_t *self, store_stat_t *st, fl_error_t *err)
         return s_lmdb_error(err, rc, "starting a read transaction");
     for (int i = 0; i < STORE_DB__COUNT; i++) {
         MDB_stat ds;
-        if (mdb_stat(txn, self->dbi[i], &ds) == 0)
+        if (!s_index_only(i) && mdb_stat(txn, self->dbi[i], &ds) == 0)
             st->entries[i] = ds.ms_entries;
     }
     mdb_txn_abort(txn);
@@ -965,6 +1072,8 @@ store_stat(store_t *self, store_stat_t *st, fl_error_t *err)
         MDB_stat ds;
         if (mdb_stat(txn, self->cindex, &ds) == 0)
             st->entries[STORE_DB_BOOKINGS_BY_CITIZEN] = ds.ms_entries;
+        if (self->schema >= 3 && mdb_stat(txn, self->cplaces, &ds) == 0)
+            st->entries[STORE_DB_PLACES] = ds.ms_entries;
         mdb_txn_abort(txn);
         MDB_envinfo ci;
         if (mdb_env_info(self->cenv, &ci) == 0)

@@ -4,12 +4,14 @@
  *  The scheduler is the store's only writer.  Everything it keeps lives in one
  *  LMDB environment (a directory holding data.mdb and lock.mdb) with the named
  *  databases listed in store_db_t, all opened once, in one transaction, when the
- *  store is opened, except the citizen index (STORE_DB_BOOKINGS_BY_CITIZEN):
- *  it is derived from the bookings and lives in a second environment in the
- *  subdirectory citizens/, committed without sync right after each durable
- *  commit and rebuilt from the bookings at open whenever it cannot be trusted
+ *  store is opened, except two that are derived from the bookings: the citizen
+ *  index (STORE_DB_BOOKINGS_BY_CITIZEN) and the places taken in each slot
+ *  (STORE_DB_PLACES).  They live in a second environment in the subdirectory
+ *  citizens/, committed without sync right after each durable commit and
+ *  rebuilt from the bookings at open whenever they cannot be trusted
  *  (store/citizens.c; docs/store.md, "The citizen index").  Callers see one
- *  store: every function here routes that database to its environment.  Values are msgpack records (schema.h, FL_ROLE_RECORD) and
+ *  store: every function here routes those databases to their environment.
+ *  Values are msgpack records (schema.h, FL_ROLE_RECORD) and
  *  keys are the big-endian composites of keys.h, so ranges sort by time.
  *
  *  Durability: a write transaction that store_write() reports as committed has
@@ -45,7 +47,8 @@
 
 /* The layout this build reads and writes.  Bump it with every change to keys
  * or records, and teach store_open to upgrade the older layout. */
-#define STORE_SCHEMA_VERSION   2       /* 2: the citizen index in citizens/ */
+#define STORE_SCHEMA_VERSION   3       /* 2: the citizen index in citizens/;
+                                          3: slot places counted there too */
 /* Initial map size: sparse, so only pages in use take disk space. */
 #define STORE_DEFAULT_MAP_SIZE ((size_t) 8 << 30)
 /* The largest map the store grows to by itself. */
@@ -59,7 +62,9 @@ typedef enum {
     STORE_DB_OFFICES,           /* office -> office_rec */
     STORE_DB_SERVICES,          /* office|service -> service_rec */
     STORE_DB_COUNTERS,          /* office|counter -> counter_rec */
-    STORE_DB_SLOTS,             /* office|service|start -> slot_rec */
+    STORE_DB_SLOTS,             /* office|service|start -> slot_rec: the slot's
+                                   capacity, written at its first booking
+                                   (from schema 3 on its `taken` is 0, unused) */
     STORE_DB_BOOKINGS,          /* ref -> booking_rec */
     STORE_DB_BOOKINGS_BY_CITIZEN, /* id_hash|service -> ref (active bookings only) */
     STORE_DB_TICKETS,           /* office|day|prefix|number -> ticket_rec */
@@ -68,6 +73,9 @@ typedef enum {
     STORE_DB_EVENTS,            /* office|seq -> event message */
     STORE_DB_IDEM,              /* rid -> idem_rec (stored reply) */
     STORE_DB_IDEM_BY_EXPIRY,    /* expires|rid -> "" */
+    STORE_DB_PLACES,            /* office|service|start -> capacity, taken: 8 bytes
+                                   (store_places_t); kept in the citizen index's
+                                   environment, derived from the bookings */
     STORE_DB__COUNT
 } store_db_t;
 
@@ -214,6 +222,41 @@ int store_get_slot(store_txn_t *txn, const store_key_t *key, store_slot_t *slot)
 int store_put_slot(store_txn_t *txn, const store_key_t *key, const char *office, const char *service,
                    const store_slot_t *slot);
 
+/* ---- places taken in a slot ----
+ * How many places of a slot are taken is derived data: the bookings that hold
+ * a place say it.  From schema 3 on it is kept in STORE_DB_PLACES, in the
+ * index's environment (no flush per commit), with a copy of the slot's
+ * capacity so that an availability query reads one tree.  The durable slot
+ * record stays the slot's capacity as fixed at its first booking: a rebuild
+ * takes the capacity from there and counts the bookings. */
+
+typedef struct {
+    uint32_t capacity, taken;
+} store_places_t;
+
+/* The size of a places value: capacity and taken, 32 bits each, big-endian. */
+#define STORE_PLACES_LEN 8
+
+/*  True when this transaction keeps places in STORE_DB_PLACES (schema 3 and
+ *  the index readable).  False when it reads a store of schema 1 or 2, whose
+ *  slot records hold the count (the places functions then read those), or a
+ *  schema-3 store without its index (there is nothing to read: counts are
+ *  unknown). */
+bool store_txn_has_places(const store_txn_t *txn);
+
+/*  Read a places value: the 8 bytes of STORE_PLACES_LEN or, in a store of
+ *  schema 1 or 2, a slot record.  0 or FL_E_INVALID. */
+int store_places_parse(const void *val, size_t len, store_places_t *places);
+
+/*  The places of the slot under key (a store_key_slot).  0, FL_E_NOT_FOUND
+ *  (no booking ever took a place in it), FL_E_INVALID, FL_E_STORE. */
+int store_get_places(store_txn_t *txn, const store_key_t *key, store_places_t *places);
+
+/*  Store the places of the slot under key.  In a nested transaction the old
+ *  value is put back if the nested transaction fails.  0 or FL_E_STORE
+ *  (FL_E_INVALID when the store keeps no places: schema 1 or 2, read only). */
+int store_put_places(store_txn_t *txn, const store_key_t *key, const store_places_t *places);
+
 /* ---- the environment ---- */
 
 typedef struct {
@@ -249,6 +292,10 @@ int store_db_by_name(const char *name);
 /*  The record type stored in db, or FL_T_NONE for index databases whose values
  *  are plain bytes (the citizen index holds a ref, the expiry index nothing). */
 fl_type_t store_db_record_type(store_db_t db);
+
+/*  The schema version of the store as opened (a read-only open of an older
+ *  store reads it in its own layout). */
+unsigned store_schema_version(const store_t *self);
 
 /*  Path of the environment directory (as given to store_open). */
 const char *store_path(const store_t *self);

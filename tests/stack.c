@@ -148,8 +148,11 @@ tu_stack_stop(tu_stack_t *st)
     if (st->broker)
         ck_assert_int_eq(tu_stop(st->broker, SIGTERM, 5000), 0);
     st->scheduler = st->broker = 0;
+    /* after a clean stop the index is trusted, so the check compares it and
+     * the places taken in each slot, which are counted only there */
     char cmd[1200];
-    snprintf(cmd, sizeof cmd, "%s --data %s check >/dev/null", tu_bin("foleni-store"), st->data);
-    ck_assert_int_eq(system(cmd), 0);
+    snprintf(cmd, sizeof cmd, "out=$(%s --data %s check) && ! printf '%%s' \"$out\" | grep -q 'not compared'",
+             tu_bin("foleni-store"), st->data);
+    ck_assert_msg(system(cmd) == 0, "foleni-store check of the stack's store failed or did not compare the index");
     tu_rmtree(st->dir);
 }

@@ -6,7 +6,8 @@
  *  counter token "counter-secret", admin token "admin-secret", its metrics
  *  file in st->metrics) and waits until
  *  the scheduler answers.  tu_stack_stop() stops both with SIGTERM, requires a
- *  clean exit, and runs `foleni-store check` on the data, which must pass.
+ *  clean exit, and runs `foleni-store check` on the data, which must pass
+ *  and must have compared the index (where the places taken are counted).
  *  Call tu_stack_start inside the test body (Check forks each test).
  */
 #ifndef FOLENI_TESTS_STACK_H

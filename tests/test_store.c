@@ -98,29 +98,26 @@ s_put_office(store_txn_t *txn, void *arg)
     return rc;
 }
 
-/* Book citizen n into slot n/4 (capacity 4), as the scheduler would: slot,
- * booking and citizen index in one transaction. */
+/* Book citizen n into slot n/4 (capacity 4), as the scheduler would: slot
+ * record at the slot's first place, places, booking and citizen index in one
+ * transaction. */
 static int
 s_book(store_txn_t *txn, void *arg)
 {
     unsigned n = *(unsigned *) arg;
     uint64_t start = T0 + (uint64_t) (n / 4) * 900;
     store_key_t sk = store_key_slot("NBI", "PASSPORT", start);
-    fl_msg_t *slot = NULL;
-    int rc = store_get_rec(txn, STORE_DB_SLOTS, &sk, FL_T_SLOT_REC, &slot);
+    store_places_t places;
+    int rc = store_get_places(txn, &sk, &places);
     if (rc == FL_E_NOT_FOUND) {
-        slot = fl_msg_new(FL_T_SLOT_REC);
-        fl_msg_set_str(slot, FL_F_OFFICE, "NBI");
-        fl_msg_set_str(slot, FL_F_SERVICE, "PASSPORT");
-        fl_msg_set_uint(slot, FL_F_START, start);
-        fl_msg_set_uint(slot, FL_F_END, start + 900);
-        fl_msg_set_uint(slot, FL_F_CAPACITY, 4);
-        fl_msg_set_uint(slot, FL_F_TAKEN, 0);
-    } else if (rc)
+        store_slot_t slot = { .start = start, .end = start + 900, .capacity = 4, .taken = 0 };
+        rc = store_put_slot(txn, &sk, "NBI", "PASSPORT", &slot);
+        places = (store_places_t) { .capacity = 4, .taken = 0 };
+    }
+    if (rc)
         return rc;
-    fl_msg_set_uint(slot, FL_F_TAKEN, fl_msg_uint(slot, FL_F_TAKEN) + 1);
-    rc = store_put_rec(txn, STORE_DB_SLOTS, &sk, slot);
-    fl_msg_destroy(&slot);
+    places.taken++;
+    rc = store_put_places(txn, &sk, &places);
 
     char ref[17];
     snprintf(ref, sizeof ref, "R%07u", n);
@@ -251,7 +248,7 @@ START_TEST(test_every_record_type_round_trips_through_the_store)
         fl_msg_destroy(&r.rec);
         tested++;
     }
-    ck_assert_int_eq(tested, STORE_DB__COUNT - 4);   /* all but the four plain indexes */
+    ck_assert_int_eq(tested, STORE_DB__COUNT - 5);   /* all but the five plain indexes */
     store_destroy(&s);
     ck_assert_ptr_null(s);
     tu_rmtree(dir);
@@ -881,10 +878,10 @@ s_cancel(store_txn_t *txn, void *arg)
     rc = store_put_rec(txn, STORE_DB_BOOKINGS, &bk, b);
     store_key_t sk = store_key_slot("NBI", "PASSPORT", fl_msg_uint(b, FL_F_START));
     fl_msg_destroy(&b);
-    store_slot_t slot;
-    if (!rc) rc = store_get_slot(txn, &sk, &slot);
-    slot.taken--;
-    if (!rc) rc = store_put_slot(txn, &sk, "NBI", "PASSPORT", &slot);
+    store_places_t places;
+    if (!rc) rc = store_get_places(txn, &sk, &places);
+    places.taken--;
+    if (!rc) rc = store_put_places(txn, &sk, &places);
     uint8_t hash[32];
     s_hash(hash, n);
     store_key_t ck = store_key_citizen(hash, "PASSPORT");
@@ -1004,6 +1001,177 @@ START_TEST(test_citizen_index_is_rebuilt_after_a_machine_restart_or_when_stale)
 END_TEST
 
 
+/* The durable slot records as schema 1 and 2 kept them: each with the
+ * places taken in it (copied from `places`). */
+static int
+s_one_count(const uint8_t *key, size_t klen, const void *val, size_t vlen, void *arg)
+{
+    store_places_t places;
+    ck_assert_uint_eq(klen, 24);
+    ck_assert_int_eq(store_places_parse(val, vlen, &places), 0);
+    store_key_t k = { .len = 24 };
+    memcpy(k.b, key, 24);
+    store_slot_t slot;
+    store_txn_t *txn = arg;
+    ck_assert_int_eq(store_get_slot(txn, &k, &slot), 0);
+    slot.taken = places.taken;
+    return store_put_slot(txn, &k, "NBI", "PASSPORT", &slot);
+}
+
+static int
+s_count_in_slot_records(store_txn_t *txn, void *arg)
+{
+    (void) arg;
+    /* the scan reads the index, the puts go to the durable environment */
+    return store_scan(txn, STORE_DB_PLACES, NULL, NULL, s_one_count, txn);
+}
+
+/* Set the schema record of the store in dir to version (LMDB itself). */
+static void
+s_set_schema(const char *dir, unsigned version)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi meta;
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 32);
+    mdb_env_set_mapsize(env, (size_t) 1 << 30);
+    ck_assert_int_eq(mdb_env_open(env, dir, 0, 0640), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    fl_msg_t *m = fl_msg_new(FL_T_META_REC);
+    fl_msg_set_uint(m, FL_F_SCHEMA, version);
+    fl_msg_set_uint(m, FL_F_CREATED, 1);
+    msgpack_sbuffer buf;
+    msgpack_sbuffer_init(&buf);
+    ck_assert_int_eq(fl_msg_encode(m, &buf, NULL), 0);
+    fl_msg_destroy(&m);
+    MDB_val k = { 6, "schema" }, v = { buf.size, buf.data };
+    ck_assert_int_eq(mdb_put(txn, meta, &k, &v, 0), 0);
+    msgpack_sbuffer_destroy(&buf);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+typedef struct { uint64_t start; store_places_t places; int rc; } places_at_t;
+
+static int
+s_places_at(store_txn_t *txn, void *arg)
+{
+    places_at_t *p = arg;
+    store_key_t k = store_key_slot("NBI", "PASSPORT", p->start);
+    p->rc = store_get_places(txn, &k, &p->places);
+    return 0;
+}
+
+/* The places of the slot at start: "capacity/taken", "none" or "error N". */
+static const char *
+s_places_text(store_t *s, uint64_t start, char out[32])
+{
+    places_at_t p = { .start = start };
+    ck_assert_int_eq(store_read(s, s_places_at, &p, NULL), 0);
+    if (p.rc == 0)
+        snprintf(out, 32, "%u/%u", p.places.capacity, p.places.taken);
+    else
+        snprintf(out, 32, p.rc == FL_E_NOT_FOUND ? "none" : "error %d", p.rc);
+    return out;
+}
+
+static int
+s_set_taken(store_txn_t *txn, void *arg)
+{
+    places_at_t *p = arg;
+    store_key_t k = store_key_slot("NBI", "PASSPORT", p->start);
+    return store_put_places(txn, &k, &p->places);
+}
+
+START_TEST(test_schema_2_is_read_as_it_is_and_upgraded_by_a_writer)
+{
+    char *dir = tu_tempdir();
+    store_t *s = s_open(dir, 0);
+    s_seed(s, 10);                          /* slots T0 4, T0+900 4, T0+1800 2 */
+    ck_assert_int_eq(store_write(s, s_count_in_slot_records, NULL, NULL), 0);
+    store_destroy(&s);
+    s_set_schema(dir, 2);
+    /* read only: version 2, the counts read from the slot records */
+    store_options_t ro = { .read_only = true };
+    fl_error_t err;
+    s = store_open(dir, &ro, &err);
+    ck_assert_msg(s != NULL, "%s", err.message);
+    store_stat_t st;
+    ck_assert_int_eq(store_stat(s, &st, NULL), 0);
+    ck_assert_uint_eq(st.schema_version, 2);
+    char text[32];
+    ck_assert_str_eq(s_places_text(s, T0 + 1800, text), "4/2");
+    ck_assert_uint_eq(s_problems(s), 0);
+    store_destroy(&s);
+    /* a writer upgrades: version 3, the places counted again from the
+     * bookings */
+    s = s_open_boot(dir, "boot-A");
+    ck_assert_int_eq(store_stat(s, &st, NULL), 0);
+    ck_assert_uint_eq(st.schema_version, 3);
+    ck_assert_str_eq(st.index_rebuild_reason, "the store was upgraded from schema 2");
+    ck_assert_uint_eq(st.entries[STORE_DB_PLACES], 3);
+    ck_assert_str_eq(s_places_text(s, T0, text), "4/4");
+    ck_assert_str_eq(s_places_text(s, T0 + 1800, text), "4/2");
+    ck_assert_uint_eq(s_problems(s), 0);
+    unsigned n = 10;                        /* and bookings go on, counted in places */
+    ck_assert_int_eq(store_write(s, s_book, &n, NULL), 0);
+    ck_assert_str_eq(s_places_text(s, T0 + 1800, text), "4/3");
+    ck_assert_uint_eq(s_problems(s), 0);
+    store_destroy(&s);
+    /* a reader now reads the places in the index */
+    s = store_open(dir, &ro, &err);
+    ck_assert_ptr_nonnull(s);
+    ck_assert_uint_eq(store_schema_version(s), 3);
+    ck_assert_str_eq(s_places_text(s, T0 + 1800, text), "4/3");
+    store_destroy(&s);
+    tu_rmtree(dir);
+}
+END_TEST
+
+START_TEST(test_places_are_counted_again_when_the_index_is_rebuilt)
+{
+    char *dir = tu_tempdir();
+    store_t *s = s_open_boot(dir, "boot-A");
+    s_seed(s, 10);                          /* slots T0 4 (full), T0+900 4 (full), T0+1800 2 */
+    unsigned cancel = 5;                    /* T0+900: 3 */
+    ck_assert_int_eq(store_write(s, s_cancel, &cancel, NULL), 0);
+    char text[32];
+    ck_assert_str_eq(s_places_text(s, T0, text), "4/4");
+    ck_assert_str_eq(s_places_text(s, T0 + 900, text), "4/3");
+    ck_assert_str_eq(s_places_text(s, T0 + 1800, text), "4/2");
+    ck_assert_str_eq(s_places_text(s, T0 + 2700, text), "none");
+    /* a count gone wrong in the index (as a machine crash could leave it:
+     * pages written back out of order) is what check finds... */
+    places_at_t wrong = { .start = T0, .places = { .capacity = 4, .taken = 1 } };
+    ck_assert_int_eq(store_write(s, s_set_taken, &wrong, NULL), 0);
+    ck_assert_uint_eq(s_problems(s), 1);
+    store_destroy(&s);
+    size_t entries;                         /* a clean stop: trusted as it is */
+    s = s_open_boot(dir, "boot-A");
+    ck_assert_str_eq(s_rebuilt(s, &entries), "");
+    ck_assert_str_eq(s_places_text(s, T0, text), "4/1");
+    store_destroy(&s);
+    /* ...and a machine restart without a clean stop (a writer that never
+     * marks the index clean, then another boot) rebuilds: the counts come
+     * from the bookings and the capacity from the slot records */
+    store_options_t plain = { .boot_id = "boot-A" };
+    s = store_open(dir, &plain, NULL);
+    ck_assert_ptr_nonnull(s);
+    store_destroy(&s);
+    s = s_open_boot(dir, "boot-B");
+    ck_assert_msg(strstr(s_rebuilt(s, &entries), "machine restarted"), "%s", s_rebuilt(s, &entries));
+    ck_assert_str_eq(s_places_text(s, T0, text), "4/4");        /* full stays full */
+    ck_assert_str_eq(s_places_text(s, T0 + 900, text), "4/3");
+    ck_assert_str_eq(s_places_text(s, T0 + 1800, text), "4/2");
+    ck_assert_str_eq(s_places_text(s, T0 + 2700, text), "none");
+    ck_assert_uint_eq(s_problems(s), 0);
+    store_destroy(&s);
+    tu_rmtree(dir);
+}
+END_TEST
+
 /* A store as schema 1 left it: the citizen index inside data.mdb, no
  * citizens/.  Made from a current one with LMDB itself. */
 static void
@@ -1050,6 +1218,7 @@ START_TEST(test_schema_1_is_read_as_it_is_and_upgraded_by_a_writer)
     char *dir = tu_tempdir();
     store_t *s = s_open(dir, 0);
     s_seed(s, 9);
+    ck_assert_int_eq(store_write(s, s_count_in_slot_records, NULL, NULL), 0);
     store_destroy(&s);
     s_make_schema_1(dir, 9);
     /* read only: version 1, its index read where it is */
@@ -1064,11 +1233,12 @@ START_TEST(test_schema_1_is_read_as_it_is_and_upgraded_by_a_writer)
     ck_assert_uint_eq(st.entries[STORE_DB_BOOKINGS_BY_CITIZEN], 9);
     ck_assert_uint_eq(s_problems(s), 0);
     store_destroy(&s);
-    /* a writer upgrades: version 2, the old copy emptied, the index rebuilt */
+    /* a writer upgrades: version 3, the old copy emptied, the index rebuilt */
     s = s_open_boot(dir, "boot-A");
     ck_assert_int_eq(store_stat(s, &st, NULL), 0);
-    ck_assert_uint_eq(st.schema_version, 2);
-    ck_assert_str_eq(st.index_rebuild_reason, "there is no index yet");
+    ck_assert_uint_eq(st.schema_version, 3);
+    ck_assert_str_eq(st.index_rebuild_reason, "the store was upgraded from schema 1");
+    ck_assert_uint_eq(st.entries[STORE_DB_PLACES], 3);
     ck_assert_uint_eq(st.entries[STORE_DB_BOOKINGS_BY_CITIZEN], 9);
     ck_assert_uint_eq(s_problems(s), 0);
     unsigned again = 4;                 /* the index still refuses what it should: R0000004 is there */
@@ -1093,6 +1263,52 @@ END_TEST
 
 
 /* ---- nested transactions and the citizen index (an undo list, store.c) ---- */
+
+/* Inside a nested transaction: one more place in slot T0 (3 -> 4), a new slot
+ * T0+900, an index entry between the two changes of T0; then fail. */
+static int
+s_places_changes(store_txn_t *txn, void *arg)
+{
+    (void) arg;
+    store_key_t k0 = store_key_slot("NBI", "PASSPORT", T0), k1 = store_key_slot("NBI", "PASSPORT", T0 + 900);
+    store_places_t p0, p1 = { .capacity = 4, .taken = 1 };
+    uint8_t hash[32];
+    s_hash(hash, 100);
+    store_key_t ck = store_key_citizen(hash, "PASSPORT");
+    int rc = store_get_places(txn, &k0, &p0);
+    p0.taken++;
+    if (!rc) rc = store_put_places(txn, &k0, &p0);
+    if (!rc) rc = store_put(txn, STORE_DB_BOOKINGS_BY_CITIZEN, &ck, "NEW0100", 7);
+    p0.taken = 0;
+    if (!rc) rc = store_put_places(txn, &k0, &p0);
+    if (!rc) rc = store_put_places(txn, &k1, &p1);
+    return rc ? rc : FL_E_FULL;
+}
+
+static int
+s_nest_places(store_txn_t *txn, void *arg)
+{
+    int *nested = arg;
+    *nested = store_nested(txn, s_places_changes, NULL);
+    return 0;
+}
+
+START_TEST(test_nested_failure_puts_the_places_back)
+{
+    char *dir = tu_tempdir();
+    store_t *s = s_open(dir, 0);
+    s_seed(s, 3);                           /* slot T0: 3 of 4 */
+    int nested = 0;
+    ck_assert_int_eq(store_write(s, s_nest_places, &nested, NULL), 0);
+    ck_assert_int_eq(nested, FL_E_FULL);
+    char text[32];
+    ck_assert_str_eq(s_places_text(s, T0, text), "4/3");
+    ck_assert_str_eq(s_places_text(s, T0 + 900, text), "none");
+    ck_assert_uint_eq(s_problems(s), 0);    /* and the citizen index entry went too */
+    store_destroy(&s);
+    tu_rmtree(dir);
+}
+END_TEST
 
 static store_key_t
 s_ck(unsigned n)
@@ -1221,13 +1437,23 @@ s_plant(store_txn_t *txn, void *arg)
     }
     case 2: {                       /* a slot over capacity */
         store_key_t k = store_key_slot("NBI", "PASSPORT", T0);
-        fl_msg_t *slot = NULL;
-        int rc = store_get_rec(txn, STORE_DB_SLOTS, &k, FL_T_SLOT_REC, &slot);
+        store_places_t places;
+        int rc = store_get_places(txn, &k, &places);
         if (rc) return rc;
-        fl_msg_set_uint(slot, FL_F_TAKEN, 5);
-        rc = store_put_rec(txn, STORE_DB_SLOTS, &k, slot);
-        fl_msg_destroy(&slot);
-        return rc;
+        places.taken = 5;
+        return store_put_places(txn, &k, &places);
+    }
+    case 5: {                       /* places counted short of the bookings */
+        store_key_t k = store_key_slot("NBI", "PASSPORT", T0 + 900);
+        store_places_t places;
+        int rc = store_get_places(txn, &k, &places);
+        if (rc) return rc;
+        places.taken = 3;
+        return store_put_places(txn, &k, &places);
+    }
+    case 6: {                       /* a slot whose places record is gone */
+        store_key_t k = store_key_slot("NBI", "PASSPORT", T0 + 1800);
+        return store_del(txn, STORE_DB_PLACES, &k);
     }
     case 3: {                       /* a damaged record */
         store_key_t k = store_key_booking("R0000006");
@@ -1249,7 +1475,8 @@ START_TEST(test_check_finds_each_planted_inconsistency)
 {
     static const char *expect[] = {
         "does not exist", "missing from the citizen index", "over capacity",
-        "does not decode", "does not match its record",
+        "does not decode", "does not match its record", "says 3 taken but 4 bookings hold places",
+        "has no places record",
     };
     char *dir = tu_tempdir();
     store_t *s = s_open(dir, 0);
@@ -1467,12 +1694,15 @@ START_TEST(test_foleni_store_tool_stat_check_dump_backup)
     snprintf(cmd, sizeof cmd, "%s/foleni-store --data %s stat", bin, dir);
     ck_assert_int_eq(s_run(cmd, out, sizeof out), 0);
     ck_assert_ptr_nonnull(strstr(out, "entries.bookings 6\n"));
-    ck_assert_ptr_nonnull(strstr(out, "schema 2\n"));
+    ck_assert_ptr_nonnull(strstr(out, "schema 3\n"));
+    ck_assert_ptr_nonnull(strstr(out, "entries.places 2\n"));
     snprintf(cmd, sizeof cmd, "%s/foleni-store --data %s check", bin, dir);
     ck_assert_int_eq(s_run(cmd, out, sizeof out), 0);
     ck_assert_str_eq(out, "check: 0 problems\n");
-    snprintf(cmd, sizeof cmd, "%s/foleni-store --data %s dump slots bookings", bin, dir);
+    snprintf(cmd, sizeof cmd, "%s/foleni-store --data %s dump slots bookings places", bin, dir);
     ck_assert_int_eq(s_run(cmd, out, sizeof out), 0);
+    ck_assert_msg(strstr(out, "places NBI/PASSPORT/2026-12-01T06:15:00Z {\"office\":\"NBI\",\"service\":\"PASSPORT\","
+                         "\"start\":1796105700,\"capacity\":4,\"taken\":2}\n"), "%s", out);
     ck_assert_ptr_nonnull(strstr(out, "slots NBI/PASSPORT/2026-12-01T06:00:00Z {\"office\":\"NBI\""));
     ck_assert_ptr_nonnull(strstr(out, "bookings R0000005 {\"ref\":\"R0000005\""));
     snprintf(cmd, sizeof cmd, "%s/foleni-store --data %s backup %s", bin, dir, dest);
@@ -1516,10 +1746,13 @@ make_suite(void)
     tcase_add_test(tc, test_backup_is_a_consistent_openable_copy);
     tcase_add_test(tc, test_citizen_index_is_trusted_after_a_clean_stop_or_a_process_crash);
     tcase_add_test(tc, test_schema_1_is_read_as_it_is_and_upgraded_by_a_writer);
+    tcase_add_test(tc, test_schema_2_is_read_as_it_is_and_upgraded_by_a_writer);
+    tcase_add_test(tc, test_places_are_counted_again_when_the_index_is_rebuilt);
+    tcase_add_test(tc, test_nested_failure_puts_the_places_back);
     tcase_add_test(tc, test_nested_failure_puts_the_citizen_index_back);
     tcase_add_test(tc, test_citizen_index_is_rebuilt_after_a_machine_restart_or_when_stale);
     tcase_add_test(tc, test_stale_reader_of_a_killed_process_is_cleared_at_open);
-    tcase_add_loop_test(tc, test_check_finds_each_planted_inconsistency, 0, 5);
+    tcase_add_loop_test(tc, test_check_finds_each_planted_inconsistency, 0, 7);
     tcase_add_test(tc, test_foleni_store_tool_stat_check_dump_backup);
     tcase_add_test(tc, test_a_full_disk_refuses_writes_and_never_kills_the_writer);
     suite_add_tcase(s, tc);
