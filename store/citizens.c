@@ -494,6 +494,28 @@ s_rebuild_one(rebuild_t *r, const MDB_val *k, const MDB_val *v)
     return rc;
 }
 
+/* Hand every entry of the durable database dbi, in the read snapshot, to
+ * each.  0 or an LMDB code (each's own). */
+typedef int (rebuild_each_fn)(rebuild_t *r, const MDB_val *k, const MDB_val *v);
+
+static int
+s_rebuild_walk(rebuild_t *r, MDB_txn *read, MDB_dbi dbi, rebuild_each_fn *each)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(read, dbi, &cur);
+    if (rc)
+        return rc;
+    MDB_val k, v;
+    int got = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+    while (!rc && got == 0) {
+        rc = each(r, &k, &v);
+        if (!rc)
+            got = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    return rc ? rc : got == MDB_NOTFOUND ? 0 : got;
+}
+
 int
 citizens_reserve(store_t *self, size_t ahead, fl_error_t *err)
 {
@@ -553,7 +575,6 @@ citizens_rebuild(store_t *self, const char *reason, fl_error_t *err)
     /* One read snapshot of the durable store: the index made from it matches
      * that snapshot's transaction (nothing else writes while we do). */
     MDB_txn *read = NULL;
-    MDB_cursor *cur = NULL;
     rebuild_t r = { .self = self, .err = err };
     rc = mdb_txn_begin(self->env, NULL, MDB_RDONLY, &read);
     if (!rc)
@@ -563,33 +584,10 @@ citizens_rebuild(store_t *self, const char *reason, fl_error_t *err)
     /* the slots first (their capacity), then the bookings (the places they
      * take, and the citizen index) */
     if (!rc)
-        rc = mdb_cursor_open(read, self->dbi[STORE_DB_SLOTS], &cur);
-    MDB_val k, v;
-    int got = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-    while (!rc && got == 0) {
-        rc = s_rebuild_slot(&r, &k, &v);
-        if (!rc)
-            got = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    if (!rc && got != MDB_NOTFOUND)
-        rc = got;
-    if (cur) {
-        mdb_cursor_close(cur);
-        cur = NULL;
-    }
+        rc = s_rebuild_walk(&r, read, self->dbi[STORE_DB_SLOTS], s_rebuild_slot);
     if (!rc)
-        rc = mdb_cursor_open(read, self->dbi[STORE_DB_BOOKINGS], &cur);
-    got = rc ? rc : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-    while (!rc && got == 0) {
-        rc = s_rebuild_one(&r, &k, &v);
-        if (!rc)
-            got = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-    }
-    if (!rc && got != MDB_NOTFOUND)
-        rc = got;
+        rc = s_rebuild_walk(&r, read, self->dbi[STORE_DB_BOOKINGS], s_rebuild_one);
     uint64_t snapshot = read ? (uint64_t) mdb_txn_id(read) : 0;
-    if (cur)
-        mdb_cursor_close(cur);
     if (read)
         mdb_txn_abort(read);
     uint64_t ident[2];

@@ -889,6 +889,21 @@ s_cancel(store_txn_t *txn, void *arg)
     return rc;
 }
 
+/* A writer that is not the sole writer (a tool, a test) never marks the
+ * index clean: open and close one under boot `before`, then open the store
+ * as the sole writer under boot `after`, which must rebuild the index. */
+static store_t *
+s_open_after_a_machine_restart(const char *dir, const char *before, const char *after, size_t *entries)
+{
+    store_options_t plain = { .boot_id = before };
+    store_t *s = store_open(dir, &plain, NULL);
+    ck_assert_ptr_nonnull(s);
+    store_destroy(&s);
+    s = s_open_boot(dir, after);
+    ck_assert_msg(strstr(s_rebuilt(s, entries), "machine restarted"), "%s", s_rebuilt(s, entries));
+    return s;
+}
+
 START_TEST(test_citizen_index_is_trusted_after_a_clean_stop_or_a_process_crash)
 {
     char *dir = tu_tempdir();
@@ -917,12 +932,7 @@ START_TEST(test_citizen_index_is_trusted_after_a_clean_stop_or_a_process_crash)
     store_destroy(&s);
     /* a writer that is not the sole writer (a tool, a test) never marks the
      * index clean: after a restart of the machine it is rebuilt */
-    store_options_t plain = { .boot_id = "boot-B" };
-    s = store_open(dir, &plain, NULL);
-    ck_assert_ptr_nonnull(s);
-    store_destroy(&s);
-    s = s_open_boot(dir, "boot-C");
-    ck_assert_msg(strstr(s_rebuilt(s, &entries), "machine restarted"), "%s", s_rebuilt(s, &entries));
+    s = s_open_after_a_machine_restart(dir, "boot-B", "boot-C", &entries);
     ck_assert_uint_eq(entries, 30);
     store_destroy(&s);
     tu_rmtree(dir);
@@ -1085,32 +1095,59 @@ s_set_taken(store_txn_t *txn, void *arg)
     return store_put_places(txn, &k, &p->places);
 }
 
+/* Open the store in dir as its writer, which must upgrade it from schema
+ * `from` to 3 and so rebuild the index. */
+static store_t *
+s_open_upgraded(const char *dir, unsigned from, store_stat_t *st)
+{
+    store_t *s = s_open_boot(dir, "boot-A");
+    ck_assert_int_eq(store_stat(s, st, NULL), 0);
+    ck_assert_uint_eq(st->schema_version, 3);
+    char why[64];
+    snprintf(why, sizeof why, "the store was upgraded from schema %u", from);
+    ck_assert_str_eq(st->index_rebuild_reason, why);
+    return s;
+}
+
+/* A store of this build with `bookings` bookings (s_seed), its slot records
+ * counting their places as schema 1 and 2 did: for making an older store. */
+static void
+s_seed_counted_in_slots(const char *dir, unsigned bookings)
+{
+    store_t *s = s_open(dir, 0);
+    s_seed(s, bookings);
+    ck_assert_int_eq(store_write(s, s_count_in_slot_records, NULL, NULL), 0);
+    store_destroy(&s);
+}
+
+/* Open the store in dir read-only; it must say schema `version`. */
+static store_t *
+s_open_read_only_at(const char *dir, unsigned version, store_stat_t *st)
+{
+    store_options_t ro = { .read_only = true };
+    fl_error_t err;
+    store_t *s = store_open(dir, &ro, &err);
+    ck_assert_msg(s != NULL, "%s", err.message);
+    ck_assert_int_eq(store_stat(s, st, NULL), 0);
+    ck_assert_uint_eq(st->schema_version, version);
+    return s;
+}
+
 START_TEST(test_schema_2_is_read_as_it_is_and_upgraded_by_a_writer)
 {
     char *dir = tu_tempdir();
-    store_t *s = s_open(dir, 0);
-    s_seed(s, 10);                          /* slots T0 4, T0+900 4, T0+1800 2 */
-    ck_assert_int_eq(store_write(s, s_count_in_slot_records, NULL, NULL), 0);
-    store_destroy(&s);
+    s_seed_counted_in_slots(dir, 10);       /* slots T0 4, T0+900 4, T0+1800 2 */
     s_set_schema(dir, 2);
     /* read only: version 2, the counts read from the slot records */
-    store_options_t ro = { .read_only = true };
-    fl_error_t err;
-    s = store_open(dir, &ro, &err);
-    ck_assert_msg(s != NULL, "%s", err.message);
     store_stat_t st;
-    ck_assert_int_eq(store_stat(s, &st, NULL), 0);
-    ck_assert_uint_eq(st.schema_version, 2);
+    store_t *s = s_open_read_only_at(dir, 2, &st);
     char text[32];
     ck_assert_str_eq(s_places_text(s, T0 + 1800, text), "4/2");
     ck_assert_uint_eq(s_problems(s), 0);
     store_destroy(&s);
     /* a writer upgrades: version 3, the places counted again from the
      * bookings */
-    s = s_open_boot(dir, "boot-A");
-    ck_assert_int_eq(store_stat(s, &st, NULL), 0);
-    ck_assert_uint_eq(st.schema_version, 3);
-    ck_assert_str_eq(st.index_rebuild_reason, "the store was upgraded from schema 2");
+    s = s_open_upgraded(dir, 2, &st);
     ck_assert_uint_eq(st.entries[STORE_DB_PLACES], 3);
     ck_assert_str_eq(s_places_text(s, T0, text), "4/4");
     ck_assert_str_eq(s_places_text(s, T0 + 1800, text), "4/2");
@@ -1121,9 +1158,7 @@ START_TEST(test_schema_2_is_read_as_it_is_and_upgraded_by_a_writer)
     ck_assert_uint_eq(s_problems(s), 0);
     store_destroy(&s);
     /* a reader now reads the places in the index */
-    s = store_open(dir, &ro, &err);
-    ck_assert_ptr_nonnull(s);
-    ck_assert_uint_eq(store_schema_version(s), 3);
+    s = s_open_read_only_at(dir, 3, &st);
     ck_assert_str_eq(s_places_text(s, T0 + 1800, text), "4/3");
     store_destroy(&s);
     tu_rmtree(dir);
@@ -1156,12 +1191,7 @@ START_TEST(test_places_are_counted_again_when_the_index_is_rebuilt)
     /* ...and a machine restart without a clean stop (a writer that never
      * marks the index clean, then another boot) rebuilds: the counts come
      * from the bookings and the capacity from the slot records */
-    store_options_t plain = { .boot_id = "boot-A" };
-    s = store_open(dir, &plain, NULL);
-    ck_assert_ptr_nonnull(s);
-    store_destroy(&s);
-    s = s_open_boot(dir, "boot-B");
-    ck_assert_msg(strstr(s_rebuilt(s, &entries), "machine restarted"), "%s", s_rebuilt(s, &entries));
+    s = s_open_after_a_machine_restart(dir, "boot-A", "boot-B", &entries);
     ck_assert_str_eq(s_places_text(s, T0, text), "4/4");        /* full stays full */
     ck_assert_str_eq(s_places_text(s, T0 + 900, text), "4/3");
     ck_assert_str_eq(s_places_text(s, T0 + 1800, text), "4/2");
@@ -1180,26 +1210,15 @@ s_make_schema_1(const char *dir, unsigned bookings)
     char path[1024];
     snprintf(path, sizeof path, "%s/citizens", dir);
     tu_rmtree(path);
+    s_set_schema(dir, 1);
     MDB_env *env;
     MDB_txn *txn;
-    MDB_dbi meta, index;
+    MDB_dbi index;
     ck_assert_int_eq(mdb_env_create(&env), 0);
     mdb_env_set_maxdbs(env, 32);
-    mdb_env_set_mapsize(env, (size_t) 1 << 30);
     ck_assert_int_eq(mdb_env_open(env, dir, 0, 0640), 0);
     ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &meta), 0);
     ck_assert_int_eq(mdb_dbi_open(txn, "bookings_by_citizen", 0, &index), 0);
-    fl_msg_t *m = fl_msg_new(FL_T_META_REC);
-    fl_msg_set_uint(m, FL_F_SCHEMA, 1);
-    fl_msg_set_uint(m, FL_F_CREATED, 1);
-    msgpack_sbuffer buf;
-    msgpack_sbuffer_init(&buf);
-    ck_assert_int_eq(fl_msg_encode(m, &buf, NULL), 0);
-    fl_msg_destroy(&m);
-    MDB_val k = { 6, "schema" }, v = { buf.size, buf.data };
-    ck_assert_int_eq(mdb_put(txn, meta, &k, &v, 0), 0);
-    msgpack_sbuffer_destroy(&buf);
     for (unsigned n = 0; n < bookings; n++) {
         uint8_t hash[32];
         s_hash(hash, n);
@@ -1216,28 +1235,17 @@ s_make_schema_1(const char *dir, unsigned bookings)
 START_TEST(test_schema_1_is_read_as_it_is_and_upgraded_by_a_writer)
 {
     char *dir = tu_tempdir();
-    store_t *s = s_open(dir, 0);
-    s_seed(s, 9);
-    ck_assert_int_eq(store_write(s, s_count_in_slot_records, NULL, NULL), 0);
-    store_destroy(&s);
+    s_seed_counted_in_slots(dir, 9);
     s_make_schema_1(dir, 9);
     /* read only: version 1, its index read where it is */
-    store_options_t ro = { .read_only = true };
-    fl_error_t err;
-    s = store_open(dir, &ro, &err);
-    ck_assert_msg(s != NULL, "%s", err.message);
     store_stat_t st;
-    ck_assert_int_eq(store_stat(s, &st, NULL), 0);
-    ck_assert_uint_eq(st.schema_version, 1);
+    store_t *s = s_open_read_only_at(dir, 1, &st);
     ck_assert(!st.index_present);
     ck_assert_uint_eq(st.entries[STORE_DB_BOOKINGS_BY_CITIZEN], 9);
     ck_assert_uint_eq(s_problems(s), 0);
     store_destroy(&s);
     /* a writer upgrades: version 3, the old copy emptied, the index rebuilt */
-    s = s_open_boot(dir, "boot-A");
-    ck_assert_int_eq(store_stat(s, &st, NULL), 0);
-    ck_assert_uint_eq(st.schema_version, 3);
-    ck_assert_str_eq(st.index_rebuild_reason, "the store was upgraded from schema 1");
+    s = s_open_upgraded(dir, 1, &st);
     ck_assert_uint_eq(st.entries[STORE_DB_PLACES], 3);
     ck_assert_uint_eq(st.entries[STORE_DB_BOOKINGS_BY_CITIZEN], 9);
     ck_assert_uint_eq(s_problems(s), 0);
