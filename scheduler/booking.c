@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "libfoleni/ids.h"
+#include "libfoleni/log.h"
 #include "store/check.h"
 
 /* ---- slots ---- */
@@ -63,17 +64,23 @@ s_take_place(op_t *op, const char *office, const fl_service_t *s, int64_t start,
     store_places_t places;
     int rc = store_get_places(op->txn, &k, &places);
     if (rc == FL_E_NOT_FOUND) {
-        /* a slot record without places cannot come from a rebuild (it makes
-         * one for each); take its capacity all the same rather than its
-         * service's */
         store_slot_t slot;
         rc = store_get_slot(op->txn, &k, &slot);
-        if (rc == FL_E_NOT_FOUND) {
-            slot = (store_slot_t) { .start = (uint64_t) start, .end = (uint64_t) end,
-                                    .capacity = (uint32_t) s->capacity, .taken = 0 };
-            rc = store_put_slot(op->txn, &k, office, s->code, &slot);
+        if (rc == 0) {
+            /* A slot record without its places: a rebuild makes one for
+             * each, so the index is damaged.  How many places are taken is
+             * unknown here, and guessing none could overbook the slot:
+             * refuse, and say so (a restart after removing citizens/
+             * rebuilds the index). */
+            fl_log(FL_LOG_ERROR, "a booked slot has no places record in the index; refusing to book it",
+                   FL_S("office", office), FL_S("service", s->code), FL_I("start", start), NULL);
+            return sched_fail(op, FL_E_STORE, "start", "that slot cannot be booked just now; choose another time");
         }
-        if (rc)
+        if (rc != FL_E_NOT_FOUND)
+            return rc;
+        slot = (store_slot_t) { .start = (uint64_t) start, .end = (uint64_t) end,
+                                .capacity = (uint32_t) s->capacity, .taken = 0 };
+        if ((rc = store_put_slot(op->txn, &k, office, s->code, &slot)))
             return rc;
         places = (store_places_t) { .capacity = slot.capacity, .taken = 0 };
     } else if (rc)

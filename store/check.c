@@ -302,11 +302,21 @@ s_slot(const uint8_t *key, size_t klen, const void *val, size_t vlen, void *arg)
         s_problem(c, c->db, "slot of unknown service %s/%s", office, service);
     if (fl_msg_uint(rec, FL_F_END) <= start)
         s_problem(c, c->db, "slot %s/%s at %llu ends before it starts", office, service, (unsigned long long) start);
+    uint64_t cap = fl_msg_uint(rec, FL_F_CAPACITY);
     if (c->counted_in_slots)
-        s_compare_places(c, s, key, klen, fl_msg_uint(rec, FL_F_TAKEN), fl_msg_uint(rec, FL_F_CAPACITY));
-    else if (c->places && !s_exists(c, STORE_DB_PLACES, &want))
-        s_problem(c, c->db, "slot %s/%s at %llu has no places record in the index", office, service,
-                  (unsigned long long) start);
+        s_compare_places(c, s, key, klen, fl_msg_uint(rec, FL_F_TAKEN), cap);
+    else if (c->places) {
+        if (!s_exists(c, STORE_DB_PLACES, &want))
+            s_problem(c, c->db, "slot %s/%s at %llu has no places record in the index", office, service,
+                      (unsigned long long) start);
+    } else {
+        /* no index to read the count from (a backup): the bookings alone
+         * still prove that the slot holds no more than its capacity */
+        uint64_t holding = s_holding(s, key, klen);
+        if (holding > cap)
+            s_problem(c, c->db, "slot %s/%s at %llu is over capacity: %llu bookings hold places of %llu", office,
+                      service, (unsigned long long) start, (unsigned long long) holding, (unsigned long long) cap);
+    }
     fl_msg_destroy(&rec);
     return c->failure;
 }
@@ -535,6 +545,8 @@ store_check(store_t *self, store_problem_fn *report, void *arg, size_t *problems
         *index_compared = rc == 0 && c.index && (c.places || c.counted_in_slots);
     if (rc == FL_E_NOMEM)
         return fl_error_set(err, FL_E_NOMEM, "", "out of memory while checking");
+    if (rc == FL_E_VERSION)
+        return rc;                          /* store_read said why */
     if (rc)
         return fl_error_set(err, FL_E_STORE, "", "the check could not read the store");
     return 0;

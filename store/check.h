@@ -51,8 +51,8 @@ typedef void (store_problem_fn)(const char *db, const char *problem, void *arg);
  *  (store_txn_has_index): a backup has none until a writer opens it, and an
  *  index a commit behind or not trusted after a crash is rebuilt by the next
  *  writer, not read.  *index_compared (may be NULL) says whether it was.
- *  Returns 0 when the check ran (whatever it found), FL_E_STORE or FL_E_NOMEM
- *  when it could not run. */
+ *  Returns 0 when the check ran (whatever it found), FL_E_STORE, FL_E_NOMEM
+ *  or FL_E_VERSION (store_read) when it could not run. */
 int store_check(store_t *self, store_problem_fn *report, void *arg, size_t *problems, bool *index_compared,
                 fl_error_t *err);
 

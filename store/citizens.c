@@ -121,9 +121,12 @@ s_lock_file_room(store_t *self, fl_error_t *err)
     return rc ? s_lock_file_no_room(self, path, rc, err) : 0;
 }
 
-/* Open the environment in citizens/ (created by a writer). */
+/* Open the environment in citizens/: `fresh` for one a rebuild has just
+ * made (its databases are created), otherwise one found on disk, which must
+ * have them all (an index without `places` was not built for schema 3: a
+ * writer rebuilds it, a reader leaves it out). */
 static int
-s_env_open(store_t *self, fl_error_t *err)
+s_env_open(store_t *self, bool fresh, fl_error_t *err)
 {
     char dir[4096];
     if (s_dir(self, dir, sizeof dir, NULL))
@@ -158,13 +161,11 @@ s_env_open(store_t *self, fl_error_t *err)
     MDB_txn *txn = NULL;
     if (!rc)
         rc = mdb_txn_begin(self->cenv, NULL, self->read_only ? MDB_RDONLY : 0, &txn);
-    unsigned create = self->read_only ? 0 : MDB_CREATE;
+    unsigned create = fresh && !self->read_only ? MDB_CREATE : 0;
     if (!rc)
         rc = mdb_dbi_open(txn, "index", create, &self->cindex);
     if (!rc)
         rc = mdb_dbi_open(txn, "state", create, &self->cstate);
-    /* an index made for a schema-3 store has `places`; read only, one made
-     * before (for schema 2) fails here and is left out */
     if (!rc && self->schema >= 3)
         rc = mdb_dbi_open(txn, "places", create, &self->cplaces);
     if (!rc) {
@@ -335,7 +336,7 @@ citizens_open(store_t *self, const char *boot_id, bool sole_writer, fl_error_t *
         /* an index that is absent, untrusted or cannot be opened is left
          * out: the durable store is still readable (and checkable) */
         fl_error_t ignored;
-        if (present && !s_distrust_file(self) && s_env_open(self, &ignored) == 0
+        if (present && !s_distrust_file(self) && s_env_open(self, false, &ignored) == 0
             && s_distrust_content(self, false)) {
             mdb_env_close(self->cenv);
             self->cenv = NULL;
@@ -347,7 +348,7 @@ citizens_open(store_t *self, const char *boot_id, bool sole_writer, fl_error_t *
     const char *why = self->upgrade_reason ? self->upgrade_reason
                     : present ? s_distrust_file(self) : "there is no index yet";
     if (!why) {
-        if (s_env_open(self, err) != 0) {
+        if (s_env_open(self, false, err) != 0) {
             fl_log(FL_LOG_WARN, "citizen index unreadable", FL_S("reason", err->message), NULL);
             why = "the index cannot be opened";
         } else
@@ -569,7 +570,7 @@ citizens_rebuild(store_t *self, const char *reason, fl_error_t *err)
         return fl_error_set(err, FL_E_IO, "", "%s: cannot remove: %s", file, strerror(errno));
     if (s_dir(self, file, sizeof file, "lock.mdb") == 0 && unlink(file) != 0 && errno != ENOENT)
         return fl_error_set(err, FL_E_IO, "", "%s: cannot remove: %s", file, strerror(errno));
-    int rc = s_env_open(self, err);
+    int rc = s_env_open(self, true, err);
     if (rc)
         return rc;
     /* One read snapshot of the durable store: the index made from it matches

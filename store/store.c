@@ -561,6 +561,19 @@ s_index_matches(store_t *self, MDB_txn *ctxn)
     return id;
 }
 
+/* The schema version the store's snapshot txn records, or 0 when unreadable. */
+static unsigned
+s_schema_in(store_t *self, MDB_txn *txn)
+{
+    MDB_val k = { 6, "schema" }, v;
+    if (mdb_get(txn, self->dbi[STORE_DB_META], &k, &v))
+        return 0;
+    fl_msg_t *meta = fl_msg_decode_as(FL_T_META_REC, v.mv_data, v.mv_size, NULL);
+    unsigned version = meta ? (unsigned) fl_msg_uint(meta, FL_F_SCHEMA) : 0;
+    fl_msg_destroy(&meta);
+    return version;
+}
+
 int
 store_read(store_t *self, store_txn_fn *fn, void *arg, fl_error_t *err)
 {
@@ -589,6 +602,16 @@ store_read(store_t *self, store_txn_fn *fn, void *arg, fl_error_t *err)
             break;                          /* read without the index (store_txn_has_index) */
         mdb_txn_abort(txn.txn);
         nanosleep(&(struct timespec) { .tv_nsec = 100 * 1000 }, NULL);
+    }
+    /* A store opened read-only in an older layout, which a writer has
+     * upgraded since: this handle would read it in the old layout (counts
+     * in slot records that are no longer kept). */
+    if (self->read_only && self->schema < STORE_SCHEMA_VERSION && s_schema_in(self, txn.txn) != self->schema) {
+        mdb_txn_abort(txn.txn);
+        if (txn.ctxn)
+            mdb_txn_abort(txn.ctxn);
+        return fl_error_set(err, FL_E_VERSION, "schema", "%s was upgraded to a newer store schema while this "
+                            "program had it open; run it again", self->path);
     }
     int result = fn(&txn, arg);
     mdb_txn_abort(txn.txn);

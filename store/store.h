@@ -130,7 +130,9 @@ typedef int (store_txn_fn)(store_txn_t *txn, void *arg);
  *  always an error here, never a signal (docs/store.md, "A full disk"). */
 int store_write(store_t *self, store_txn_fn *fn, void *arg, fl_error_t *err);
 
-/*  Run fn in a read-only snapshot.  Returns fn's result, or FL_E_STORE. */
+/*  Run fn in a read-only snapshot.  Returns fn's result, FL_E_STORE, or
+ *  FL_E_VERSION with err when a store opened read-only in an older schema
+ *  has been upgraded by a writer since (open it again). */
 int store_read(store_t *self, store_txn_fn *fn, void *arg, fl_error_t *err);
 
 /*  Run fn in a transaction nested in a write transaction: committed into the

@@ -459,6 +459,49 @@ START_TEST(test_full_slot_duplicate_id_and_cancel)
 }
 END_TEST
 
+/* Remove (arg NULL) or put back the places record of the PASSPORT slot at
+ * *start: as a damaged index could have lost it. */
+typedef struct { int64_t start; const store_places_t *put; } places_edit_t;
+
+static int
+s_edit_places(store_txn_t *txn, void *arg)
+{
+    const places_edit_t *e = arg;
+    store_key_t k = store_key_slot("NBI", "PASSPORT", (uint64_t) e->start);
+    return e->put ? store_put_places(txn, &k, e->put) : store_del(txn, STORE_DB_PLACES, &k);
+}
+
+START_TEST(test_a_slot_whose_places_record_is_lost_is_not_booked_blind)
+{
+    fx_t fx = { 0 };
+    fx_start(&fx, TUE_0900);
+    int64_t ten = TUE_0900 + MINUTES(60);
+    fl_msg_t *a = fx_book(&fx, TUE_0900, "PASSPORT", ten, "41000001");
+    ck_assert_str_eq(s_code(a), "ok");
+    places_edit_t lose = { .start = ten };
+    ck_assert_int_eq(store_write(fx.store, s_edit_places, &lose, NULL), 0);
+    /* the slot record says the slot was booked; how many places are taken
+     * is unknown: refused, not counted from zero */
+    fl_msg_t *b = fx_book(&fx, TUE_0900, "PASSPORT", ten, "41000002");
+    ck_assert_str_eq(s_code(b), "store");
+    ck_assert_msg(strstr(fl_msg_str(b, FL_F_MESSAGE), "cannot be booked just now"), "%s",
+                  fl_msg_str(b, FL_F_MESSAGE));
+    size_t problems = 0;
+    ck_assert_int_eq(store_check(fx.store, NULL, NULL, &problems, NULL, NULL), 0);
+    ck_assert_uint_eq(problems, 1);         /* the lost record, and nothing the refusal wrote */
+    store_places_t one = { .capacity = 2, .taken = 1 };
+    places_edit_t put_back = { .start = ten, .put = &one };
+    ck_assert_int_eq(store_write(fx.store, s_edit_places, &put_back, NULL), 0);
+    fl_msg_t *c = fx_book(&fx, TUE_0900, "PASSPORT", ten, "41000002");
+    ck_assert_str_eq(s_code(c), "ok");
+    ck_assert_int_eq(s_free_at(&fx, TUE_0900, "PASSPORT", ten), 0);
+    fl_msg_destroy(&a);
+    fl_msg_destroy(&b);
+    fl_msg_destroy(&c);
+    fx_end(&fx);
+}
+END_TEST
+
 /* A request that fails after it has written (closing a missed booking, then
  * finding the slot full) must leave nothing behind, and the requests around
  * it in the same batch must still succeed: the batch runs again with each
@@ -1329,6 +1372,7 @@ make_suite(void)
     tcase_add_test(tc, test_transfer_keeps_arrival_time_and_named_counter);
     tcase_add_test(tc, test_checkin_window_early_on_time_late);
     tcase_add_test(tc, test_full_slot_duplicate_id_and_cancel);
+    tcase_add_test(tc, test_a_slot_whose_places_record_is_lost_is_not_booked_blind);
     tcase_add_test(tc, test_a_missed_appointment_does_not_block_a_new_booking);
     tcase_add_test(tc, test_a_request_failing_after_writing_fails_alone);
     tcase_add_test(tc, test_reschedule_takes_the_new_place_before_freeing_the_old);

@@ -40,6 +40,17 @@ s_problems(store_t *s)
     return n;
 }
 
+typedef struct { int count; char text[8][200]; } problems_t;
+
+static void
+s_collect(const char *db, const char *problem, void *arg)
+{
+    problems_t *p = arg;
+    if (p->count < 8)
+        snprintf(p->text[p->count], sizeof p->text[0], "%s: %s", db, problem);
+    p->count++;
+}
+
 static int s_run(const char *cmd, char *out, size_t cap);
 
 static void
@@ -1133,21 +1144,87 @@ s_open_read_only_at(const char *dir, unsigned version, store_stat_t *st)
     return s;
 }
 
+/* The slot record at start says `taken` (a schema-2 count). */
+static int
+s_slot_says(store_txn_t *txn, void *arg)
+{
+    const places_at_t *p = arg;
+    store_key_t k = store_key_slot("NBI", "PASSPORT", p->start);
+    store_slot_t slot;
+    int rc = store_get_slot(txn, &k, &slot);
+    slot.taken = p->places.taken;
+    return rc ? rc : store_put_slot(txn, &k, "NBI", "PASSPORT", &slot);
+}
+
+/* Make the index in dir/citizens as schema 2 made it, for the store as it is
+ * now: no `places`, and matching the durable store's last transaction. */
+static void
+s_make_schema_2_index(const char *dir)
+{
+    MDB_env *env;
+    MDB_envinfo info;
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 32);
+    ck_assert_int_eq(mdb_env_open(env, dir, MDB_RDONLY, 0640), 0);
+    ck_assert_int_eq(mdb_env_info(env, &info), 0);
+    mdb_env_close(env);
+    char path[1024];
+    snprintf(path, sizeof path, "%s/citizens", dir);
+    MDB_txn *txn;
+    MDB_dbi places, state;
+    ck_assert_int_eq(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 3);
+    mdb_env_set_mapsize(env, (size_t) 64 << 30);
+    ck_assert_int_eq(mdb_env_open(env, path, MDB_WRITEMAP, 0640), 0);
+    ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "places", 0, &places), 0);
+    ck_assert_int_eq(mdb_drop(txn, places, 1), 0);
+    ck_assert_int_eq(mdb_dbi_open(txn, "state", 0, &state), 0);
+    uint8_t be[8];
+    store_be_put(be, (uint64_t) info.me_last_txnid, 8);
+    MDB_val k = { 7, "matched" }, v = { 8, be };
+    ck_assert_int_eq(mdb_put(txn, state, &k, &v, 0), 0);
+    ck_assert_int_eq(mdb_txn_commit(txn), 0);
+    ck_assert_int_eq(mdb_env_sync(env, 1), 0);
+    mdb_env_close(env);
+}
+
 START_TEST(test_schema_2_is_read_as_it_is_and_upgraded_by_a_writer)
 {
     char *dir = tu_tempdir();
     s_seed_counted_in_slots(dir, 10);       /* slots T0 4, T0+900 4, T0+1800 2 */
-    s_set_schema(dir, 2);
-    /* read only: version 2, the counts read from the slot records */
-    store_stat_t st;
-    store_t *s = s_open_read_only_at(dir, 2, &st);
-    char text[32];
-    ck_assert_str_eq(s_places_text(s, T0 + 1800, text), "4/2");
-    ck_assert_uint_eq(s_problems(s), 0);
+    /* a count in a slot record that is not the bookings' (T0: 1 of 4) */
+    store_t *s = s_open(dir, 0);
+    places_at_t one = { .start = T0, .places = { .taken = 1 } };
+    ck_assert_int_eq(store_write(s, s_slot_says, &one, NULL), 0);
     store_destroy(&s);
+    s_set_schema(dir, 2);
+    s_make_schema_2_index(dir);
+    /* read only: version 2, the counts read from the slot records, beside
+     * its citizen index (read: it matches) */
+    store_stat_t st;
+    s = s_open_read_only_at(dir, 2, &st);
+    ck_assert(st.index_present);
+    char text[32];
+    ck_assert_str_eq(s_places_text(s, T0, text), "4/1");
+    ck_assert_str_eq(s_places_text(s, T0 + 1800, text), "4/2");
+    problems_t p = { 0 };
+    size_t n_problems;
+    bool compared = false;
+    ck_assert_int_eq(store_check(s, s_collect, &p, &n_problems, &compared, NULL), 0);
+    ck_assert(compared);
+    ck_assert_uint_eq(n_problems, 1);
+    ck_assert_msg(strstr(p.text[0], "says 1 taken but 4 bookings hold places"), "%s", p.text[0]);
     /* a writer upgrades: version 3, the places counted again from the
-     * bookings */
+     * bookings, not copied from the slot records */
+    store_t *reader = s;                    /* still open, in the old layout */
     s = s_open_upgraded(dir, 2, &st);
+    fl_error_t err;                         /* the reader is told, rather than reading stale counts */
+    places_at_t gone = { .start = T0 };
+    ck_assert_int_eq(store_read(reader, s_places_at, &gone, &err), FL_E_VERSION);
+    ck_assert_msg(strstr(err.message, "upgraded"), "%s", err.message);
+    ck_assert_int_eq(store_check(reader, NULL, NULL, &n_problems, NULL, &err), FL_E_VERSION);
+    store_destroy(&reader);
     ck_assert_uint_eq(st.entries[STORE_DB_PLACES], 3);
     ck_assert_str_eq(s_places_text(s, T0, text), "4/4");
     ck_assert_str_eq(s_places_text(s, T0 + 1800, text), "4/2");
@@ -1196,6 +1273,20 @@ START_TEST(test_places_are_counted_again_when_the_index_is_rebuilt)
     ck_assert_str_eq(s_places_text(s, T0 + 900, text), "4/3");
     ck_assert_str_eq(s_places_text(s, T0 + 1800, text), "4/2");
     ck_assert_str_eq(s_places_text(s, T0 + 2700, text), "none");
+    ck_assert_uint_eq(s_problems(s), 0);
+    store_destroy(&s);
+    /* an index without `places` beside a schema-3 store (made for schema 2,
+     * put back by hand) is not read by a reader, and a writer rebuilds it
+     * rather than take every slot for empty */
+    s_make_schema_2_index(dir);
+    store_stat_t st;
+    s = s_open_read_only_at(dir, 3, &st);
+    ck_assert(!st.index_present);
+    ck_assert_str_eq(s_places_text(s, T0, text), "none");
+    store_destroy(&s);
+    s = s_open_boot(dir, "boot-B");
+    ck_assert_str_eq(s_rebuilt(s, &entries), "the index cannot be opened");
+    ck_assert_str_eq(s_places_text(s, T0, text), "4/4");
     ck_assert_uint_eq(s_problems(s), 0);
     store_destroy(&s);
     tu_rmtree(dir);
@@ -1417,17 +1508,6 @@ START_TEST(test_nested_failure_puts_the_citizen_index_back)
 }
 END_TEST
 
-typedef struct { int count; char text[8][200]; } problems_t;
-
-static void
-s_collect(const char *db, const char *problem, void *arg)
-{
-    problems_t *p = arg;
-    if (p->count < 8)
-        snprintf(p->text[p->count], sizeof p->text[0], "%s: %s", db, problem);
-    p->count++;
-}
-
 static int
 s_plant(store_txn_t *txn, void *arg)
 {
@@ -1478,6 +1558,48 @@ s_plant(store_txn_t *txn, void *arg)
     }
     }
 }
+
+/* The slot record at T0 says capacity 3 (its four bookings are one too many). */
+static int
+s_shrink_t0(store_txn_t *txn, void *arg)
+{
+    (void) arg;
+    store_key_t k = store_key_slot("NBI", "PASSPORT", T0);
+    store_slot_t slot;
+    int rc = store_get_slot(txn, &k, &slot);
+    slot.capacity = 3;
+    return rc ? rc : store_put_slot(txn, &k, "NBI", "PASSPORT", &slot);
+}
+
+START_TEST(test_check_of_a_backup_finds_a_slot_over_capacity)
+{
+    /* a backup has no index, so no places: the bookings and the slot
+     * records alone must still show a slot holding more than it may */
+    char *dir = tu_tempdir(), *dest = tu_tempdir();
+    store_t *s = s_open(dir, 0);
+    s_seed(s, 12);
+    ck_assert_int_eq(store_write(s, s_shrink_t0, NULL, NULL), 0);
+    problems_t p = { 0 };
+    size_t n;
+    ck_assert_int_eq(store_check(s, s_collect, &p, &n, NULL, NULL), 0);
+    ck_assert_uint_eq(n, 1);                /* with the index: the copy of the capacity differs */
+    ck_assert_msg(strstr(p.text[0], "say capacity 4, its slot record 3"), "%s", p.text[0]);
+    ck_assert_int_eq(store_backup(s, dest, NULL), 0);
+    store_destroy(&s);
+    store_options_t ro = { .read_only = true };
+    s = store_open(dest, &ro, NULL);
+    ck_assert_ptr_nonnull(s);
+    p = (problems_t) { 0 };
+    bool compared = true;
+    ck_assert_int_eq(store_check(s, s_collect, &p, &n, &compared, NULL), 0);
+    ck_assert(!compared);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_msg(strstr(p.text[0], "over capacity: 4 bookings hold places of 3"), "%s", p.text[0]);
+    store_destroy(&s);
+    tu_rmtree(dir);
+    tu_rmtree(dest);
+}
+END_TEST
 
 START_TEST(test_check_finds_each_planted_inconsistency)
 {
@@ -1761,6 +1883,7 @@ make_suite(void)
     tcase_add_test(tc, test_citizen_index_is_rebuilt_after_a_machine_restart_or_when_stale);
     tcase_add_test(tc, test_stale_reader_of_a_killed_process_is_cleared_at_open);
     tcase_add_loop_test(tc, test_check_finds_each_planted_inconsistency, 0, 7);
+    tcase_add_test(tc, test_check_of_a_backup_finds_a_slot_over_capacity);
     tcase_add_test(tc, test_foleni_store_tool_stat_check_dump_backup);
     tcase_add_test(tc, test_a_full_disk_refuses_writes_and_never_kills_the_writer);
     suite_add_tcase(s, tc);
