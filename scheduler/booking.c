@@ -91,13 +91,20 @@ s_take_place(op_t *op, const char *office, const fl_service_t *s, int64_t start,
     return store_put_places(op->txn, &k, &places);
 }
 
-/* Give a place back. */
+/* Give a place back.  A slot without its places record (a damaged index,
+ * see s_take_place) has no count to lower: the booking is let go all the
+ * same, and taking a place there stays refused until the index is rebuilt. */
 static int
 s_release_place(op_t *op, const char *office, const char *service, uint64_t start)
 {
     store_key_t k = store_key_slot(office, service, start);
     store_places_t places;
     int rc = store_get_places(op->txn, &k, &places);
+    if (rc == FL_E_NOT_FOUND) {
+        fl_log(FL_LOG_ERROR, "a booked slot has no places record in the index; its place is given back uncounted",
+               FL_S("office", office), FL_S("service", service), FL_U("start", start), NULL);
+        return 0;
+    }
     if (rc)
         return rc;
     if (places.taken)
